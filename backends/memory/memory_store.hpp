@@ -1,0 +1,44 @@
+// The in-memory Store: the embedded default for examples, unit tests and quick starts.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include "backends/store.hpp"
+
+namespace cairn {
+
+class MemoryStore final : public Store {
+ public:
+  explicit MemoryStore(Limits limits = {}) : Store(limits) {}
+
+  std::vector<AppendOutcome> append_many(std::vector<AppendRequest> requests) override;
+  std::vector<Message> read_stream(std::string_view stream_id, const StreamRange& range) override;
+  int64_t head_seq(std::string_view stream_id) override;
+  std::optional<Message> find_message(std::string_view id) override;
+  std::vector<FeedEntry> read_feed(FeedCursor after, size_t limit, const FeedFilter& filter) override;
+  std::vector<Message> read_correlation(std::string_view correlation_id) override;
+  void save_snapshot(const Snapshot& snapshot) override;
+  std::optional<Snapshot> load_snapshot(std::string_view stream_id) override;
+  void schedule(Message message, Timestamp due) override;
+  std::vector<Message> promote_due(Timestamp now, size_t limit) override;
+  std::vector<StreamInfo> list_streams(size_t limit) override;
+
+ private:
+  struct Stream {
+    std::vector<size_t> entries;  // indexes into log_
+    Timestamp updated_at{};
+  };
+  std::vector<AppendOutcome> append_locked(std::vector<AppendRequest> requests);
+
+  std::mutex mutex_;
+  uint64_t next_xid_ = 1;       // one per append transaction, so cursors look like PostgreSQL's
+  std::vector<FeedEntry> log_;  // in commit order
+  std::map<std::string, Stream, std::less<>> streams_;
+  std::unordered_map<std::string, size_t> by_id_;
+  std::map<std::string, Snapshot, std::less<>> snapshots_;
+  std::multimap<Timestamp, Message> scheduled_;
+};
+
+}  // namespace cairn

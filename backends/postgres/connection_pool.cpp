@@ -1,0 +1,53 @@
+#include "backends/postgres/connection_pool.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+namespace cairn::postgres {
+
+ConnectionPool::ConnectionPool(std::string url, size_t max_size, Setup setup)
+    : url_(std::move(url)), max_size_(std::max<size_t>(max_size, 1)), setup_(std::move(setup)) {}
+
+std::unique_ptr<pqxx::connection> ConnectionPool::acquire() {
+  {
+    std::unique_lock lock(mutex_);
+    available_.wait(lock, [&] { return !idle_.empty() || open_ < max_size_; });
+    if (!idle_.empty()) {
+      auto connection = std::move(idle_.back());
+      idle_.pop_back();
+      return connection;
+    }
+    ++open_;
+  }
+  try {
+    auto connection = std::make_unique<pqxx::connection>(url_);
+    if (setup_) setup_(*connection);
+    return connection;
+  } catch (...) {
+    discard();
+    throw;
+  }
+}
+
+void ConnectionPool::release(std::unique_ptr<pqxx::connection> connection) {
+  {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(connection));
+  }
+  available_.notify_one();
+}
+
+void ConnectionPool::discard() {
+  {
+    std::lock_guard lock(mutex_);
+    --open_;
+  }
+  available_.notify_one();
+}
+
+void ConnectionPool::backoff(int attempt) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(50) * (1 << std::min(attempt, 5)));
+}
+
+}  // namespace cairn::postgres

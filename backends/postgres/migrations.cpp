@@ -1,0 +1,51 @@
+#include "backends/postgres/migrations.hpp"
+
+#include <pqxx/pqxx>
+
+#include "runtime/errors.hpp"
+
+namespace cairn::postgres {
+namespace {
+
+// An arbitrary, fixed advisory-lock key that serialises migration runs across processes.
+constexpr long long migration_lock_key = 0x6361697216d16a71LL;
+
+}  // namespace
+
+std::vector<std::string> migrate(const std::string& database_url) {
+  std::vector<std::string> applied;
+  try {
+    pqxx::connection connection(database_url);
+    pqxx::work tx(connection);
+    tx.exec_params("SELECT pg_advisory_xact_lock($1)", migration_lock_key);
+    tx.exec0("SET LOCAL client_min_messages = warning");
+    tx.exec0("CREATE SCHEMA IF NOT EXISTS cairn");
+    tx.exec0(
+        "CREATE TABLE IF NOT EXISTS cairn.migrations ("
+        " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+    int current = tx.exec1("SELECT coalesce(max(version), 0) FROM cairn.migrations")[0].as<int>();
+    for (const auto& m : embedded_migrations()) {
+      if (m.version <= current) continue;
+      tx.exec0(m.sql);
+      tx.exec_params("INSERT INTO cairn.migrations (version, name) VALUES ($1, $2)", m.version, m.name);
+      applied.push_back(m.name);
+    }
+    tx.commit();
+  } catch (const pqxx::failure& e) {
+    throw StoreError(std::string("migration failed: ") + e.what());
+  }
+  return applied;
+}
+
+int schema_version(const std::string& database_url) {
+  try {
+    pqxx::connection connection(database_url);
+    pqxx::read_transaction tx(connection);
+    if (tx.exec1("SELECT to_regclass('cairn.migrations') IS NULL")[0].as<bool>()) return 0;
+    return tx.exec1("SELECT coalesce(max(version), 0) FROM cairn.migrations")[0].as<int>();
+  } catch (const pqxx::failure& e) {
+    throw StoreError(std::string("cannot read the schema version: ") + e.what());
+  }
+}
+
+}  // namespace cairn::postgres

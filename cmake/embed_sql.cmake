@@ -1,0 +1,18 @@
+# Turns the numbered migrations in sql/ into a C++ source, so binaries carry their schema.
+# Usage: cmake -DSQL_DIR=... -DOUTPUT=... -P embed_sql.cmake
+file(GLOB files RELATIVE "${SQL_DIR}" "${SQL_DIR}/[0-9][0-9][0-9]_*.sql")
+list(SORT files)
+set(body "")
+foreach(name IN LISTS files)
+  file(READ "${SQL_DIR}/${name}" sql)
+  string(REGEX MATCH "^[0-9]+" version "${name}")
+  math(EXPR version "${version}")
+  string(APPEND body "    {${version}, \"${name}\", R\"cairn_sql(${sql})cairn_sql\"},\n")
+endforeach()
+set(content "// Generated from sql/ by cmake/embed_sql.cmake; do not edit.\n#include \"backends/postgres/migrations.hpp\"\n\nnamespace cairn::postgres {\n\nconst std::vector<Migration>& embedded_migrations() {\n  static const std::vector<Migration> all{\n${body}  };\n  return all;\n}\n\n}  // namespace cairn::postgres\n")
+if(EXISTS "${OUTPUT}")
+  file(READ "${OUTPUT}" old)
+endif()
+if(NOT "${old}" STREQUAL "${content}")
+  file(WRITE "${OUTPUT}" "${content}")
+endif()

@@ -1,0 +1,364 @@
+// The Store conformance suite: every backend must pass every case here.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "runtime/errors.hpp"
+#include "tests/conformance/backend.hpp"
+
+using namespace cairn;
+using cairn::testing::fresh_store;
+
+namespace {
+
+Message msg(const std::string& stream, const std::string& type = "test.happened", Json payload = Json::object()) {
+  return make_message(stream, type, std::move(payload));
+}
+
+std::vector<Message> msgs(const std::string& stream, int n) {
+  std::vector<Message> out;
+  for (int i = 0; i < n; ++i) out.push_back(msg(stream, "test.counted", {{"n", i}}));
+  return out;
+}
+
+std::vector<FeedEntry> whole_feed(Store& store, const FeedFilter& filter = {}) {
+  std::vector<FeedEntry> all;
+  FeedCursor cursor;
+  for (;;) {
+    auto page = store.read_feed(cursor, 7, filter);
+    if (page.empty()) return all;
+    cursor = page.back().cursor;
+    all.insert(all.end(), page.begin(), page.end());
+  }
+}
+
+}  // namespace
+
+TEST_SUITE("conformance") {
+  TEST_CASE("append assigns seqs and positions; read_stream returns them in order") {
+    auto store = fresh_store();
+    auto first = store->append("cart-1", ExpectedSeq::exactly(0), msgs("cart-1", 2));
+    auto second = store->append("cart-1", ExpectedSeq::any(), msgs("cart-1", 1));
+    REQUIRE(first.size() == 2);
+    CHECK(first[0].seq == 1);
+    CHECK(first[1].seq == 2);
+    CHECK(second[0].seq == 3);
+    CHECK(first[0].position < first[1].position);
+    CHECK(first[1].position < second[0].position);
+    CHECK(store->head_seq("cart-1") == 3);
+    CHECK(store->head_seq("cart-unknown") == 0);
+    auto read = store->read_stream("cart-1");
+    REQUIRE(read.size() == 3);
+    for (int i = 0; i < 3; ++i) {
+      CHECK(read[i].seq == i + 1);
+      CHECK(read[i].payload == Json{{"n", i < 2 ? i : 0}});
+      CHECK(read[i].type == "test.counted");
+      CHECK(read[i].stream_id == "cart-1");
+      CHECK(read[i].created_at.time_since_epoch().count() > 0);
+    }
+    CHECK(read[0].id == first[0].id);
+    CHECK(read[2].position == second[0].position);
+  }
+
+  TEST_CASE("a wrong expected seq is a conflict carrying the actual head, and writes nothing") {
+    auto store = fresh_store();
+    store->append("acct-1", ExpectedSeq::exactly(0), msgs("acct-1", 3));
+    try {
+      store->append("acct-1", ExpectedSeq::exactly(1), msgs("acct-1", 1));
+      FAIL("expected a conflict");
+    } catch (const ConcurrencyConflict& e) {
+      CHECK(e.expected() == 1);
+      CHECK(e.actual() == 3);
+      CHECK(e.stream() == "acct-1");
+      CHECK(std::string(e.what()).find("expected seq 1, stream is at 3") != std::string::npos);
+    }
+    CHECK_THROWS_AS(store->append("acct-1", ExpectedSeq::exactly(0), msgs("acct-1", 1)), ConcurrencyConflict);
+    CHECK_THROWS_AS(store->append("acct-new", ExpectedSeq::exactly(2), msgs("acct-new", 1)), ConcurrencyConflict);
+    CHECK(store->head_seq("acct-1") == 3);
+    CHECK(store->head_seq("acct-new") == 0);
+    CHECK(whole_feed(*store).size() == 3);
+    CHECK(store->append("acct-1", ExpectedSeq::exactly(3), msgs("acct-1", 1))[0].seq == 4);
+  }
+
+  TEST_CASE("re-appending the same messages is an idempotent success; the same id elsewhere is an error") {
+    auto store = fresh_store();
+    auto batch = msgs("order-1", 2);
+    auto stored = store->append("order-1", ExpectedSeq::exactly(0), batch);
+    auto again = store->append("order-1", ExpectedSeq::exactly(0), batch);
+    REQUIRE(again.size() == 2);
+    CHECK(again[0].seq == stored[0].seq);
+    CHECK(again[1].position == stored[1].position);
+    CHECK(store->append("order-1", ExpectedSeq::any(), batch)[1].seq == 2);
+    CHECK(store->head_seq("order-1") == 2);
+    CHECK(whole_feed(*store).size() == 2);
+
+    store->append("order-1", ExpectedSeq::any(), msgs("order-1", 1));
+    CHECK_THROWS_AS(store->append("order-1", ExpectedSeq::exactly(3), {batch[0]}), BadInput);
+    auto moved = batch[1];
+    moved.stream_id = "order-2";
+    CHECK_THROWS_AS(store->append("order-2", ExpectedSeq::any(), {moved}), BadInput);
+    auto mixed = msgs("order-1", 1);
+    mixed.push_back(batch[0]);
+    CHECK_THROWS_AS(store->append("order-1", ExpectedSeq::any(), mixed), BadInput);
+    CHECK(store->head_seq("order-1") == 3);
+    CHECK(store->head_seq("order-2") == 0);
+  }
+
+  TEST_CASE("append_many checks each stream on its own") {
+    auto store = fresh_store();
+    store->append("s-conflict", ExpectedSeq::exactly(0), msgs("s-conflict", 1));
+    std::vector<AppendRequest> requests;
+    requests.push_back({"s-ok", ExpectedSeq::exactly(0), msgs("s-ok", 2)});
+    requests.push_back({"s-conflict", ExpectedSeq::exactly(0), msgs("s-conflict", 1)});
+    requests.push_back({"", ExpectedSeq::any(), {}});
+    requests.push_back({"s-ok-2", ExpectedSeq::any(), msgs("s-ok-2", 1)});
+    requests.push_back({"s-ok", ExpectedSeq::exactly(2), msgs("s-ok", 1)});  // same stream again, after the first
+    auto outcomes = store->append_many(requests);
+    REQUIRE(outcomes.size() == 5);
+    CHECK(outcomes[0].status == AppendOutcome::Status::appended);
+    CHECK(outcomes[0].head_seq == 2);
+    CHECK(outcomes[1].status == AppendOutcome::Status::conflict);
+    CHECK(outcomes[1].head_seq == 1);
+    CHECK(outcomes[2].status == AppendOutcome::Status::invalid);
+    CHECK_FALSE(outcomes[2].error.empty());
+    CHECK(outcomes[3].status == AppendOutcome::Status::appended);
+    CHECK(outcomes[4].status == AppendOutcome::Status::appended);
+    CHECK(outcomes[4].messages.at(0).seq == 3);
+    CHECK(store->head_seq("s-ok") == 3);
+    CHECK(store->head_seq("s-conflict") == 1);
+    CHECK(store->head_seq("s-ok-2") == 1);
+  }
+
+  TEST_CASE("read_stream bounds: after, upto seq and upto time") {
+    auto store = fresh_store();
+    store->append("tt-1", ExpectedSeq::any(), msgs("tt-1", 3));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto later = store->append("tt-1", ExpectedSeq::any(), msgs("tt-1", 2));
+    CHECK(store->read_stream("tt-1", {2, std::nullopt, std::nullopt}).size() == 3);
+    CHECK(store->read_stream("tt-1", {0, 2, std::nullopt}).size() == 2);
+    CHECK(store->read_stream("tt-1", {1, 3, std::nullopt}).front().seq == 2);
+    auto before_later = later.front().created_at - std::chrono::microseconds(1);
+    auto upto_time = store->read_stream("tt-1", {0, std::nullopt, before_later});
+    CHECK(upto_time.size() == 3);
+    CHECK(store->read_stream("tt-1", {0, std::nullopt, later.front().created_at}).size() == 5);
+    CHECK(store->read_stream("nothing-here").empty());
+  }
+
+  TEST_CASE("the feed returns every message once, in commit order, and continues after a cursor") {
+    auto store = fresh_store();
+    std::vector<std::string> ids;
+    for (int i = 0; i < 10; ++i)
+      for (auto& m : store->append("feed-" + std::to_string(i % 3), ExpectedSeq::any(), msgs("feed-" + std::to_string(i % 3), 2)))
+        ids.push_back(m.id);
+    auto all = whole_feed(*store);
+    REQUIRE(all.size() == ids.size());
+    for (size_t i = 0; i < all.size(); ++i) CHECK(all[i].message.id == ids[i]);
+    for (size_t i = 1; i < all.size(); ++i) CHECK(all[i - 1].cursor < all[i].cursor);
+    auto cursor = FeedCursor::parse(all[4].cursor.str());
+    CHECK(cursor == all[4].cursor);
+    auto rest = store->read_feed(cursor, 1000);
+    REQUIRE(rest.size() == all.size() - 5);
+    CHECK(rest.front().message.id == all[5].message.id);
+    CHECK(store->read_feed(all.back().cursor, 10).empty());
+    CHECK(store->read_feed({}, 3).size() == 3);
+  }
+
+  TEST_CASE("the feed filters by type and by slice; the slices partition the feed") {
+    auto store = fresh_store();
+    for (int i = 0; i < 40; ++i) {
+      std::string stream = "slice-" + std::to_string(i);
+      store->append(stream, ExpectedSeq::any(), {msg(stream, i % 2 ? "odd.happened" : "even.happened")});
+    }
+    auto odd = whole_feed(*store, {{"odd.happened"}, 1, 0});
+    CHECK(odd.size() == 20);
+    for (const auto& e : odd) CHECK(e.message.type == "odd.happened");
+    CHECK(whole_feed(*store, {{"odd.happened", "even.happened"}, 1, 0}).size() == 40);
+    CHECK(whole_feed(*store, {{"none.happened"}, 1, 0}).empty());
+    std::set<std::string> seen;
+    size_t total = 0;
+    for (uint32_t slice = 0; slice < 4; ++slice) {
+      for (const auto& e : whole_feed(*store, {{}, 4, slice})) {
+        CHECK(stream_hash(e.message.stream_id) % 4 == slice);
+        seen.insert(e.message.id);
+        ++total;
+      }
+    }
+    CHECK(total == 40);
+    CHECK(seen.size() == 40);
+  }
+
+  TEST_CASE("read_correlation returns the causal trail in order") {
+    auto store = fresh_store();
+    auto command = msg("booking-1", "travel.start_booking");
+    store->append("booking-1", ExpectedSeq::any(), {command});
+    auto correlation = command.metadata["correlation_id"].get<std::string>();
+    CHECK(correlation == command.id);
+    auto event = make_message("booking-1", "travel.booking_started", Json::object(),
+                              {{"correlation_id", correlation}, {"causation_id", command.id}});
+    store->append("booking-1", ExpectedSeq::any(), {event});
+    auto reaction = make_message("flight-1", "travel.book_flight", Json::object(),
+                                 {{"correlation_id", correlation}, {"causation_id", event.id}});
+    store->append("flight-1", ExpectedSeq::any(), {reaction});
+    store->append("unrelated", ExpectedSeq::any(), msgs("unrelated", 2));
+    auto trail = store->read_correlation(correlation);
+    REQUIRE(trail.size() == 3);
+    CHECK(trail[0].id == command.id);
+    CHECK(trail[1].id == event.id);
+    CHECK(trail[2].id == reaction.id);
+    CHECK(trail[2].metadata["causation_id"] == event.id);
+    CHECK(store->read_correlation("no-such-correlation").empty());
+    CHECK(store->find_message(event.id)->stream_id == "booking-1");
+    CHECK_FALSE(store->find_message(new_uuid()).has_value());
+  }
+
+  TEST_CASE("snapshots: the latest is kept, an older one never replaces it") {
+    auto store = fresh_store();
+    CHECK_FALSE(store->load_snapshot("snap-1").has_value());
+    store->save_snapshot({"snap-1", 50, 1, {{"balance", 50}}});
+    store->save_snapshot({"snap-1", 100, 2, {{"balance", 100}}});
+    store->save_snapshot({"snap-1", 70, 1, {{"balance", 70}}});
+    auto snapshot = store->load_snapshot("snap-1");
+    REQUIRE(snapshot.has_value());
+    CHECK(snapshot->seq == 100);
+    CHECK(snapshot->state_revision == 2);
+    CHECK(snapshot->state == Json{{"balance", 100}});
+    CHECK_FALSE(store->load_snapshot("snap-2").has_value());
+  }
+
+  TEST_CASE("scheduled messages enter their streams when due, once, even with two promoters") {
+    auto store = fresh_store();
+    auto t0 = now();
+    store->schedule(msg("reminder-1", "test.remind"), t0 + std::chrono::hours(1));
+    store->schedule(msg("reminder-1", "test.remind"), t0 - std::chrono::seconds(1));
+    auto promoted = store->promote_due(t0, 100);
+    REQUIRE(promoted.size() == 1);
+    CHECK(promoted[0].seq == 1);
+    CHECK(store->promote_due(t0, 100).empty());
+    CHECK(store->promote_due(t0 + std::chrono::hours(2), 100).size() == 1);
+    CHECK(store->head_seq("reminder-1") == 2);
+
+    constexpr int count = 200;
+    for (int i = 0; i < count; ++i) {
+      std::string stream = "due-" + std::to_string(i % 17);
+      store->schedule(msg(stream, "test.remind", {{"i", i}}), t0 - std::chrono::seconds(1));
+    }
+    std::atomic<int> appended{0};
+    auto promoter = [&] {
+      for (;;) {
+        auto batch = store->promote_due(now(), 16);
+        if (batch.empty()) return;
+        appended += static_cast<int>(batch.size());
+      }
+    };
+    std::thread a(promoter), b(promoter);
+    a.join();
+    b.join();
+    CHECK(appended.load() == count);
+    std::set<int> seen;
+    for (const auto& e : whole_feed(*store, {{"test.remind"}, 1, 0}))
+      if (e.message.stream_id.rfind("due-", 0) == 0) CHECK(seen.insert(e.message.payload["i"].get<int>()).second);
+    CHECK(seen.size() == count);
+  }
+
+  TEST_CASE("list_streams shows the most recently written first, with heads") {
+    auto store = fresh_store();
+    store->append("old", ExpectedSeq::any(), msgs("old", 2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    store->append("new", ExpectedSeq::any(), msgs("new", 1));
+    auto streams = store->list_streams(10);
+    REQUIRE(streams.size() == 2);
+    CHECK(streams[0].stream_id == "new");
+    CHECK(streams[0].head_seq == 1);
+    CHECK(streams[1].stream_id == "old");
+    CHECK(streams[1].head_seq == 2);
+    CHECK(store->list_streams(1).size() == 1);
+  }
+
+  TEST_CASE("hostile and unicode stream ids and payloads are stored and read back verbatim") {
+    auto store = fresh_store();
+    std::string hostile = "x'); DROP TABLE messages; --";
+    std::string unicode = "panier-\xc3\xa9t\xc3\xa9-\xf0\x9f\x9b\x92";
+    Json payload = {{"quote", "it's \"quoted\" \\ backslash"}, {"emoji", "\xf0\x9f\x8e\x89"}, {"big", 9007199254740993},
+                    {"nested", {{"list", {1, 2.5, nullptr, true}}}}};
+    store->append(hostile, ExpectedSeq::exactly(0), {msg(hostile, "test.happened", payload)});
+    store->append(unicode, ExpectedSeq::exactly(0), {msg(unicode, "test.happened", payload)});
+    auto read = store->read_stream(hostile);
+    REQUIRE(read.size() == 1);
+    CHECK(read[0].stream_id == hostile);
+    CHECK(read[0].payload == payload);
+    CHECK(store->read_stream(unicode).at(0).stream_id == unicode);
+    CHECK(store->head_seq(hostile) == 1);
+  }
+
+  TEST_CASE("bad input is a clear error and writes nothing") {
+    auto store = fresh_store({200, 200, 1024});
+    auto rejected = [&](const std::string& stream, Message m) {
+      m.stream_id = stream;
+      CHECK_THROWS_AS(store->append(stream, ExpectedSeq::any(), {m}), BadInput);
+    };
+    rejected("", msg("x"));
+    rejected(std::string(201, 'a'), msg("x"));
+    rejected("tab\there", msg("x"));
+    rejected(std::string("nul\0here", 8), msg("x"));
+    rejected("ok", msg("ok", ""));
+    rejected("ok", msg("ok", "has space"));
+    rejected("ok", msg("ok", "semi;colon"));
+    rejected("ok", msg("ok", "test.happened", Json::array({1, 2})));
+    rejected("ok", msg("ok", "test.happened", Json("text")));
+    rejected("ok", msg("ok", "test.happened", {{"blob", std::string(2000, 'x')}}));
+    rejected("ok", msg("ok", "test.happened", {{"nul", std::string("a\0b", 3)}}));
+    auto bad_metadata = msg("ok");
+    bad_metadata.metadata = Json::array();
+    rejected("ok", bad_metadata);
+    auto bad_id = msg("ok");
+    bad_id.id = "not-a-uuid";
+    rejected("ok", bad_id);
+    auto bad_revision = msg("ok");
+    bad_revision.revision = 0;
+    rejected("ok", bad_revision);
+    CHECK_THROWS_AS(store->append("ok", ExpectedSeq::any(), {}), BadInput);
+    CHECK_THROWS_AS(store->append("ok", ExpectedSeq::exactly(-1), {msg("ok")}), BadInput);
+    auto twice = msg("ok");
+    CHECK_THROWS_AS(store->append("ok", ExpectedSeq::any(), {twice, twice}), BadInput);
+    auto elsewhere = msg("other");
+    CHECK_THROWS_AS(store->append("ok", ExpectedSeq::any(), {elsewhere}), BadInput);
+    std::string at_limit(200, 'a');
+    CHECK(store->append(at_limit, ExpectedSeq::any(), {msg(at_limit)})[0].seq == 1);
+    CHECK(whole_feed(*store).size() == 1);
+    CHECK(store->head_seq("ok") == 0);
+    CHECK_THROWS_AS(store->schedule(msg("ok", "bad type"), now()), BadInput);
+    CHECK_THROWS_AS(store->save_snapshot({"", 1, 1, Json::object()}), BadInput);
+    CHECK_THROWS_AS(FeedCursor::parse("12"), BadInput);
+    CHECK_THROWS_AS(FeedCursor::parse("a:b"), BadInput);
+    CHECK_THROWS_AS(FeedCursor::parse("1:2x"), BadInput);
+  }
+
+  TEST_CASE("concurrent appends to one stream with expected seqs: exactly one wins each seq") {
+    auto store = fresh_store();
+    constexpr int threads = 4, attempts = 25;
+    std::atomic<int> wins{0}, conflicts{0};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&] {
+        for (int i = 0; i < attempts; ++i) {
+          auto head = store->head_seq("contended");
+          try {
+            store->append("contended", ExpectedSeq::exactly(head), {msg("contended")});
+            ++wins;
+          } catch (const ConcurrencyConflict&) {
+            ++conflicts;
+          }
+        }
+      });
+    for (auto& t : pool) t.join();
+    CHECK(wins + conflicts == threads * attempts);
+    CHECK(store->head_seq("contended") == wins.load());
+    auto read = store->read_stream("contended");
+    REQUIRE(static_cast<int>(read.size()) == wins.load());
+    for (size_t i = 0; i < read.size(); ++i) CHECK(read[i].seq == static_cast<int64_t>(i) + 1);
+  }
+}

@@ -1,0 +1,113 @@
+// The `cairn` CLI against a real PostgreSQL: output formats, cursors, trails and exit codes.
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include "runtime/message.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/test_database.hpp"
+
+using cairn::Json;
+using cairn::testing::ProcessResult;
+using cairn::testing::run_process;
+
+namespace {
+
+std::vector<Json> json_lines(const std::string& text) {
+  std::vector<Json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(Json::parse(line));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("cairn migrate, append, read, feed and trace") {
+  cairn::testing::TestDatabase db(false);
+  auto cairn = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--db", db.url()});
+    return run_process(CAIRN_CLI_PATH, args);
+  };
+
+  auto migrated = cairn({"migrate"});
+  CHECK(migrated.exit_code == 0);
+  CHECK(migrated.out.find("applied 001_event_store.sql") != std::string::npos);
+  CHECK(cairn({"migrate"}).out == "schema is up to date\n");
+
+  auto first = cairn({"append", "cart-42", "carts.item_added", R"({"sku":"tea","qty":2})", "--expected-seq", "0"});
+  REQUIRE(first.exit_code == 0);
+  auto stored = json_lines(first.out);
+  REQUIRE(stored.size() == 1);
+  CHECK(stored[0]["seq"] == 1);
+  CHECK(stored[0]["payload"]["sku"] == "tea");
+  CHECK(stored[0]["metadata"]["correlation_id"] == stored[0]["id"]);
+
+  auto conflict = cairn({"append", "cart-42", "carts.item_added", "{}", "--expected-seq", "0"});
+  CHECK(conflict.exit_code == 3);
+  CHECK(conflict.err.find("expected seq 0, stream is at 1") != std::string::npos);
+
+  auto caused = cairn({"append", "cart-42", "carts.checked_out", "{}", "--metadata",
+                       Json{{"correlation_id", stored[0]["id"]}, {"causation_id", stored[0]["id"]}, {"user", "ann"}}
+                           .dump()});
+  REQUIRE(caused.exit_code == 0);
+  CHECK(json_lines(caused.out)[0]["metadata"]["user"] == "ann");
+
+  auto read = cairn({"read", "cart-42", "--json"});
+  CHECK(read.exit_code == 0);
+  auto lines = json_lines(read.out);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[1]["type"] == "carts.checked_out");
+  CHECK(json_lines(cairn({"read", "cart-42", "--json", "--after", "1"}).out).size() == 1);
+  CHECK(json_lines(cairn({"read", "cart-42", "--json", "--upto", "1"}).out).size() == 1);
+  auto table = cairn({"read", "cart-42"});
+  CHECK(table.out.find("SEQ") == 0);
+  CHECK(table.out.find("carts.checked_out") != std::string::npos);
+
+  std::string hostile = "x'); DROP TABLE messages; --";
+  CHECK(cairn({"append", hostile, "test.happened", "{}"}).exit_code == 0);
+  CHECK(json_lines(cairn({"read", hostile, "--json"}).out).at(0)["stream_id"] == hostile);
+
+  auto feed = json_lines(cairn({"feed", "--limit", "2"}).out);
+  REQUIRE(feed.size() == 2);
+  auto rest = json_lines(cairn({"feed", "--after", feed[1]["cursor"].get<std::string>()}).out);
+  REQUIRE(rest.size() == 1);
+  CHECK(rest[0]["stream_id"] == hostile);
+  CHECK(json_lines(cairn({"feed", "--type", "carts.checked_out"}).out).size() == 1);
+
+  auto trace = cairn({"trace", stored[0]["id"].get<std::string>()});
+  CHECK(trace.exit_code == 0);
+  CHECK(trace.out.find("carts.item_added  cart-42#1") == 0);
+  CHECK(trace.out.find("\n  carts.checked_out  cart-42#2") != std::string::npos);
+
+  auto streams = cairn({"streams", "--json"});
+  CHECK(json_lines(streams.out).size() == 2);
+}
+
+TEST_CASE("cairn reports bad input with exit code 2 and the reason") {
+  cairn::testing::TestDatabase db;
+  auto cairn = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--db", db.url()});
+    return run_process(CAIRN_CLI_PATH, args);
+  };
+  ProcessResult r = cairn({"append", "cart-1", "carts.item_added", "{not json"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("malformed JSON in the payload") != std::string::npos);
+  CHECK(cairn({"append", "cart-1", "carts.item_added", "[1,2]"}).exit_code == 2);
+  CHECK(cairn({"append", std::string(201, 'x'), "carts.item_added", "{}"}).exit_code == 2);
+  CHECK(cairn({"append", "cart-1", "bad type", "{}"}).exit_code == 2);
+  CHECK(cairn({"append", "cart-1", "carts.item_added", "{}", "--metadata", "[]"}).exit_code == 2);
+  CHECK(cairn({"append", "cart-1", "carts.item_added", "{}", "--expected-seq", "seven"}).exit_code == 2);
+  CHECK(cairn({"feed", "--after", "garbage"}).exit_code == 2);
+  CHECK(cairn({"trace", "no-such-thing"}).exit_code == 2);
+  CHECK(cairn({"no-such-command"}).exit_code == 2);
+  CHECK(run_process(CAIRN_CLI_PATH, {}).exit_code == 2);
+  CHECK(run_process(CAIRN_CLI_PATH, {"--help"}).exit_code == 0);
+  CHECK(json_lines(cairn({"read", "cart-1", "--json"}).out).empty());
+
+  auto no_db = run_process("/usr/bin/env", {"-u", "CAIRN_DATABASE_URL", CAIRN_CLI_PATH, "read", "cart-1"});
+  CHECK(no_db.exit_code == 2);
+  CHECK(no_db.err.find("no database") != std::string::npos);
+  auto unreachable = run_process(CAIRN_CLI_PATH, {"--db", "postgresql://postgres@127.0.0.1:1/x", "read", "cart-1"});
+  CHECK(unreachable.exit_code == 1);
+}

@@ -1,0 +1,23 @@
+// What the `cairn` CLI's commands share: the database choice and the command registration hooks.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "backends/store.hpp"
+
+namespace cairn::cli {
+
+struct Context {
+  std::string database_url;  // --db, else CAIRN_DATABASE_URL
+  // The PostgreSQL store; throws BadInput when no database was named.
+  std::unique_ptr<Store> open_store() const;
+  const std::string& require_database() const;
+};
+
+void add_migrate_command(CLI::App& app, Context& context);
+void add_store_commands(CLI::App& app, Context& context);
+
+}  // namespace cairn::cli

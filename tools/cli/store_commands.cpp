@@ -1,0 +1,160 @@
+// `cairn append | read | feed | trace | streams`: the event store from the shell.
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "runtime/errors.hpp"
+#include "tools/cli/cli.hpp"
+
+namespace cairn::cli {
+namespace {
+
+void print_table(const std::vector<Message>& messages) {
+  std::cout << std::left << std::setw(6) << "SEQ" << std::setw(10) << "POSITION" << std::setw(29) << "CREATED_AT"
+            << std::setw(32) << "TYPE"
+            << "PAYLOAD\n";
+  for (const auto& m : messages)
+    std::cout << std::setw(6) << m.seq << std::setw(10) << m.position << std::setw(29) << format_time(m.created_at)
+              << std::setw(32) << m.type << m.payload.dump() << "\n";
+}
+
+std::string metadata_string(const Message& m, const char* key) {
+  auto it = m.metadata.find(key);
+  return it != m.metadata.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// Prints each message under the one that caused it.
+void print_trail(const std::vector<Message>& trail) {
+  std::set<std::string> ids;
+  for (const auto& m : trail) ids.insert(m.id);
+  std::map<std::string, std::vector<const Message*>> children;
+  std::vector<const Message*> roots;
+  for (const auto& m : trail) {
+    auto cause = metadata_string(m, "causation_id");
+    if (!cause.empty() && cause != m.id && ids.count(cause))
+      children[cause].push_back(&m);
+    else
+      roots.push_back(&m);
+  }
+  auto print = [&](auto& self, const Message* m, int depth) -> void {
+    std::cout << std::string(static_cast<size_t>(depth) * 2, ' ') << m->type << "  " << m->stream_id << "#" << m->seq
+              << "  " << m->id << "  " << m->payload.dump() << "\n";
+    for (const auto* child : children[m->id]) self(self, child, depth + 1);
+  };
+  for (const auto* root : roots) print(print, root, 0);
+}
+
+bool looks_like_uuid(const std::string& text) {
+  try {
+    validate_uuid(text, "id");
+    return true;
+  } catch (const BadInput&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+void add_store_commands(CLI::App& app, Context& context) {
+  {
+    struct Args {
+      std::string stream, type, payload, metadata;
+      int64_t expected = -1;
+    };
+    auto args = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("append", "Append one message to a stream; prints it as stored (JSON)");
+    cmd->add_option("stream", args->stream, "Stream id, e.g. cart-42")->required();
+    cmd->add_option("type", args->type, "Message type, e.g. carts.item_added")->required();
+    cmd->add_option("json", args->payload, "Payload: a JSON object")->required();
+    cmd->add_option("--expected-seq", args->expected, "Fail with exit 3 unless the stream is at this seq (0: new)");
+    cmd->add_option("--metadata", args->metadata, "Metadata: a JSON object");
+    cmd->callback([&context, args] {
+      auto message = make_message(args->stream, args->type, parse_json(args->payload, "the payload"),
+                                  args->metadata.empty() ? Json::object() : parse_json(args->metadata, "--metadata"));
+      if (!message.metadata.contains("producer")) message.metadata["producer"] = "cairn-cli";
+      auto expected = args->expected < 0 ? ExpectedSeq::any() : ExpectedSeq::exactly(args->expected);
+      for (const auto& m : context.open_store()->append(args->stream, expected, {std::move(message)}))
+        std::cout << Json(m).dump() << "\n";
+    });
+  }
+  {
+    struct Args {
+      std::string stream;
+      int64_t after = 0, upto = -1;
+      bool json = false;
+    };
+    auto args = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("read", "Print a stream's messages in seq order");
+    cmd->add_option("stream", args->stream, "Stream id")->required();
+    cmd->add_option("--after", args->after, "Only messages after this seq");
+    cmd->add_option("--upto", args->upto, "Only messages up to this seq (inclusive)");
+    cmd->add_flag("--json", args->json, "One JSON object per line");
+    cmd->callback([&context, args] {
+      validate_stream_id(args->stream);
+      StreamRange range{args->after, args->upto >= 0 ? std::optional<int64_t>(args->upto) : std::nullopt, {}};
+      auto messages = context.open_store()->read_stream(args->stream, range);
+      if (!args->json) return print_table(messages);
+      for (const auto& m : messages) std::cout << Json(m).dump() << "\n";
+    });
+  }
+  {
+    struct Args {
+      std::string after = "0:0";
+      size_t limit = 100;
+      std::vector<std::string> types;
+    };
+    auto args = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("feed", "Print the global feed as JSON lines, each with its cursor");
+    cmd->add_option("--after", args->after, "Continue after this cursor (from a previous line)");
+    cmd->add_option("--limit", args->limit, "At most this many messages")->check(CLI::Range(1, 100000));
+    cmd->add_option("--type", args->types, "Only these message types (repeatable)");
+    cmd->callback([&context, args] {
+      auto cursor = FeedCursor::parse(args->after);
+      for (const auto& t : args->types) validate_type(t);
+      for (const auto& entry : context.open_store()->read_feed(cursor, args->limit, {args->types, 1, 0})) {
+        Json line = entry.message;
+        line["cursor"] = entry.cursor.str();
+        std::cout << line.dump() << "\n";
+      }
+    });
+  }
+  {
+    auto id = std::make_shared<std::string>();
+    auto* cmd = app.add_subcommand("trace", "Print a causal trail (by message id or correlation id), indented by cause");
+    cmd->add_option("id", *id, "A message id or a correlation id")->required();
+    cmd->callback([&context, id] {
+      auto store = context.open_store();
+      std::string correlation = *id;
+      if (looks_like_uuid(*id))
+        if (auto m = store->find_message(*id)) correlation = metadata_string(*m, "correlation_id");
+      auto trail = store->read_correlation(correlation);
+      if (trail.empty()) throw BadInput("no message has id or correlation id '" + *id + "'");
+      print_trail(trail);
+    });
+  }
+  {
+    struct Args {
+      size_t limit = 50;
+      bool json = false;
+    };
+    auto args = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("streams", "List the most recently written streams with their head seq");
+    cmd->add_option("--limit", args->limit, "At most this many streams");
+    cmd->add_flag("--json", args->json, "One JSON object per line");
+    cmd->callback([&context, args] {
+      for (const auto& s : context.open_store()->list_streams(args->limit)) {
+        if (args->json)
+          std::cout << Json{{"stream_id", s.stream_id}, {"head_seq", s.head_seq},
+                            {"updated_at", format_time(s.updated_at)}}
+                           .dump()
+                    << "\n";
+        else
+          std::cout << std::left << std::setw(8) << s.head_seq << std::setw(29) << format_time(s.updated_at)
+                    << s.stream_id << "\n";
+      }
+    });
+  }
+}
+
+}  // namespace cairn::cli
