@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "runtime/errors.hpp"
-#include "tests/conformance/backend.hpp"
+#include "tests/support/backend.hpp"
 
 using namespace cairn;
 using cairn::testing::fresh_store;

@@ -1,0 +1,169 @@
+#include "actors/stream_actor.hpp"
+
+namespace cairn {
+namespace {
+
+using Self = stream_actor::stateful_pointer<StreamActorState>;
+using Status = HandleResult::Status;
+
+struct Stream {
+  Self self;
+  std::string id;
+  const ActorSpec* spec;
+  std::shared_ptr<const StreamContext> context;
+  writer_actor writer;
+
+  void process_next() const;
+  void finish(HandleResult result) const;
+  void append(std::vector<Message> messages) const;
+  void appended(AppendOutcome& outcome) const;
+  std::vector<Message> envelopes(const Message& command, const Decision& decision) const;
+  void maybe_snapshot(int64_t before, int64_t after) const;
+};
+
+// The command first, then its events: caused by it, in its correlation, carrying its user metadata.
+std::vector<Message> Stream::envelopes(const Message& command, const Decision& decision) const {
+  std::vector<Message> out{command};
+  Json metadata = command.metadata;
+  metadata["causation_id"] = command.id;
+  metadata["producer"] = spec->name;
+  for (const auto& draft : decision.drafts()) {
+    Message event;
+    event.id = new_uuid();
+    event.stream_id = id;
+    event.type = draft.type;
+    event.revision = draft.revision;
+    event.payload = draft.payload;
+    event.metadata = metadata;
+    out.push_back(std::move(event));
+  }
+  return out;
+}
+
+// Starts commands until one is waiting for the writer; synchronous outcomes (rejections, bad
+// input) finish at once. A loop, not recursion: a long queue of rejections must not grow the stack.
+void Stream::process_next() const {
+  auto& st = self->state;
+  while (!st.busy && !st.queue.empty()) {
+    st.busy = true;
+    const auto& command = st.queue.front().request.command;
+    try {
+      if (!st.current) st.current = rehydrate(*spec, context->app->types(), *context->store, id);
+      auto decider = spec->deciders.find(command.type);
+      if (decider == spec->deciders.end()) {
+        finish(HandleResult::failure(Status::invalid, "actor " + spec->name + " has no decide for " + command.type,
+                                     st.current->seq));
+        continue;
+      }
+      auto decision = decider->second(st.current->state, command);
+      if (decision.rejected()) {
+        finish(HandleResult::failure(Status::rejected, decision.rejection(), st.current->seq));
+        continue;
+      }
+      append(envelopes(command, decision));
+    } catch (const BadInput& e) {
+      finish(HandleResult::failure(Status::invalid, e.what(), st.current ? st.current->seq : 0));
+    } catch (const std::exception& e) {
+      st.current.reset();  // reload before the next command: the failure may have left the state half-built
+      finish(HandleResult::failure(Status::failed, std::string("handling ") + command.type + " failed: " + e.what()));
+    }
+  }
+  if (!st.busy && st.queue.empty() && st.passivating) self->quit();
+}
+
+void Stream::append(std::vector<Message> messages) const {
+  AppendRequest request{id, ExpectedSeq::exactly(self->state.current->seq), std::move(messages)};
+  auto stream = *this;
+  self->request(writer, caf::infinite, append_atom::value, std::move(request))
+      .then(
+          [stream](AppendOutcome& outcome) {
+            stream.appended(outcome);
+            stream.process_next();
+          },
+            [stream](caf::error& error) {
+              stream.self->state.current.reset();
+              stream.finish(HandleResult::failure(Status::failed, "append failed: " + stream.self->system().render(error)));
+              stream.process_next();
+            });
+}
+
+void Stream::appended(AppendOutcome& outcome) const {
+  auto& st = self->state;
+  auto& pending = st.queue.front();
+  switch (outcome.status) {
+    case AppendOutcome::Status::invalid: return finish(HandleResult::failure(Status::invalid, outcome.error, st.current->seq));
+    case AppendOutcome::Status::conflict:
+      // Another writer (another process) got there first: catch up and decide again.
+      if (pending.conflicts++ < context->conflict_retries) {
+        try {
+          catch_up(*spec, context->app->types(), *context->store, id, *st.current);
+        } catch (const std::exception& e) {
+          st.current.reset();
+          return finish(HandleResult::failure(Status::failed, std::string("reloading after a conflict failed: ") + e.what()));
+        }
+        st.busy = false;  // the caller's process_next decides it again
+        return;
+      }
+      return finish(HandleResult::failure(Status::conflict,
+                                          "stream '" + id + "': expected seq " + std::to_string(st.current->seq) +
+                                              ", stream is at " + std::to_string(outcome.head_seq) + " (after " +
+                                              std::to_string(context->conflict_retries) + " retries)",
+                                          outcome.head_seq));
+    case AppendOutcome::Status::appended: break;
+  }
+  HandleResult result{Status::ok, {}, {}, st.current->seq};
+  int64_t before = st.current->seq;
+  try {
+    for (auto& message : outcome.messages) {
+      if (message.seq <= st.current->seq) continue;  // an idempotent repeat of what the state already holds
+      bool is_command = message.id == pending.request.command.id;
+      apply(*spec, context->app->types(), *st.current, message);
+      if (!is_command) result.events.push_back(std::move(message));
+    }
+    result.seq = st.current->seq;
+    maybe_snapshot(before, result.seq);
+  } catch (const std::exception& e) {
+    st.current.reset();
+    result.error = std::string("events were stored but evolving them failed: ") + e.what();
+  }
+  finish(std::move(result));
+}
+
+void Stream::maybe_snapshot(int64_t before, int64_t after) const {
+  int every = spec->snapshot_every;
+  if (every <= 0 || before / every == after / every) return;
+  try {
+    const auto& current = *self->state.current;
+    context->store->save_snapshot({id, current.seq, spec->state_revision, spec->state_to_json(current.state)});
+  } catch (const std::exception&) {
+    // A snapshot is an optimisation: without it the next rehydration replays more events.
+  }
+}
+
+void Stream::finish(HandleResult result) const {
+  auto& st = self->state;
+  st.queue.front().promise.deliver(std::move(result));
+  st.queue.pop_front();
+  st.busy = false;
+}
+
+}  // namespace
+
+stream_actor::behavior_type stream_actor_behavior(Self self, std::string stream_id, const ActorSpec* spec,
+                                                  std::shared_ptr<const StreamContext> context, writer_actor writer) {
+  Stream stream{self, std::move(stream_id), spec, std::move(context), std::move(writer)};
+  return {
+      [stream](handle_atom, HandleRequest& request) -> caf::result<HandleResult> {
+        auto promise = stream.self->make_response_promise<HandleResult>();
+        stream.self->state.queue.push_back({std::move(request), promise, 0});
+        stream.process_next();
+        return promise;
+      },
+      [stream](passivate_atom) {
+        stream.self->state.passivating = true;
+        stream.process_next();
+      },
+  };
+}
+
+}  // namespace cairn

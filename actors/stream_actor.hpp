@@ -1,0 +1,38 @@
+// The stream actor: one live stream, rehydrated on first use, deciding commands strictly one at a time.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <optional>
+
+#include "actors/protocol.hpp"
+#include "runtime/application.hpp"
+#include "runtime/rehydrate.hpp"
+
+namespace cairn {
+
+// What every stream actor of a runtime shares (read-only once running).
+struct StreamContext {
+  const Application* app = nullptr;
+  Store* store = nullptr;
+  int conflict_retries = 5;
+};
+
+struct StreamActorState {
+  struct Pending {
+    HandleRequest request;
+    caf::typed_response_promise<HandleResult> promise;
+    int conflicts = 0;
+  };
+  std::deque<Pending> queue;  // explicit stash: the front one is being decided or appended
+  bool busy = false;
+  bool passivating = false;
+  std::optional<Rehydrated> current;  // empty until the first command (or after a failed read)
+  static inline const char* name = "cairn.stream";
+};
+
+stream_actor::behavior_type stream_actor_behavior(stream_actor::stateful_pointer<StreamActorState> self,
+                                                  std::string stream_id, const ActorSpec* spec,
+                                                  std::shared_ptr<const StreamContext> context, writer_actor writer);
+
+}  // namespace cairn

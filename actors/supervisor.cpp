@@ -1,0 +1,136 @@
+#include "actors/supervisor.hpp"
+
+#include "runtime/validation.hpp"
+
+namespace cairn {
+namespace {
+
+using Self = supervisor_actor::stateful_pointer<SupervisorState>;
+using Status = HandleResult::Status;
+
+struct Supervisor {
+  Self self;
+  std::shared_ptr<const StreamContext> context;
+  std::vector<writer_actor> writers;
+  SupervisorOptions options;
+
+  stream_actor live_actor(const std::string& stream_id, const ActorSpec* spec) const {
+    auto& st = self->state;
+    auto now = std::chrono::steady_clock::now();
+    auto it = st.live.find(stream_id);
+    if (it != st.live.end()) {
+      st.lru.splice(st.lru.begin(), st.lru, it->second.lru);
+      it->second.last_used = now;
+      return it->second.actor;
+    }
+    auto& writer = writers[stream_hash(stream_id) % writers.size()];
+    auto actor = self->spawn(stream_actor_behavior, stream_id, spec, context, writer);
+    self->monitor(actor);
+    st.lru.push_front(stream_id);
+    st.live.emplace(stream_id, SupervisorState::Live{actor, st.lru.begin(), now});
+    st.stream_of.emplace(actor.address(), stream_id);
+    while (st.live.size() > options.max_live_actors) passivate(st.lru.back());
+    return actor;
+  }
+
+  void passivate(const std::string& stream_id) const {
+    auto& st = self->state;
+    auto it = st.live.find(stream_id);
+    if (it == st.live.end()) return;
+    self->send(it->second.actor, passivate_atom::value);
+    st.lru.erase(it->second.lru);
+    st.live.erase(it);
+    st.draining[stream_id];
+  }
+
+  void passivate_idle() const {
+    auto& st = self->state;
+    auto cutoff = std::chrono::steady_clock::now() - options.idle_timeout;
+    while (!st.lru.empty() && st.live.at(st.lru.back()).last_used < cutoff) passivate(st.lru.back());
+  }
+
+  caf::result<HandleResult> handle(HandleRequest& request) const {
+    auto& st = self->state;
+    if (st.shutdown) return HandleResult::failure(Status::failed, "the runtime is shutting down");
+    try {
+      validate_stream_id(request.stream_id);
+    } catch (const std::exception& e) {
+      return HandleResult::failure(Status::invalid, e.what());
+    }
+    const auto* spec = context->app->actor_for_stream(request.stream_id);
+    if (!spec) return HandleResult::failure(Status::invalid, "no actor owns stream '" + request.stream_id + "'");
+    auto draining = st.draining.find(request.stream_id);
+    if (draining != st.draining.end()) {
+      auto promise = self->make_response_promise<HandleResult>();
+      draining->second.push_back({std::move(request), promise});
+      return promise;
+    }
+    auto actor = live_actor(request.stream_id, spec);
+    return self->delegate(actor, handle_atom::value, std::move(request));
+  }
+
+  void stopped(const caf::actor_addr& address) const {
+    auto& st = self->state;
+    auto found = st.stream_of.find(address);
+    if (found == st.stream_of.end()) return;
+    auto stream_id = std::move(found->second);
+    st.stream_of.erase(found);
+    auto live = st.live.find(stream_id);
+    if (live != st.live.end() && live->second.actor.address() == address) {  // it died while live
+      st.lru.erase(live->second.lru);
+      st.live.erase(live);
+    }
+    auto draining = st.draining.find(stream_id);
+    if (draining != st.draining.end()) {
+      auto waiting = std::move(draining->second);
+      st.draining.erase(draining);
+      for (auto& w : waiting) {
+        if (st.shutdown) {
+          w.promise.deliver(HandleResult::failure(Status::failed, "the runtime is shutting down"));
+          continue;
+        }
+        auto actor = live_actor(stream_id, context->app->actor_for_stream(stream_id));
+        w.promise.delegate(actor, handle_atom::value, std::move(w.request));
+      }
+    }
+    finish_shutdown_if_done();
+  }
+
+  void finish_shutdown_if_done() const {
+    auto& st = self->state;
+    if (!st.shutdown || !st.stream_of.empty()) return;
+    st.shutdown->deliver(true);
+    self->quit();
+  }
+};
+
+}  // namespace
+
+supervisor_actor::behavior_type supervisor(Self self, std::shared_ptr<const StreamContext> context,
+                                           std::vector<writer_actor> writers, SupervisorOptions options) {
+  Supervisor sup{self, std::move(context), std::move(writers), options};
+  auto period = std::max<std::chrono::milliseconds>(std::min<std::chrono::milliseconds>(options.idle_timeout / 2,
+                                                                                        std::chrono::seconds(1)),
+                                                    std::chrono::milliseconds(10));
+  self->set_down_handler([sup](caf::down_msg& down) { sup.stopped(down.source); });
+  self->delayed_send(self, period, tick_atom::value);
+  return {
+      [sup](handle_atom, HandleRequest& request) { return sup.handle(request); },
+      [sup, period](tick_atom) {
+        sup.passivate_idle();
+        if (!sup.self->state.shutdown) sup.self->delayed_send(sup.self, period, tick_atom::value);
+      },
+      [sup](live_atom) { return sup.self->state.live.size(); },
+      // Stops every stream actor after its queued commands (in-flight appends finish), then quits.
+      [sup](shutdown_atom) -> caf::result<bool> {
+        auto& st = sup.self->state;
+        st.shutdown = sup.self->make_response_promise<bool>();
+        while (!st.lru.empty()) sup.passivate(st.lru.back());
+        auto promise = *st.shutdown;
+        sup.finish_shutdown_if_done();
+        return promise;
+      },
+  };
+}
+
+}  // namespace cairn

@@ -1,0 +1,41 @@
+// The supervisor actor: routes commands to stream actors, spawns them on demand and passivates idle ones.
+#pragma once
+
+#include <list>
+#include <memory>
+#include <unordered_map>
+
+#include "actors/stream_actor.hpp"
+
+namespace cairn {
+
+struct SupervisorOptions {
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  size_t max_live_actors = 100000;
+};
+
+struct SupervisorState {
+  struct Live {
+    stream_actor actor;
+    std::list<std::string>::iterator lru;
+    std::chrono::steady_clock::time_point last_used;
+  };
+  struct Waiting {
+    HandleRequest request;
+    caf::typed_response_promise<HandleResult> promise;
+  };
+  std::unordered_map<std::string, Live> live;
+  std::list<std::string> lru;  // most recently used first
+  // Streams whose actor is passivating: their new commands wait until it has stopped, so a
+  // stream never has two actors and commands keep their arrival order.
+  std::unordered_map<std::string, std::vector<Waiting>> draining;
+  std::unordered_map<caf::actor_addr, std::string> stream_of;
+  std::optional<caf::typed_response_promise<bool>> shutdown;
+  static inline const char* name = "cairn.supervisor";
+};
+
+supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<SupervisorState> self,
+                                           std::shared_ptr<const StreamContext> context,
+                                           std::vector<writer_actor> writers, SupervisorOptions options);
+
+}  // namespace cairn

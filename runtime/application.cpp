@@ -1,0 +1,43 @@
+#include "runtime/application.hpp"
+
+#include <dlfcn.h>
+
+#include "runtime/errors.hpp"
+
+namespace cairn {
+
+void Application::add(const ActorSpec& spec) {
+  if (spec.stream_prefix.empty()) throw BadInput("actor " + spec.name + ": the stream prefix must not be empty");
+  for (const auto& other : actors_)
+    if (other.name == spec.name || other.stream_prefix == spec.stream_prefix)
+      throw BadInput("actor " + spec.name + " clashes with actor " + other.name + " (same name or stream prefix)");
+  for (const auto& type : spec.types) types_.add(type);
+  actors_.push_back(spec);
+}
+
+const ActorSpec* Application::actor_for_stream(std::string_view stream_id) const {
+  const ActorSpec* best = nullptr;
+  for (const auto& spec : actors_)
+    if (stream_id.substr(0, spec.stream_prefix.size()) == spec.stream_prefix &&
+        (!best || spec.stream_prefix.size() > best->stream_prefix.size()))
+      best = &spec;
+  return best;
+}
+
+const ActorSpec* Application::actor_named(std::string_view name) const {
+  for (const auto& spec : actors_)
+    if (spec.name == name) return &spec;
+  return nullptr;
+}
+
+void load_module(Application& app, const std::string& path) {
+  // Modules stay loaded for the life of the process: the registered handlers point into them.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) throw BadInput("cannot load application module " + path + ": " + dlerror());
+  using Register = void (*)(Application&);
+  auto entry = reinterpret_cast<Register>(dlsym(handle, "cairn_register_module"));
+  if (!entry) throw BadInput(path + " is not a Cairn module: it has no cairn_register_module (use CAIRN_MODULE)");
+  entry(app);
+}
+
+}  // namespace cairn

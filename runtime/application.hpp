@@ -1,0 +1,45 @@
+// An application: its actors and message types. Modules fill one through their registration function:
+//
+//   CAIRN_MODULE(app) { app.add(cart_actor()); }
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/actor_definition.hpp"
+#include "runtime/type_registry.hpp"
+
+namespace cairn {
+
+class Application {
+ public:
+  void add(const ActorSpec& spec);
+  template <class State>
+  void add(const ActorDefinition<State>& definition) {
+    add(definition.spec());
+  }
+
+  // Turns payloads of `T` stored at `from_revision` into revision from_revision + 1.
+  template <TypedMessage T, class F>
+  void upcast(int from_revision, F f) {
+    types_.add_upcaster(MessageTraits<T>::name, from_revision, std::function<Json(Json)>(f));
+  }
+
+  // The actor owning a stream: the one with the longest matching stream prefix, or null.
+  const ActorSpec* actor_for_stream(std::string_view stream_id) const;
+  const ActorSpec* actor_named(std::string_view name) const;
+  const std::vector<ActorSpec>& actors() const { return actors_; }
+  const TypeRegistry& types() const { return types_; }
+
+ private:
+  std::vector<ActorSpec> actors_;
+  TypeRegistry types_;
+};
+
+// Loads a shared library and calls its `cairn_register_module`; throws BadInput when it can't.
+void load_module(Application& app, const std::string& path);
+
+}  // namespace cairn
+
+#define CAIRN_MODULE(app) extern "C" void cairn_register_module(cairn::Application& app)

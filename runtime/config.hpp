@@ -1,0 +1,27 @@
+// Runtime configuration: which store, and the knobs of the write path.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "runtime/validation.hpp"
+
+namespace cairn {
+
+struct Config {
+  std::string database_url;  // empty: the in-memory store
+  bool migrate = false;      // apply missing schema migrations on start (PostgreSQL)
+  Limits limits;
+  size_t pool_size = 4;                 // PostgreSQL connections
+  int conflict_retries = 5;             // reload-and-decide-again attempts after a conflict
+  size_t writers = 2;                   // group-commit writers (a stream always uses the same one)
+  size_t writer_batch = 512;            // appends per transaction; 1 turns group commit off
+  std::chrono::milliseconds idle_timeout = std::chrono::minutes(5);  // passivate stream actors idle this long
+  size_t max_live_actors = 100000;      // and the least recently used above this many
+  size_t scheduler_threads = 0;         // CAF worker threads; 0: 2 per core, at least 4
+
+  // database_url from CAIRN_DATABASE_URL.
+  static Config from_env();
+};
+
+}  // namespace cairn

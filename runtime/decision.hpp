@@ -1,0 +1,79 @@
+// What handlers return: decide gives events or a rejection; react gives commands to send.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/message_type.hpp"
+
+namespace cairn {
+
+// An event or command before it has an envelope: its type, revision and payload.
+struct Draft {
+  std::string type;
+  int revision = 1;
+  Json payload = Json::object();
+
+  template <TypedMessage T>
+  static Draft of(const T& message) {
+    return {MessageTraits<T>::name, MessageTraits<T>::revision, to_payload(message)};
+  }
+};
+
+// The result of decide: the events to append, or a rejection with a human message.
+class Decision {
+ public:
+  Decision() = default;  // no events: the command is accepted and changes nothing
+  template <TypedMessage E>
+  Decision(const E& event) : events_{Draft::of(event)} {}  // NOLINT: one event reads best as `return Event{...};`
+
+  template <TypedMessage... Es>
+  static Decision events(const Es&... events) {
+    Decision d;
+    (d.events_.push_back(Draft::of(events)), ...);
+    return d;
+  }
+  static Decision reject(std::string reason) {
+    Decision d;
+    d.rejection_ = std::move(reason);
+    return d;
+  }
+
+  bool rejected() const { return rejection_.has_value(); }
+  const std::string& rejection() const { return *rejection_; }
+  const std::vector<Draft>& drafts() const { return events_; }
+
+ private:
+  std::vector<Draft> events_;
+  std::optional<std::string> rejection_;
+};
+
+inline Decision reject(std::string reason) { return Decision::reject(std::move(reason)); }
+template <TypedMessage... Es>
+Decision events(const Es&... es) {
+  return Decision::events(es...);
+}
+
+// A command a reaction sends to a stream, now or later.
+struct OutgoingCommand {
+  std::string stream_id;
+  Draft command;
+  std::optional<Timestamp> at;  // deliver no earlier than this
+
+  OutgoingCommand after(std::chrono::microseconds delay) const {
+    auto copy = *this;
+    copy.at = now() + delay;
+    return copy;
+  }
+};
+
+template <TypedMessage C>
+OutgoingCommand send(std::string stream_id, const C& command) {
+  return {std::move(stream_id), Draft::of(command), std::nullopt};
+}
+
+using Commands = std::vector<OutgoingCommand>;
+
+}  // namespace cairn

@@ -1,0 +1,36 @@
+// What handling one command produced: its events, or why not.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runtime/errors.hpp"
+#include "runtime/message.hpp"
+
+namespace cairn {
+
+struct HandleResult {
+  enum class Status { ok, rejected, conflict, invalid, failed };
+  Status status = Status::failed;
+  std::vector<Message> events;  // as stored
+  std::string error;            // the rejection's reason, or what went wrong
+  int64_t seq = 0;              // the stream's head afterwards (its actual head on conflict)
+
+  bool ok() const { return status == Status::ok; }
+  static HandleResult failure(Status status, std::string error, int64_t seq = 0) {
+    return {status, {}, std::move(error), seq};
+  }
+};
+
+inline int exit_code(HandleResult::Status status) {
+  switch (status) {
+    case HandleResult::Status::ok: return 0;
+    case HandleResult::Status::rejected: return exit_code(ErrorKind::rejected);
+    case HandleResult::Status::conflict: return exit_code(ErrorKind::conflict);
+    case HandleResult::Status::invalid: return exit_code(ErrorKind::bad_input);
+    case HandleResult::Status::failed: return exit_code(ErrorKind::store);
+  }
+  return 1;
+}
+
+}  // namespace cairn

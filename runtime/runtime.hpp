@@ -1,0 +1,79 @@
+// Runtime: the embedding facade. Register actors, then handle, dispatch, load and explore streams.
+#pragma once
+
+#include <any>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/store.hpp"
+#include "runtime/application.hpp"
+#include "runtime/config.hpp"
+#include "runtime/handle_result.hpp"
+
+namespace cairn {
+
+class Runtime {
+ public:
+  explicit Runtime(Config config = {});
+  ~Runtime();  // shutdown()
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Register actors before the first command; afterwards the application is fixed.
+  Application& app();
+  template <class State>
+  Runtime& add(const ActorDefinition<State>& definition) {
+    app().add(definition);
+    return *this;
+  }
+
+  // Decides and appends one command on its stream's actor: the events, a rejection or a conflict.
+  HandleResult handle(const std::string& stream_id, Message command);
+  std::future<HandleResult> handle_async(const std::string& stream_id, Message command);
+  template <TypedMessage C>
+  HandleResult handle(const std::string& stream_id, const C& command, Json metadata = Json::object()) {
+    return handle(stream_id, make_command(stream_id, command, std::move(metadata)));
+  }
+
+  // Appends the command to the log durably (at `at`, if given) and returns its id; a worker delivers it.
+  std::string dispatch(const std::string& stream_id, Message command, std::optional<Timestamp> at = std::nullopt);
+  template <TypedMessage C>
+  std::string dispatch(const std::string& stream_id, const C& command, std::optional<Timestamp> at = std::nullopt) {
+    return dispatch(stream_id, make_command(stream_id, command, Json::object()), at);
+  }
+
+  // The state of a stream, now or as of a seq or time (time travel).
+  std::any load_any(const std::string& stream_id, const StreamRange& upto = {});
+  Json state_json(const std::string& stream_id, const StreamRange& upto = {});
+  template <class State>
+  State load(const std::string& stream_id, const StreamRange& upto = {}) {
+    return std::any_cast<State>(load_any(stream_id, upto));
+  }
+
+  // The state with hypothetical events applied after the stored ones; nothing is persisted.
+  std::any what_if_any(const std::string& stream_id, const std::vector<Draft>& events);
+  template <class State>
+  State what_if(const std::string& stream_id, const std::vector<Draft>& events) {
+    return std::any_cast<State>(what_if_any(stream_id, events));
+  }
+
+  size_t live_actors();
+  // Waits for commands in flight (their appends complete), then stops every actor. Idempotent.
+  void shutdown();
+  Store& store();
+
+  template <TypedMessage C>
+  static Message make_command(const std::string& stream_id, const C& command, Json metadata) {
+    return make_message(stream_id, MessageTraits<C>::name, to_payload(command), std::move(metadata),
+                        MessageTraits<C>::revision);
+  }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cairn

@@ -1,0 +1,231 @@
+// The runtime on the backend under test: ordering, conflicts, rejections, passivation, snapshots,
+// time travel, what-if, isolation between streams and upcasting.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "runtime/runtime.hpp"
+#include "tests/support/backend.hpp"
+#include "tests/support/counter_actor.hpp"
+
+using namespace cairn;
+using cairn::testing::fresh_backend_url;
+
+namespace {
+
+Config test_config() {
+  Config config;
+  config.database_url = fresh_backend_url();
+  return config;
+}
+
+std::unique_ptr<Runtime> counter_runtime(Config config = test_config(), int snapshot_every = 0,
+                                         int state_revision = 1) {
+  auto runtime = std::make_unique<Runtime>(config);
+  counter::install(runtime->app(), snapshot_every, state_revision);
+  return runtime;
+}
+
+}  // namespace
+
+TEST_CASE("handle decides, appends [command, events] and returns the events") {
+  auto runtime = counter_runtime();
+  auto result = runtime->handle("counter-1", counter::Increment{5}, {{"user", "ann"}});
+  REQUIRE(result.ok());
+  REQUIRE(result.events.size() == 1);
+  const auto& event = result.events[0];
+  CHECK(event.type == "counter.incremented");
+  CHECK(event.revision == 2);
+  CHECK(event.payload == Json{{"by", 5}});
+  CHECK(event.seq == 2);
+  CHECK(result.seq == 2);
+  auto stored = runtime->store().read_stream("counter-1");
+  REQUIRE(stored.size() == 2);
+  CHECK(stored[0].type == "counter.increment");
+  CHECK(event.metadata["causation_id"] == stored[0].id);
+  CHECK(event.metadata["correlation_id"] == stored[0].id);
+  CHECK(event.metadata["user"] == "ann");
+  CHECK(event.metadata["producer"] == "counter");
+  CHECK(runtime->load<counter::State>("counter-1").total == 5);
+  CHECK(runtime->state_json("counter-1") == Json{{"total", 5}, {"count", 1}});
+}
+
+TEST_CASE("100 concurrent handle calls on one stream: no gaps, and the state is the sequential fold") {
+  auto runtime = counter_runtime();
+  std::vector<std::future<HandleResult>> futures;
+  for (int i = 1; i <= 100; ++i)
+    futures.push_back(runtime->handle_async("counter-hot", Runtime::make_command("counter-hot", counter::Increment{i}, {})));
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) ok += runtime->handle("counter-hot", counter::Increment{1}).ok();
+    });
+  for (auto& t : threads) t.join();
+  for (auto& f : futures) ok += f.get().ok();
+  CHECK(ok.load() == 200);
+  auto stored = runtime->store().read_stream("counter-hot");
+  REQUIRE(stored.size() == 400);
+  for (size_t i = 0; i < stored.size(); ++i) CHECK(stored[i].seq == static_cast<int64_t>(i) + 1);
+  auto state = runtime->load<counter::State>("counter-hot");
+  CHECK(state.count == 200);
+  CHECK(state.total == 5050 + 100);
+}
+
+TEST_CASE("a rejection appends nothing; a throwing decide is an error and the actor keeps serving") {
+  auto runtime = counter_runtime();
+  auto rejected = runtime->handle("counter-r", counter::Increment{-3});
+  CHECK(rejected.status == HandleResult::Status::rejected);
+  CHECK(rejected.error == "by must be positive, got -3");
+  CHECK(runtime->store().head_seq("counter-r") == 0);
+  auto failed = runtime->handle("counter-r", counter::Fail{});
+  CHECK(failed.status == HandleResult::Status::failed);
+  CHECK(failed.error.find("boom") != std::string::npos);
+  CHECK(runtime->store().head_seq("counter-r") == 0);
+  CHECK(runtime->handle("counter-r", counter::Increment{2}).ok());
+  CHECK(runtime->load<counter::State>("counter-r").total == 2);
+}
+
+TEST_CASE("bad commands get clear errors: unknown type, wrong payload, unowned or hostile stream") {
+  auto runtime = counter_runtime();
+  auto unknown = runtime->handle("counter-b", make_message("counter-b", "counter.explode", Json::object()));
+  CHECK(unknown.status == HandleResult::Status::invalid);
+  CHECK(unknown.error.find("no decide for counter.explode") != std::string::npos);
+  auto wrong = runtime->handle("counter-b", make_message("counter-b", "counter.increment", {{"by", "lots"}}));
+  CHECK(wrong.status == HandleResult::Status::invalid);
+  CHECK(wrong.error.find("field 'by'") != std::string::npos);
+  auto missing = runtime->handle("counter-b", make_message("counter-b", "counter.slow", Json::object()));
+  CHECK(missing.status == HandleResult::Status::invalid);
+  CHECK(missing.error.find("missing field 'ms'") != std::string::npos);
+  CHECK(runtime->handle("nobody-1", counter::Increment{1}).status == HandleResult::Status::invalid);
+  CHECK(runtime->handle("counter-\n", counter::Increment{1}).status == HandleResult::Status::invalid);
+  auto huge = runtime->handle("counter-b", make_message("counter-b", "counter.increment",
+                                                        {{"by", 1}, {"pad", std::string(2 << 20, 'x')}}));
+  CHECK(huge.status == HandleResult::Status::invalid);
+  CHECK(runtime->store().head_seq("counter-b") == 0);
+  CHECK(runtime->handle("counter-b", counter::Increment{1}).ok());
+  CHECK_THROWS_AS(runtime->dispatch("counter-b", make_message("counter-b", "counter.increment", {{"by", "x"}})),
+                  BadInput);
+}
+
+TEST_CASE("passivation then rehydration gives identical state") {
+  auto config = test_config();
+  config.max_live_actors = 2;
+  auto runtime = counter_runtime(config);
+  for (int round = 0; round < 3; ++round)
+    for (int s = 0; s < 5; ++s)
+      REQUIRE(runtime->handle("counter-p" + std::to_string(s), counter::Increment{s + 1}).ok());
+  CHECK(runtime->live_actors() <= 2);
+  for (int s = 0; s < 5; ++s) {
+    auto state = runtime->load<counter::State>("counter-p" + std::to_string(s));
+    CHECK(state.total == 3 * (s + 1));
+    CHECK(state.count == 3);
+  }
+
+  auto idle = test_config();
+  idle.idle_timeout = std::chrono::milliseconds(20);
+  auto quick = counter_runtime(idle);
+  REQUIRE(quick->handle("counter-idle", counter::Increment{4}).ok());
+  for (int i = 0; i < 200 && quick->live_actors() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(quick->live_actors() == 0);
+  auto again = quick->handle("counter-idle", counter::Increment{4});
+  REQUIRE(again.ok());
+  CHECK(again.seq == 4);
+  CHECK(quick->load<counter::State>("counter-idle").total == 8);
+}
+
+TEST_CASE("snapshots: the snapshot path equals a full replay; a changed state revision ignores old snapshots") {
+  auto url = fresh_backend_url();
+  Config config;
+  config.database_url = url;
+  auto runtime = counter_runtime(config, 10, 1);
+  for (int i = 1; i <= 30; ++i) REQUIRE(runtime->handle("counter-s", counter::Increment{i}).ok());
+  auto snapshot = runtime->store().load_snapshot("counter-s");
+  REQUIRE(snapshot.has_value());
+  CHECK(snapshot->seq == 60);
+  CHECK(snapshot->state == Json{{"total", 465}, {"count", 30}});
+  auto with_snapshot = runtime->load<counter::State>("counter-s");
+  auto full_replay = runtime->load<counter::State>("counter-s", {0, 1000, std::nullopt});
+  CHECK(with_snapshot.total == full_replay.total);
+  CHECK(with_snapshot.count == full_replay.count);
+
+  // A snapshot whose state revision no longer matches must not be used: poison it to prove it.
+  runtime->store().save_snapshot({"counter-s", 60, 1, {{"total", -1}, {"count", -1}}});
+  CHECK(runtime->load<counter::State>("counter-s").total == -1);
+  if (url.empty()) return;  // the memory store lives in its runtime; the rest needs a shared database
+  runtime.reset();
+  config.database_url = url;
+  auto revised = counter_runtime(config, 10, 2);
+  CHECK(revised->load<counter::State>("counter-s").total == 465);
+  REQUIRE(revised->handle("counter-s", counter::Increment{1}).ok());
+  CHECK(revised->load<counter::State>("counter-s").total == 466);
+}
+
+TEST_CASE("time travel and what-if") {
+  auto runtime = counter_runtime();
+  for (int i = 1; i <= 3; ++i) REQUIRE(runtime->handle("counter-t", counter::Increment{10 * i}).ok());
+  CHECK(runtime->load<counter::State>("counter-t", {0, 2, std::nullopt}).total == 10);
+  CHECK(runtime->load<counter::State>("counter-t", {0, 4, std::nullopt}).total == 30);
+  CHECK(runtime->load<counter::State>("counter-t", {0, 1, std::nullopt}).total == 0);
+  auto stored = runtime->store().read_stream("counter-t");
+  CHECK(runtime->load<counter::State>("counter-t", {0, std::nullopt, stored[3].created_at}).total == 30);
+  CHECK(runtime->load<counter::State>("counter-t", {0, std::nullopt, stored[0].created_at - std::chrono::seconds(1)})
+            .total == 0);
+
+  auto hypothetical = runtime->what_if<counter::State>(
+      "counter-t", {Draft::of(counter::Incremented{100}), Draft::of(counter::Incremented{1})});
+  CHECK(hypothetical.total == 161);
+  CHECK(hypothetical.count == 5);
+  CHECK(runtime->store().head_seq("counter-t") == 6);
+  CHECK(runtime->load<counter::State>("counter-t").total == 60);
+}
+
+TEST_CASE("a slow decide on stream A does not delay stream B") {
+  auto runtime = counter_runtime();
+  auto slow = runtime->handle_async("counter-slow", Runtime::make_command("counter-slow", counter::Slow{1500}, {}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 5; ++i) REQUIRE(runtime->handle("counter-fast", counter::Increment{1}).ok());
+  CHECK(slow.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);
+  CHECK(slow.get().ok());
+}
+
+TEST_CASE("stored revision-1 events are upcast on read") {
+  auto runtime = counter_runtime();
+  auto old = make_message("counter-u", "counter.incremented", {{"amount", 7}});
+  old.revision = 1;
+  runtime->store().append("counter-u", ExpectedSeq::exactly(0), {old});
+  CHECK(runtime->load<counter::State>("counter-u").total == 7);
+  auto result = runtime->handle("counter-u", counter::Increment{1});
+  REQUIRE(result.ok());
+  CHECK(result.seq == 3);
+  CHECK(runtime->load<counter::State>("counter-u").total == 8);
+  auto future = make_message("counter-u", "counter.incremented", {{"by", 1}});
+  future.revision = 9;
+  runtime->store().append("counter-u", ExpectedSeq::any(), {future});
+  CHECK_THROWS_AS(runtime->load<counter::State>("counter-u"), BadInput);
+}
+
+TEST_CASE("dispatch stores the command durably, now or scheduled") {
+  auto runtime = counter_runtime();
+  auto id = runtime->dispatch("counter-d", counter::Increment{3});
+  auto stored = runtime->store().read_stream("counter-d");
+  REQUIRE(stored.size() == 1);
+  CHECK(stored[0].id == id);
+  CHECK(stored[0].type == "counter.increment");
+  runtime->dispatch("counter-d", counter::Increment{4}, now() + std::chrono::hours(1));
+  CHECK(runtime->store().head_seq("counter-d") == 1);
+  CHECK(runtime->store().promote_due(now() + std::chrono::hours(2), 10).size() == 1);
+  CHECK(runtime->store().head_seq("counter-d") == 2);
+}
+
+TEST_CASE("shutdown waits for commands in flight, then refuses new ones") {
+  auto runtime = counter_runtime();
+  auto slow = runtime->handle_async("counter-sd", Runtime::make_command("counter-sd", counter::Slow{300}, {}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  runtime->shutdown();
+  CHECK(slow.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+  CHECK(slow.get().ok());
+  CHECK(runtime->store().head_seq("counter-sd") == 2);
+  CHECK_THROWS(runtime->handle("counter-sd", counter::Increment{1}));
+}
