@@ -111,3 +111,39 @@ TEST_CASE("cairn reports bad input with exit code 2 and the reason") {
   auto unreachable = run_process(CAIRN_CLI_PATH, {"--db", "postgresql://postgres@127.0.0.1:1/x", "read", "cart-1"});
   CHECK(unreachable.exit_code == 1);
 }
+
+TEST_CASE("cairn handle and cairn state run a module's actor; exit codes follow the outcome") {
+  cairn::testing::TestDatabase db;
+  auto cairn = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--db", db.url()});
+    return run_process(CAIRN_CLI_PATH, args);
+  };
+  auto handled = cairn({"handle", "--app", CAIRN_COUNTER_MODULE, "counter-9", "counter.increment", R"({"by":4})"});
+  REQUIRE(handled.exit_code == 0);
+  auto events = json_lines(handled.out);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0]["type"] == "counter.incremented");
+  CHECK(events[0]["seq"] == 2);
+  REQUIRE(cairn({"handle", "--app", CAIRN_COUNTER_MODULE, "counter-9", "counter.increment", R"({"by":6})"}).exit_code ==
+          0);
+
+  auto rejected = cairn({"handle", "--app", CAIRN_COUNTER_MODULE, "counter-9", "counter.increment", R"({"by":0})"});
+  CHECK(rejected.exit_code == 4);
+  CHECK(rejected.err.find("by must be positive") != std::string::npos);
+  auto wrong = cairn({"handle", "--app", CAIRN_COUNTER_MODULE, "counter-9", "counter.increment", R"({"by":"x"})"});
+  CHECK(wrong.exit_code == 2);
+  CHECK(wrong.err.find("field 'by'") != std::string::npos);
+  CHECK(cairn({"handle", "--app", CAIRN_COUNTER_MODULE, "counter-9", "counter.nope", "{}"}).exit_code == 2);
+  CHECK(cairn({"handle", "--app", CAIRN_COUNTER_MODULE, "counter-9", "counter.increment", "{"}).exit_code == 2);
+  CHECK(cairn({"handle", "--app", "/no/such/module.so", "counter-9", "counter.increment", "{}"}).exit_code == 2);
+  CHECK(cairn({"handle", "--app", CAIRN_COUNTER_MODULE, "counter-9", "counter.fail", "{}"}).exit_code == 1);
+
+  auto state = cairn({"state", "--app", CAIRN_COUNTER_MODULE, "counter-9"});
+  CHECK(state.exit_code == 0);
+  CHECK(Json::parse(state.out) == Json{{"total", 10}, {"count", 2}});
+  CHECK(Json::parse(cairn({"state", "--app", CAIRN_COUNTER_MODULE, "counter-9", "--upto-seq", "2"}).out)["total"] == 4);
+  CHECK(Json::parse(cairn({"state", "--app", CAIRN_COUNTER_MODULE, "counter-9", "--upto-time", "2001-01-01T00:00:00Z"})
+                        .out)["total"] == 0);
+  CHECK(cairn({"state", "--app", CAIRN_COUNTER_MODULE, "counter-9", "--upto-time", "soon"}).exit_code == 2);
+  CHECK(cairn({"state", "--app", CAIRN_COUNTER_MODULE, "other-1"}).exit_code == 2);
+}

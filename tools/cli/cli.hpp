@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "backends/store.hpp"
+#include "runtime/handle_result.hpp"
 
 namespace cairn::cli {
 
@@ -17,7 +18,15 @@ struct Context {
   const std::string& require_database() const;
 };
 
+// A command that ran but did not succeed: its exit code comes from the handle status.
+class CommandFailed : public std::runtime_error {
+ public:
+  CommandFailed(HandleResult::Status s, const std::string& what) : std::runtime_error(what), status(s) {}
+  HandleResult::Status status;
+};
+
 void add_migrate_command(CLI::App& app, Context& context);
 void add_store_commands(CLI::App& app, Context& context);
+void add_app_commands(CLI::App& app, Context& context);
 
 }  // namespace cairn::cli

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   app.add_option("--db", context.database_url, "PostgreSQL URL (default: $CAIRN_DATABASE_URL)");
   cairn::cli::add_migrate_command(app, context);
   cairn::cli::add_store_commands(app, context);
+  cairn::cli::add_app_commands(app, context);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -44,6 +45,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;
+  } catch (const cairn::cli::CommandFailed& e) {
+    std::cerr << "cairn: " << e.what() << "\n";
+    return cairn::exit_code(e.status);
   } catch (const cairn::Error& e) {
     std::cerr << "cairn: " << e.what() << "\n";
     return cairn::exit_code(e.kind());
