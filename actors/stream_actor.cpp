@@ -1,5 +1,7 @@
 #include "actors/stream_actor.hpp"
 
+#include <random>
+
 namespace cairn {
 namespace {
 
@@ -101,7 +103,11 @@ void Stream::appended(AppendOutcome& outcome) const {
           st.current.reset();
           return finish(HandleResult::failure(Status::failed, std::string("reloading after a conflict failed: ") + e.what()));
         }
-        st.busy = false;  // the caller's process_next decides it again
+        // Back off with jitter before deciding again: two processes retrying in lockstep could
+        // otherwise starve one of them (the loser always needs an extra read to catch up).
+        auto ceiling = std::min(2 << std::min(pending.conflicts, 5), 50);
+        auto delay = std::chrono::milliseconds(std::uniform_int_distribution<int>(0, ceiling)(st.random));
+        self->delayed_send(self, delay, retry_atom::value);
         return;
       }
       return finish(HandleResult::failure(Status::conflict,
@@ -158,6 +164,10 @@ stream_actor::behavior_type stream_actor_behavior(Self self, std::string stream_
         stream.self->state.queue.push_back({std::move(request), promise, 0});
         stream.process_next();
         return promise;
+      },
+      [stream](retry_atom) {
+        stream.self->state.busy = false;
+        stream.process_next();
       },
       [stream](passivate_atom) {
         stream.self->state.passivating = true;

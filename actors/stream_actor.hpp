@@ -4,6 +4,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <random>
 
 #include "actors/protocol.hpp"
 #include "runtime/application.hpp"
@@ -28,6 +29,7 @@ struct StreamActorState {
   bool busy = false;
   bool passivating = false;
   std::optional<Rehydrated> current;  // empty until the first command (or after a failed read)
+  std::minstd_rand random{std::random_device{}()};  // jitter for conflict retries
   static inline const char* name = "cairn.stream";
 };
 

@@ -33,7 +33,7 @@ struct Supervisor {
     return actor;
   }
 
-  void passivate(const std::string& stream_id) const {
+  void passivate(std::string stream_id) const {  // by value: callers pass an lru element, erased here
     auto& st = self->state;
     auto it = st.live.find(stream_id);
     if (it == st.live.end()) return;

@@ -106,14 +106,16 @@ std::future<HandleResult> Runtime::handle_async(const std::string& stream_id, Me
   command.stream_id = stream_id;
   HandleRequest request{stream_id, std::move(command)};
   auto& system = *impl_->system;
-  system.spawn([promise, in_flight, request = std::move(request), target = impl_->supervisor_handle,
-                &system](caf::event_based_actor* self) mutable {
-    self->request(target, caf::infinite, handle_atom::value, std::move(request))
+  // The request travels as a spawn argument (CAF 0.17 dereferences a null tuple for argument-less spawns).
+  auto asker = [promise, in_flight, target = impl_->supervisor_handle, &system](caf::event_based_actor* self,
+                                                                                 HandleRequest req) {
+    self->request(target, caf::infinite, handle_atom::value, std::move(req))
         .then([promise, in_flight](HandleResult& result) { promise->set_value(std::move(result)); },
               [promise, in_flight, &system](caf::error& error) {
                 promise->set_value(HandleResult::failure(HandleResult::Status::failed, system.render(error)));
               });
-  });
+  };
+  system.spawn(asker, std::move(request));
   return future;
 }
 

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "runtime/runtime.hpp"
@@ -30,12 +31,20 @@ TEST_CASE("two runtimes on one stream: the stale one reloads and retries, nothin
   auto a = counter_runtime(db.url(), 50);
   auto b = counter_runtime(db.url(), 50);
   std::atomic<int> ok{0};
+  std::mutex mutex;
+  std::vector<std::string> errors;
   auto writer = [&](Runtime& runtime) {
-    for (int i = 0; i < 100; ++i) ok += runtime.handle("counter-shared", counter::Increment{1}).ok();
+    for (int i = 0; i < 100; ++i) {
+      auto result = runtime.handle("counter-shared", counter::Increment{1});
+      ok += result.ok();
+      std::lock_guard lock(mutex);
+      if (!result.ok()) errors.push_back(result.error);
+    }
   };
   std::thread ta(writer, std::ref(*a)), tb(writer, std::ref(*b));
   ta.join();
   tb.join();
+  for (const auto& e : errors) FAIL_CHECK(e);
   CHECK(ok.load() == 200);
   auto state = a->load<counter::State>("counter-shared");
   CHECK(state.count == 200);

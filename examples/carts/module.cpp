@@ -1,0 +1,7 @@
+// The carts example as an application module (for cairn-worker and `cairn handle --app`).
+#include "examples/carts/cart.hpp"
+
+CAIRN_MODULE(app) {
+  app.add(carts::cart_actor());
+  app.add(orders::order_actor());
+}

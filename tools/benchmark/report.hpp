@@ -1,0 +1,60 @@
+// Benchmark results: each figure next to the raw-PostgreSQL baseline measured in the same run.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace cairn::bench {
+
+using SteadyClock = std::chrono::steady_clock;
+
+struct Latencies {
+  std::vector<double> micros;
+  void add(SteadyClock::duration d) { micros.push_back(std::chrono::duration<double, std::micro>(d).count()); }
+  void merge(const Latencies& other) { micros.insert(micros.end(), other.micros.begin(), other.micros.end()); }
+  double percentile(double p) {
+    if (micros.empty()) return 0;
+    std::sort(micros.begin(), micros.end());
+    return micros[std::min(micros.size() - 1, static_cast<size_t>(p * static_cast<double>(micros.size())))];
+  }
+};
+
+struct Row {
+  std::string scenario;
+  std::string variant;
+  double value = 0;
+  std::string unit;
+  std::string baseline;  // what `ratio` compares against
+  double ratio = 0;      // value / baseline value (0: no baseline)
+  std::string note;      // latencies and the like
+};
+
+class Report {
+ public:
+  void add(Row row) {
+    std::printf("%-14s %-44s %12.0f %-10s", row.scenario.c_str(), row.variant.c_str(), row.value, row.unit.c_str());
+    if (row.ratio > 0) std::printf("  %5.2fx %s", row.ratio, row.baseline.c_str());
+    if (!row.note.empty()) std::printf("  (%s)", row.note.c_str());
+    std::printf("\n");
+    std::fflush(stdout);
+    rows_.push_back(std::move(row));
+  }
+  const std::vector<Row>& rows() const { return rows_; }
+  std::string markdown() const;
+
+ private:
+  std::vector<Row> rows_;
+};
+
+struct Options {
+  std::string database_url;
+  bool quick = false;
+  double seconds() const { return quick ? 1.0 : 4.0; }
+};
+
+void commands_scenario(const Options& options, Report& report);
+
+}  // namespace cairn::bench
