@@ -8,10 +8,13 @@
 
 namespace cairn {
 
-// A command for a stream actor: decide, append [command, events...], reply.
+// A command for a stream actor: decide, append [command, events...], reply. A stored command
+// (dispatched earlier, already in the log) appends only its events, with the delivering group's mark.
 struct HandleRequest {
   std::string stream_id;
   Message command;
+  bool stored = false;
+  std::optional<ProgressMark> mark = std::nullopt;
 };
 
 using handle_atom = caf::atom_constant<caf::atom("handle")>;

@@ -19,13 +19,15 @@ struct Stream {
   void finish(HandleResult result) const;
   void append(std::vector<Message> messages) const;
   void appended(AppendOutcome& outcome) const;
-  std::vector<Message> envelopes(const Message& command, const Decision& decision) const;
+  std::vector<Message> envelopes(const Message& command, const Decision& decision, bool stored) const;
+  void append_or_finish(std::vector<Message> messages) const;
   void maybe_snapshot(int64_t before, int64_t after) const;
 };
 
 // The command first, then its events: caused by it, in its correlation, carrying its user metadata.
-std::vector<Message> Stream::envelopes(const Message& command, const Decision& decision) const {
-  std::vector<Message> out{command};
+std::vector<Message> Stream::envelopes(const Message& command, const Decision& decision, bool stored) const {
+  std::vector<Message> out;
+  if (!stored) out.push_back(command);
   Json metadata = command.metadata;
   metadata["causation_id"] = command.id;
   metadata["producer"] = spec->name;
@@ -58,11 +60,17 @@ void Stream::process_next() const {
         continue;
       }
       auto decision = decider->second(st.current->state, command);
+      const auto& request = st.queue.front().request;
+      if (decision.rejected() && request.stored) {
+        // A dispatched command's rejection is recorded in its stream: the caller is long gone.
+        append(envelopes(command, Decision(Rejection{command.id, command.type, decision.rejection()}), true));
+        continue;
+      }
       if (decision.rejected()) {
         finish(HandleResult::failure(Status::rejected, decision.rejection(), st.current->seq));
         continue;
       }
-      append(envelopes(command, decision));
+      append_or_finish(envelopes(command, decision, request.stored));
     } catch (const BadInput& e) {
       finish(HandleResult::failure(Status::invalid, e.what(), st.current ? st.current->seq : 0));
     } catch (const std::exception& e) {
@@ -73,8 +81,18 @@ void Stream::process_next() const {
   if (!st.busy && st.queue.empty() && st.passivating) self->quit();
 }
 
+// A stored command that decides no events still has to record that it was handled.
+void Stream::append_or_finish(std::vector<Message> messages) const {
+  auto& st = self->state;
+  const auto& request = st.queue.front().request;
+  if (!messages.empty()) return append(std::move(messages));
+  if (request.mark) context->store->mark_handled(*request.mark);
+  finish({Status::ok, {}, {}, st.current->seq});
+}
+
 void Stream::append(std::vector<Message> messages) const {
-  AppendRequest request{id, ExpectedSeq::exactly(self->state.current->seq), std::move(messages)};
+  const auto& pending = self->state.queue.front().request;
+  AppendRequest request{id, ExpectedSeq::exactly(self->state.current->seq), std::move(messages), pending.mark};
   auto stream = *this;
   self->request(writer, caf::infinite, append_atom::value, std::move(request))
       .then(
@@ -98,7 +116,11 @@ void Stream::appended(AppendOutcome& outcome) const {
       // Another writer (another process) got there first: catch up and decide again.
       if (pending.conflicts++ < context->conflict_retries) {
         try {
-          catch_up(*spec, context->app->types(), *context->store, id, *st.current);
+          auto newer = catch_up(*spec, context->app->types(), *context->store, id, *st.current);
+          // Another process already handled this stored command (it owned the delivery meanwhile).
+          for (const auto& m : newer)
+            if (pending.request.stored && m.metadata.value("causation_id", "") == pending.request.command.id)
+              return finish({Status::ok, {}, {}, st.current->seq});
         } catch (const std::exception& e) {
           st.current.reset();
           return finish(HandleResult::failure(Status::failed, std::string("reloading after a conflict failed: ") + e.what()));
@@ -122,7 +144,7 @@ void Stream::appended(AppendOutcome& outcome) const {
   try {
     for (auto& message : outcome.messages) {
       if (message.seq <= st.current->seq) continue;  // an idempotent repeat of what the state already holds
-      bool is_command = message.id == pending.request.command.id;
+      bool is_command = message.id == pending.request.command.id;  // the stored command is not in `outcome`
       apply(*spec, context->app->types(), *st.current, message);
       if (!is_command) result.events.push_back(std::move(message));
     }

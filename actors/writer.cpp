@@ -2,8 +2,8 @@
 
 namespace cairn {
 
-writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> self, Store* store,
-                                   size_t max_batch) {
+writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> self, Store* store, size_t max_batch,
+                                   std::shared_ptr<Wakeup> appended) {
   // The flush is queued behind whatever is already in the mailbox, so every append that arrived
   // during the previous transaction joins the next one.
   auto queue_flush = [self] {
@@ -18,7 +18,7 @@ writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> s
         queue_flush();
         return promise;
       },
-      [self, store, max_batch, queue_flush](flush_atom) {
+      [self, store, max_batch, queue_flush, appended](flush_atom) {
         auto& pending = self->state.pending;
         self->state.flush_queued = false;
         size_t n = std::min(pending.size(), std::max<size_t>(max_batch, 1));
@@ -31,6 +31,7 @@ writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> s
         try {
           auto outcomes = store->append_many(std::move(requests));
           for (size_t i = 0; i < batch.size(); ++i) batch[i].promise.deliver(std::move(outcomes[i]));
+          appended->notify();
         } catch (const std::exception& e) {
           for (auto& p : batch) p.promise.deliver(caf::make_error(caf::sec::runtime_error, std::string(e.what())));
         }

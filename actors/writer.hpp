@@ -1,6 +1,7 @@
 // The group-commit writer actor: one Store transaction carries every append that queued up meanwhile.
 #pragma once
 
+#include "actors/group_runner.hpp"
 #include "actors/protocol.hpp"
 
 namespace cairn {
@@ -16,6 +17,8 @@ struct WriterState {
 };
 
 // Spawn detached: appends block on the database. `max_batch` 1 turns group commit off.
-writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> self, Store* store, size_t max_batch);
+// `appended` is told after every transaction that wrote something (it wakes local consumers).
+writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> self, Store* store, size_t max_batch,
+                                   std::shared_ptr<Wakeup> appended);
 
 }  // namespace cairn

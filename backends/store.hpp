@@ -22,10 +22,18 @@ struct ExpectedSeq {
   int64_t seq = 0;
 };
 
+// A consumer group's progress on one stream, recorded in the same transaction as an append.
+struct ProgressMark {
+  std::string group_id;
+  std::string stream_id;
+  int64_t seq = 0;
+};
+
 struct AppendRequest {
   std::string stream_id;
   ExpectedSeq expected = ExpectedSeq::any();
   std::vector<Message> messages;  // ids set by the producer; seq, position and created_at are assigned
+  std::optional<ProgressMark> mark = std::nullopt;  // written only if the append succeeds
 };
 
 struct AppendOutcome {
@@ -75,6 +83,42 @@ struct StreamInfo {
   Timestamp updated_at{};
 };
 
+// Consumer groups: durable progress per (group, slice) and per (group, stream).
+enum class StartFrom { beginning, now };
+
+struct GroupState {
+  std::string group_id;
+  bool active = true;
+  uint32_t slice_count = 1;
+  int64_t generation = 1;
+  FeedCursor replay_until;  // events at or before it are re-deliveries after a reset
+};
+
+struct StreamProgress {
+  std::string stream_id;
+  int64_t seq = 0;  // last handled
+  bool stopped = false;
+  int64_t failed_seq = 0;  // the event that failed (0: none pending)
+  std::string message_id;
+  std::string error;
+  int attempts = 0;
+};
+
+struct SliceStatus {
+  uint32_t slice = 0;
+  FeedCursor cursor;
+  std::string owner;
+  int64_t lag_events = 0;
+  double lag_seconds = 0;
+};
+
+// Held while a process owns a (group, slice); released on destruction or when the process dies.
+class SliceLease {
+ public:
+  virtual ~SliceLease() = default;
+  virtual bool alive() = 0;  // false once ownership may have been lost (e.g. the database restarted)
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -105,6 +149,32 @@ class Store {
 
   // Most recently written first.
   virtual std::vector<StreamInfo> list_streams(size_t limit = 100) = 0;
+
+  // -- consumer groups --
+  // Creates the group if it is new (its cursors at the start or at the current head); returns it.
+  virtual GroupState ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) = 0;
+  virtual std::optional<GroupState> find_group(const std::string& group_id) = 0;
+  virtual std::vector<GroupState> list_groups() = 0;
+  virtual FeedCursor load_cursor(const std::string& group_id, uint32_t slice) = 0;
+  // False (nothing saved) when the group was reset since `generation`.
+  virtual bool save_cursor(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor) = 0;
+  // The progress rows that exist for these streams (streams never handled have none).
+  virtual std::vector<StreamProgress> load_progress(const std::string& group_id,
+                                                    const std::vector<std::string>& stream_ids) = 0;
+  // Streams that failed: stopped ones, and resumed ones whose failed event is still to be re-handled.
+  virtual std::vector<StreamProgress> failed_streams(const std::string& group_id) = 0;
+  virtual void mark_handled(const ProgressMark& mark) = 0;  // never moves a stream's seq backwards
+  virtual void stop_stream(const std::string& group_id, const StreamProgress& failure) = 0;
+  // Lets a stopped stream flow again from its failed event, or (skip) from the one after it.
+  virtual void resume_stream(const std::string& group_id, const std::string& stream_id, bool skip) = 0;
+  virtual void clear_failure(const std::string& group_id, const std::string& stream_id) = 0;
+  virtual void set_group_active(const std::string& group_id, bool active) = 0;
+  // Re-delivers history: cursors to the start, progress cleared, `replaying` up to the current head.
+  virtual void reset_group(const std::string& group_id) = 0;
+  virtual std::vector<SliceStatus> slice_status(const std::string& group_id) = 0;
+  // Null when another process owns the slice.
+  virtual std::unique_ptr<SliceLease> try_lease_slice(const std::string& group_id, uint32_t slice,
+                                                      const std::string& owner) = 0;
 
   const Limits& limits() const { return limits_; }
 

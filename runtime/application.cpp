@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include "runtime/errors.hpp"
+#include "runtime/validation.hpp"
 
 namespace cairn {
 
@@ -13,6 +14,15 @@ void Application::add(const ActorSpec& spec) {
       throw BadInput("actor " + spec.name + " clashes with actor " + other.name + " (same name or stream prefix)");
   for (const auto& type : spec.types) types_.add(type);
   actors_.push_back(spec);
+}
+
+void Application::add(std::shared_ptr<Consumer> consumer) {
+  const auto& options = consumer->options();
+  validate_type(options.group);  // group ids follow the type-name rules: letters, digits, . _ - : /
+  if (options.types.empty()) throw BadInput("consumer group " + options.group + " handles no event types");
+  for (const auto& other : consumers_)
+    if (other->options().group == options.group) throw BadInput("two consumer groups are named " + options.group);
+  consumers_.push_back(std::move(consumer));
 }
 
 const ActorSpec* Application::actor_for_stream(std::string_view stream_id) const {

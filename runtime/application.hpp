@@ -7,7 +7,10 @@
 #include <string_view>
 #include <vector>
 
+#include <memory>
+
 #include "runtime/actor_definition.hpp"
+#include "runtime/consumer.hpp"
 #include "runtime/type_registry.hpp"
 
 namespace cairn {
@@ -19,6 +22,10 @@ class Application {
   void add(const ActorDefinition<State>& definition) {
     add(definition.spec());
   }
+
+  // A projector or side-effect handler: its own consumer group.
+  void add(std::shared_ptr<Consumer> consumer);
+  const std::vector<std::shared_ptr<Consumer>>& consumers() const { return consumers_; }
 
   // Turns payloads of `T` stored at `from_revision` into revision from_revision + 1.
   template <TypedMessage T, class F>
@@ -34,6 +41,7 @@ class Application {
 
  private:
   std::vector<ActorSpec> actors_;
+  std::vector<std::shared_ptr<Consumer>> consumers_;
   TypeRegistry types_;
 };
 

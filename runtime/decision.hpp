@@ -22,6 +22,19 @@ struct Draft {
   }
 };
 
+// The event recording that a dispatched command was rejected (its caller is no longer waiting).
+struct Rejection {
+  std::string command_id;
+  std::string command_type;
+  std::string reason;
+};
+
+}  // namespace cairn
+
+CAIRN_MESSAGE(cairn::Rejection, "cairn.command_rejected", 1, command_id, command_type, reason)
+
+namespace cairn {
+
 // The result of decide: the events to append, or a rejection with a human message.
 class Decision {
  public:

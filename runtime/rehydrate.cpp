@@ -28,10 +28,11 @@ Rehydrated rehydrate(const ActorSpec& spec, const TypeRegistry& types, Store& st
   return current;
 }
 
-void catch_up(const ActorSpec& spec, const TypeRegistry& types, Store& store, const std::string& stream_id,
-              Rehydrated& current) {
-  for (auto& message : store.read_stream(stream_id, {current.seq, std::nullopt, std::nullopt}))
-    apply(spec, types, current, std::move(message));
+std::vector<Message> catch_up(const ActorSpec& spec, const TypeRegistry& types, Store& store,
+                              const std::string& stream_id, Rehydrated& current) {
+  auto messages = store.read_stream(stream_id, {current.seq, std::nullopt, std::nullopt});
+  for (const auto& message : messages) apply(spec, types, current, message);
+  return messages;
 }
 
 }  // namespace cairn

@@ -20,8 +20,8 @@ void apply(const ActorSpec& spec, const TypeRegistry& types, Rehydrated& current
 Rehydrated rehydrate(const ActorSpec& spec, const TypeRegistry& types, Store& store, const std::string& stream_id,
                      const StreamRange& range = {});
 
-// Continues a state with what was appended after it (after a conflict).
-void catch_up(const ActorSpec& spec, const TypeRegistry& types, Store& store, const std::string& stream_id,
+// Continues a state with what was appended after it (after a conflict); returns those messages.
+std::vector<Message> catch_up(const ActorSpec& spec, const TypeRegistry& types, Store& store, const std::string& stream_id,
               Rehydrated& current);
 
 }  // namespace cairn

@@ -5,11 +5,17 @@
 #include <mutex>
 #include <thread>
 
+#include <unistd.h>
+
+#include <iostream>
+
+#include "actors/group_runner.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/writer.hpp"
 #include "backends/memory/memory_store.hpp"
 #include "backends/postgres/migrations.hpp"
 #include "backends/postgres/postgres_store.hpp"
+#include "runtime/reactions.hpp"
 #include "runtime/rehydrate.hpp"
 
 namespace cairn {
@@ -20,7 +26,7 @@ Config Config::from_env() {
   return config;
 }
 
-struct Runtime::Impl {
+struct Runtime::Impl final : ConsumerServices {
   explicit Impl(Config c) : config(std::move(c)) {
     if (config.database_url.empty()) {
       store = std::make_unique<MemoryStore>(config.limits);
@@ -41,7 +47,7 @@ struct Runtime::Impl {
     caf_config.set("scheduler.max-threads", threads);
     system = std::make_unique<caf::actor_system>(caf_config);
     for (size_t i = 0; i < std::max<size_t>(config.writers, 1); ++i)
-      writers.push_back(system->spawn<caf::detached>(writer, store.get(), config.writer_batch));
+      writers.push_back(system->spawn<caf::detached>(writer, store.get(), config.writer_batch, wakeup));
     auto context = std::make_shared<StreamContext>(StreamContext{&app, store.get(), config.conflict_retries});
     supervisor_handle = system->spawn(supervisor, context, writers,
                                       SupervisorOptions{config.idle_timeout, config.max_live_actors});
@@ -52,6 +58,33 @@ struct Runtime::Impl {
     const auto* spec = app.actor_for_stream(stream_id);
     if (!spec) throw BadInput("no actor owns stream '" + stream_id + "'");
     return *spec;
+  }
+
+  std::future<HandleResult> request(HandleRequest request);
+
+  void send_commands(const std::string& group, const Message& cause, const Commands& commands) override {
+    for (size_t i = 0; i < commands.size(); ++i) {
+      const auto& c = commands[i];
+      Message m;
+      m.id = reaction_command_id(group, cause, i);
+      m.stream_id = c.stream_id;
+      m.type = c.command.type;
+      m.revision = c.command.revision;
+      m.payload = c.command.payload;
+      m.metadata = {{"correlation_id", cause.metadata.value("correlation_id", cause.id)},
+                    {"causation_id", cause.id},
+                    {"producer", group}};
+      mark_dispatched(m);
+      if (c.at && *c.at > now())
+        store->schedule(std::move(m), *c.at);
+      else
+        store->append(c.stream_id, ExpectedSeq::any(), {std::move(m)});  // a repeat is idempotent (same id)
+    }
+    if (!commands.empty()) wakeup->notify();
+  }
+
+  HandleResult deliver(const Message& command, const ProgressMark& mark) override {
+    return request({command.stream_id, command, true, mark}).get();
   }
 
   // Counts commands in flight so shutdown can wait for them.
@@ -75,6 +108,11 @@ struct Runtime::Impl {
   std::unique_ptr<caf::actor_system> system;
   std::vector<writer_actor> writers;
   supervisor_actor supervisor_handle;
+  std::shared_ptr<Wakeup> wakeup = std::make_shared<Wakeup>();
+  // Consumer groups run by this process.
+  std::shared_ptr<std::atomic<bool>> consumers_stopping;
+  std::vector<caf::actor> runners;
+  std::thread promoter;
   std::mutex mutex;
   std::condition_variable idle;
   int in_flight = 0;
@@ -99,23 +137,26 @@ HandleResult Runtime::handle(const std::string& stream_id, Message command) {
 }
 
 std::future<HandleResult> Runtime::handle_async(const std::string& stream_id, Message command) {
+  command.stream_id = stream_id;
+  return impl_->request({stream_id, std::move(command)});
+}
+
+std::future<HandleResult> Runtime::Impl::request(HandleRequest request) {
   auto promise = std::make_shared<std::promise<HandleResult>>();
   auto future = promise->get_future();
-  auto in_flight = std::make_shared<Impl::InFlight>(impl_.get());
-  impl_->start();
-  command.stream_id = stream_id;
-  HandleRequest request{stream_id, std::move(command)};
-  auto& system = *impl_->system;
+  auto counted = std::make_shared<InFlight>(this);
+  start();
+  auto& actors = *system;
   // The request travels as a spawn argument (CAF 0.17 dereferences a null tuple for argument-less spawns).
-  auto asker = [promise, in_flight, target = impl_->supervisor_handle, &system](caf::event_based_actor* self,
-                                                                                 HandleRequest req) {
+  auto asker = [promise, counted, target = supervisor_handle, &actors](caf::event_based_actor* self,
+                                                                        HandleRequest req) {
     self->request(target, caf::infinite, handle_atom::value, std::move(req))
-        .then([promise, in_flight](HandleResult& result) { promise->set_value(std::move(result)); },
-              [promise, in_flight, &system](caf::error& error) {
-                promise->set_value(HandleResult::failure(HandleResult::Status::failed, system.render(error)));
+        .then([promise, counted](HandleResult& result) { promise->set_value(std::move(result)); },
+              [promise, counted, &actors](caf::error& error) {
+                promise->set_value(HandleResult::failure(HandleResult::Status::failed, actors.render(error)));
               });
   };
-  system.spawn(asker, std::move(request));
+  actors.spawn(asker, std::move(request));
   return future;
 }
 
@@ -127,10 +168,12 @@ std::string Runtime::dispatch(const std::string& stream_id, Message command, std
   check->second(command.payload);
   command.stream_id = stream_id;
   if (!command.metadata.contains("producer")) command.metadata["producer"] = "dispatch";
+  mark_dispatched(command);
   if (at && *at > now())
     impl_->store->schedule(command, *at);
   else
     impl_->store->append(stream_id, ExpectedSeq::any(), {command});
+  impl_->wakeup->notify();
   return command.id;
 }
 
@@ -170,7 +213,77 @@ size_t Runtime::live_actors() {
   return count;
 }
 
+std::vector<std::string> Runtime::consumer_group_names() {
+  std::vector<std::string> names;
+  for (const auto& consumer : consumer_groups(impl_->app)) names.push_back(consumer->options().group);
+  return names;
+}
+
+void Runtime::reset_group(const std::string& group) {
+  for (const auto& consumer : consumer_groups(impl_->app))
+    if (consumer->options().group == group) consumer->reset(*impl_->store);
+  impl_->store->reset_group(group);
+  impl_->wakeup->notify();
+}
+
+void Runtime::start_consumers(WorkerOptions options) {
+  impl_->start();
+  if (impl_->consumers_stopping) throw BadInput("consumers are already running");
+  if (options.owner.empty()) {
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    options.owner = std::string(host) + ":" + std::to_string(getpid());
+  }
+  if (!options.log) options.log = [](const std::string& line) { std::cerr << "cairn: " << line << std::endl; };
+  auto stopping = std::make_shared<std::atomic<bool>>(false);
+  impl_->consumers_stopping = stopping;
+  RunnerOptions runner{options.batch_size,   options.poll_interval, options.stream_handlers,
+                       options.max_attempts, options.backoff_base,  options.backoff_max};
+  for (auto& consumer : consumer_groups(impl_->app)) {
+    const auto& consumer_options = consumer->options();
+    if (!options.groups.empty() &&
+        std::find(options.groups.begin(), options.groups.end(), consumer_options.group) == options.groups.end())
+      continue;
+    impl_->store->ensure_group(consumer_options.group, consumer_options.slice_count, consumer_options.start);
+    options.log("starting group " + consumer_options.group + " (" + std::to_string(consumer_options.slice_count) +
+                " slices)");
+    for (uint32_t slice = 0; slice < consumer_options.slice_count; ++slice) {
+      auto context = std::make_shared<RunnerContext>(RunnerContext{impl_->store.get(), impl_.get(), consumer, slice,
+                                                                   options.owner, runner, impl_->wakeup, stopping,
+                                                                   options.log});
+      impl_->runners.push_back(impl_->system->spawn(group_runner, std::shared_ptr<const RunnerContext>(context)));
+    }
+  }
+  // Scheduled messages enter their streams when due; promoting is safe from many processes at once.
+  impl_->promoter = std::thread([store = impl_->store.get(), wakeup = impl_->wakeup, stopping, options] {
+    while (!stopping->load()) {
+      auto seen = wakeup->epoch();
+      try {
+        if (!store->promote_due(now(), 100).empty()) wakeup->notify();
+      } catch (const std::exception& e) {
+        options.log(std::string("promoting scheduled messages: ") + e.what());
+      }
+      wakeup->wait(seen, options.poll_interval);
+    }
+  });
+}
+
+void Runtime::stop_consumers() {
+  if (!impl_->consumers_stopping) return;
+  impl_->consumers_stopping->store(true);
+  impl_->wakeup->notify();
+  {
+    caf::scoped_actor self{*impl_->system};
+    for (auto& runner : impl_->runners) self->monitor(runner);
+    for (size_t i = 0; i < impl_->runners.size(); ++i) self->receive([](const caf::down_msg&) {});
+  }
+  impl_->runners.clear();
+  if (impl_->promoter.joinable()) impl_->promoter.join();
+  impl_->consumers_stopping.reset();
+}
+
 void Runtime::shutdown() {
+  stop_consumers();
   std::unique_lock lock(impl_->mutex);
   if (impl_->stopped) return;
   impl_->stopping = true;

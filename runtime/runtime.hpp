@@ -13,7 +13,23 @@
 #include "runtime/config.hpp"
 #include "runtime/handle_result.hpp"
 
+#include <chrono>
+#include <functional>
+
 namespace cairn {
+
+// How this process runs consumer groups (reactions, projectors, side effects, command delivery).
+struct WorkerOptions {
+  std::vector<std::string> groups;  // only these groups; empty: every group of the application
+  size_t batch_size = 500;
+  std::chrono::milliseconds poll_interval{100};
+  size_t stream_handlers = 4;  // streams of one slice handled concurrently
+  int max_attempts = 5;        // failed attempts before a (group, stream) stops
+  std::chrono::milliseconds backoff_base{20};
+  std::chrono::milliseconds backoff_max{2000};
+  std::string owner;                            // shown by `cairn status`; default host:pid
+  std::function<void(const std::string&)> log;  // default: a line on stderr
+};
 
 class Runtime {
  public:
@@ -59,6 +75,16 @@ class Runtime {
   State what_if(const std::string& stream_id, const std::vector<Draft>& events) {
     return std::any_cast<State>(what_if_any(stream_id, events));
   }
+
+  // Starts this process's share of every consumer group: each (group, slice) not owned by another
+  // process is taken, and taken over when its owner dies. Also promotes due scheduled messages.
+  void start_consumers(WorkerOptions options = {});
+  // Stops fetching, finishes the batches in flight, saves progress and releases the slices.
+  void stop_consumers();
+  std::vector<std::string> consumer_group_names();
+  // Empties the group's read model (its consumer's reset hook) and re-delivers history with
+  // `replaying` set. Stop the group first when workers are running (`cairn stop`), resume after.
+  void reset_group(const std::string& group);
 
   size_t live_actors();
   // Waits for commands in flight (their appends complete), then stops every actor. Idempotent.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "backends/append_rules.hpp"
+#include "runtime/errors.hpp"
 
 namespace cairn {
 
@@ -38,6 +39,7 @@ std::vector<AppendOutcome> MemoryStore::append_locked(std::vector<AppendRequest>
       case AppendDecision::Kind::already_stored:
         outcome.status = AppendOutcome::Status::appended;
         for (auto& e : existing) outcome.messages.push_back(std::move(*e));
+        if (request.mark) mark_locked(*request.mark);
         break;
       case AppendDecision::Kind::write:
         outcome.status = AppendOutcome::Status::appended;
@@ -52,6 +54,7 @@ std::vector<AppendOutcome> MemoryStore::append_locked(std::vector<AppendRequest>
         }
         stream.updated_at = stamp;
         outcome.head_seq = head;
+        if (request.mark) mark_locked(*request.mark);
         break;
     }
     if (stream.entries.empty()) streams_.erase(request.stream_id);
@@ -159,6 +162,173 @@ std::vector<StreamInfo> MemoryStore::list_streams(size_t limit) {
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.updated_at > b.updated_at; });
   if (out.size() > limit) out.resize(limit);
   return out;
+}
+
+// -- consumer groups --
+
+MemoryStore::Group& MemoryStore::group(const std::string& group_id) {
+  auto it = groups_.find(group_id);
+  if (it == groups_.end()) throw BadInput("no consumer group '" + group_id + "'");
+  return it->second;
+}
+
+FeedCursor MemoryStore::head_locked() const { return log_.empty() ? FeedCursor{} : log_.back().cursor; }
+
+GroupState MemoryStore::ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) {
+  std::lock_guard lock(mutex_);
+  auto it = groups_.find(group_id);
+  if (it != groups_.end()) return it->second.state;
+  Group g;
+  g.state = {group_id, true, std::max<uint32_t>(slice_count, 1), 1, {}};
+  g.cursors.assign(g.state.slice_count, start == StartFrom::now ? head_locked() : FeedCursor{});
+  g.owners.assign(g.state.slice_count, "");
+  return groups_.emplace(group_id, std::move(g)).first->second.state;
+}
+
+std::optional<GroupState> MemoryStore::find_group(const std::string& group_id) {
+  std::lock_guard lock(mutex_);
+  auto it = groups_.find(group_id);
+  if (it == groups_.end()) return std::nullopt;
+  return it->second.state;
+}
+
+std::vector<GroupState> MemoryStore::list_groups() {
+  std::lock_guard lock(mutex_);
+  std::vector<GroupState> out;
+  for (const auto& [id, g] : groups_) out.push_back(g.state);
+  return out;
+}
+
+FeedCursor MemoryStore::load_cursor(const std::string& group_id, uint32_t slice) {
+  std::lock_guard lock(mutex_);
+  return group(group_id).cursors.at(slice);
+}
+
+bool MemoryStore::save_cursor(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor) {
+  std::lock_guard lock(mutex_);
+  auto& g = group(group_id);
+  if (g.state.generation != generation) return false;
+  g.cursors.at(slice) = cursor;
+  return true;
+}
+
+std::vector<StreamProgress> MemoryStore::load_progress(const std::string& group_id,
+                                                       const std::vector<std::string>& stream_ids) {
+  std::lock_guard lock(mutex_);
+  auto& g = group(group_id);
+  std::vector<StreamProgress> out;
+  for (const auto& id : stream_ids) {
+    auto it = g.streams.find(id);
+    if (it != g.streams.end()) out.push_back(it->second);
+  }
+  return out;
+}
+
+std::vector<StreamProgress> MemoryStore::failed_streams(const std::string& group_id) {
+  std::lock_guard lock(mutex_);
+  std::vector<StreamProgress> out;
+  for (const auto& [id, p] : group(group_id).streams)
+    if (p.stopped || p.failed_seq > 0) out.push_back(p);
+  return out;
+}
+
+void MemoryStore::mark_locked(const ProgressMark& mark) {
+  auto& p = group(mark.group_id).streams[mark.stream_id];
+  p.stream_id = mark.stream_id;
+  p.seq = std::max(p.seq, mark.seq);
+}
+
+void MemoryStore::mark_handled(const ProgressMark& mark) {
+  std::lock_guard lock(mutex_);
+  mark_locked(mark);
+}
+
+void MemoryStore::stop_stream(const std::string& group_id, const StreamProgress& failure) {
+  std::lock_guard lock(mutex_);
+  auto& p = group(group_id).streams[failure.stream_id];
+  auto seq = p.seq;
+  p = failure;
+  p.seq = seq;
+  p.stopped = true;
+}
+
+void MemoryStore::resume_stream(const std::string& group_id, const std::string& stream_id, bool skip) {
+  std::lock_guard lock(mutex_);
+  auto& streams = group(group_id).streams;
+  auto it = streams.find(stream_id);
+  if (it == streams.end() || !it->second.stopped)
+    throw BadInput("stream '" + stream_id + "' is not stopped in group '" + group_id + "'");
+  it->second.stopped = false;
+  it->second.attempts = 0;
+  if (skip) it->second.seq = std::max(it->second.seq, it->second.failed_seq);
+}
+
+void MemoryStore::clear_failure(const std::string& group_id, const std::string& stream_id) {
+  std::lock_guard lock(mutex_);
+  auto& streams = group(group_id).streams;
+  auto it = streams.find(stream_id);
+  if (it == streams.end() || it->second.stopped) return;
+  it->second.failed_seq = 0;
+  it->second.message_id.clear();
+  it->second.error.clear();
+}
+
+void MemoryStore::set_group_active(const std::string& group_id, bool active) {
+  std::lock_guard lock(mutex_);
+  group(group_id).state.active = active;
+}
+
+void MemoryStore::reset_group(const std::string& group_id) {
+  std::lock_guard lock(mutex_);
+  auto& g = group(group_id);
+  g.state.generation += 1;
+  g.state.replay_until = head_locked();
+  std::fill(g.cursors.begin(), g.cursors.end(), FeedCursor{});
+  g.streams.clear();
+}
+
+std::vector<SliceStatus> MemoryStore::slice_status(const std::string& group_id) {
+  std::lock_guard lock(mutex_);
+  auto& g = group(group_id);
+  std::vector<SliceStatus> out;
+  for (uint32_t slice = 0; slice < g.state.slice_count; ++slice) {
+    SliceStatus status{slice, g.cursors[slice], g.owners[slice], 0, 0};
+    for (const auto& entry : log_) {
+      if (!(g.cursors[slice] < entry.cursor) || stream_hash(entry.message.stream_id) % g.state.slice_count != slice)
+        continue;
+      if (status.lag_events++ == 0)
+        status.lag_seconds = std::chrono::duration<double>(now() - entry.message.created_at).count();
+    }
+    out.push_back(status);
+  }
+  return out;
+}
+
+namespace {
+
+class MemorySliceLease final : public SliceLease {
+ public:
+  MemorySliceLease(std::mutex& mutex, std::string& owner) : mutex_(mutex), owner_(owner) {}
+  ~MemorySliceLease() override {
+    std::lock_guard lock(mutex_);
+    owner_.clear();
+  }
+  bool alive() override { return true; }
+
+ private:
+  std::mutex& mutex_;
+  std::string& owner_;
+};
+
+}  // namespace
+
+std::unique_ptr<SliceLease> MemoryStore::try_lease_slice(const std::string& group_id, uint32_t slice,
+                                                         const std::string& owner) {
+  std::lock_guard lock(mutex_);
+  auto& current = group(group_id).owners.at(slice);
+  if (!current.empty()) return nullptr;
+  current = owner;
+  return std::make_unique<MemorySliceLease>(mutex_, current);
 }
 
 }  // namespace cairn

@@ -25,7 +25,35 @@ class MemoryStore final : public Store {
   std::vector<Message> promote_due(Timestamp now, size_t limit) override;
   std::vector<StreamInfo> list_streams(size_t limit) override;
 
+  GroupState ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) override;
+  std::optional<GroupState> find_group(const std::string& group_id) override;
+  std::vector<GroupState> list_groups() override;
+  FeedCursor load_cursor(const std::string& group_id, uint32_t slice) override;
+  bool save_cursor(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor) override;
+  std::vector<StreamProgress> load_progress(const std::string& group_id,
+                                            const std::vector<std::string>& stream_ids) override;
+  std::vector<StreamProgress> failed_streams(const std::string& group_id) override;
+  void mark_handled(const ProgressMark& mark) override;
+  void stop_stream(const std::string& group_id, const StreamProgress& failure) override;
+  void resume_stream(const std::string& group_id, const std::string& stream_id, bool skip) override;
+  void clear_failure(const std::string& group_id, const std::string& stream_id) override;
+  void set_group_active(const std::string& group_id, bool active) override;
+  void reset_group(const std::string& group_id) override;
+  std::vector<SliceStatus> slice_status(const std::string& group_id) override;
+  std::unique_ptr<SliceLease> try_lease_slice(const std::string& group_id, uint32_t slice,
+                                              const std::string& owner) override;
+
  private:
+  struct Group {
+    GroupState state;
+    std::vector<FeedCursor> cursors;
+    std::vector<std::string> owners;
+    std::map<std::string, StreamProgress, std::less<>> streams;
+  };
+  Group& group(const std::string& group_id);  // throws BadInput for an unknown group
+  void mark_locked(const ProgressMark& mark);
+  FeedCursor head_locked() const;
+
   struct Stream {
     std::vector<size_t> entries;  // indexes into log_
     Timestamp updated_at{};
@@ -39,6 +67,7 @@ class MemoryStore final : public Store {
   std::unordered_map<std::string, size_t> by_id_;
   std::map<std::string, Snapshot, std::less<>> snapshots_;
   std::multimap<Timestamp, Message> scheduled_;
+  std::map<std::string, Group, std::less<>> groups_;
 };
 
 }  // namespace cairn

@@ -66,6 +66,59 @@ void prepare_statements(pqxx::connection& c) {
                          "WHERE due_at <= " CAIRN_FROM_MICROS("$1") " AND stream_id IN "
                          "(SELECT jsonb_array_elements_text($2::jsonb)) ORDER BY due_at, id LIMIT $3) "
                          "RETURNING message::text");
+  c.prepare("marks",
+            "INSERT INTO cairn.group_streams (group_id, stream_id, seq) "
+            "SELECT m->>'group_id', m->>'stream_id', (m->>'seq')::bigint FROM jsonb_array_elements($1::jsonb) m "
+            "ON CONFLICT (group_id, stream_id) DO UPDATE SET seq = greatest(cairn.group_streams.seq, excluded.seq), "
+            "updated_at = now()");
+  // The newest cursor below the horizon: everything at or before it is final.
+  c.prepare("head_cursor", "SELECT xid::text, position FROM cairn.messages "
+                           "WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, position DESC LIMIT 1");
+  c.prepare("insert_group", "INSERT INTO cairn.consumer_groups (group_id, slice_count) VALUES ($1, $2) "
+                            "ON CONFLICT (group_id) DO NOTHING");
+  c.prepare("insert_slices", "INSERT INTO cairn.group_slices (group_id, slice, cursor_xid, cursor_position) "
+                             "SELECT $1, s, $3::xid8, $4 FROM generate_series(0, $2 - 1) s ON CONFLICT DO NOTHING");
+  c.prepare("group", "SELECT group_id, status, slice_count, generation, replay_xid::text, replay_position "
+                     "FROM cairn.consumer_groups WHERE group_id = $1");
+  c.prepare("groups", "SELECT group_id, status, slice_count, generation, replay_xid::text, replay_position "
+                      "FROM cairn.consumer_groups ORDER BY group_id");
+  c.prepare("load_cursor", "SELECT cursor_xid::text, cursor_position FROM cairn.group_slices "
+                           "WHERE group_id = $1 AND slice = $2");
+  c.prepare("save_cursor", "UPDATE cairn.group_slices s SET cursor_xid = $4::xid8, cursor_position = $5, "
+                           "updated_at = now() FROM cairn.consumer_groups g WHERE s.group_id = $1 AND s.slice = $2 "
+                           "AND g.group_id = s.group_id AND g.generation = $3");
+#define CAIRN_PROGRESS_COLUMNS \
+  "stream_id, seq, stopped, coalesce(failed_seq, 0), coalesce(message_id::text, ''), coalesce(error, ''), attempts"
+  c.prepare("load_progress", "SELECT " CAIRN_PROGRESS_COLUMNS " FROM cairn.group_streams WHERE group_id = $1 "
+                             "AND stream_id IN (SELECT jsonb_array_elements_text($2::jsonb))");
+  c.prepare("failed_streams", "SELECT " CAIRN_PROGRESS_COLUMNS " FROM cairn.group_streams WHERE group_id = $1 "
+                              "AND (stopped OR failed_seq IS NOT NULL) ORDER BY stream_id");
+  c.prepare("stop_stream",
+            "INSERT INTO cairn.group_streams (group_id, stream_id, stopped, failed_seq, message_id, error, attempts) "
+            "VALUES ($1, $2, true, $3, $4::uuid, $5, $6) ON CONFLICT (group_id, stream_id) DO UPDATE SET "
+            "stopped = true, failed_seq = excluded.failed_seq, message_id = excluded.message_id, "
+            "error = excluded.error, attempts = excluded.attempts, updated_at = now()");
+  c.prepare("resume_stream", "UPDATE cairn.group_streams SET stopped = false, attempts = 0, "
+                             "seq = CASE WHEN $3 THEN greatest(seq, failed_seq) ELSE seq END, updated_at = now() "
+                             "WHERE group_id = $1 AND stream_id = $2 AND stopped");
+  c.prepare("clear_failure", "UPDATE cairn.group_streams SET failed_seq = NULL, message_id = NULL, error = NULL "
+                             "WHERE group_id = $1 AND stream_id = $2 AND NOT stopped");
+  c.prepare("set_group_status", "UPDATE cairn.consumer_groups SET status = $2, updated_at = now() WHERE group_id = $1");
+  c.prepare("reset_group", "UPDATE cairn.consumer_groups SET generation = generation + 1, replay_xid = $2::xid8, "
+                           "replay_position = $3, updated_at = now() WHERE group_id = $1");
+  c.prepare("reset_slices", "UPDATE cairn.group_slices SET cursor_xid = '0', cursor_position = 0, updated_at = now() "
+                            "WHERE group_id = $1");
+  c.prepare("reset_streams", "DELETE FROM cairn.group_streams WHERE group_id = $1");
+  c.prepare("slice_status",
+            "SELECT s.slice, s.cursor_xid::text, s.cursor_position, coalesce(s.owner, ''), "
+            "(SELECT count(*) FROM cairn.messages m WHERE (m.xid, m.position) > (s.cursor_xid, s.cursor_position) "
+            " AND m.stream_hash % g.slice_count = s.slice), "
+            "coalesce((SELECT extract(epoch FROM now() - min(m.created_at)) FROM cairn.messages m "
+            " WHERE (m.xid, m.position) > (s.cursor_xid, s.cursor_position) AND m.stream_hash % g.slice_count = s.slice), 0) "
+            "FROM cairn.group_slices s JOIN cairn.consumer_groups g USING (group_id) WHERE s.group_id = $1 ORDER BY s.slice");
+  c.prepare("set_owner", "UPDATE cairn.group_slices SET owner = $3 WHERE group_id = $1 AND slice = $2");
+  c.prepare("stream_mark_for_update",
+            "SELECT seq FROM cairn.group_streams WHERE group_id = $1 AND stream_id = $2 FOR UPDATE");
   c.prepare("streams",
             "SELECT stream_id, head_seq, (extract(epoch FROM updated_at) * 1000000)::bigint "
             "FROM cairn.streams ORDER BY updated_at DESC, stream_id LIMIT $1");
@@ -178,6 +231,13 @@ std::vector<AppendOutcome> write_locked(pqxx::work& tx, std::vector<AppendReques
         break;
     }
   }
+  Json marks = Json::array();
+  for (size_t i = 0; i < requests.size(); ++i)
+    if (outcomes[i].status == AppendOutcome::Status::appended && requests[i].mark)
+      marks.push_back({{"group_id", requests[i].mark->group_id},
+                       {"stream_id", requests[i].mark->stream_id},
+                       {"seq", requests[i].mark->seq}});
+  if (!marks.empty()) tx.exec_prepared("marks", marks.dump());
   if (written.empty()) return outcomes;
 
   std::map<std::string, std::pair<int64_t, int64_t>> assigned;  // id -> (position, created_at)
@@ -208,7 +268,7 @@ auto PostgresStore::with_connection(Work&& work) {
 }
 
 PostgresStore::PostgresStore(const std::string& url, Limits limits, size_t pool_size)
-    : Store(limits), pool_(url, pool_size, prepare_statements) {
+    : Store(limits), url_(url), pool_(url, pool_size, prepare_statements) {
   int have = postgres::schema_version(url);
   int want = postgres::embedded_migrations().back().version;
   if (have < want)
@@ -376,6 +436,255 @@ std::vector<StreamInfo> PostgresStore::list_streams(size_t limit) {
     for (const auto& r : tx.exec_prepared("streams", static_cast<int64_t>(limit)))
       out.push_back({r[0].c_str(), r[1].as<int64_t>(), from_micros(r[2].as<int64_t>())});
     return out;
+  });
+}
+
+// -- consumer groups --
+
+namespace {
+
+FeedCursor cursor_of(const pqxx::field& xid, const pqxx::field& position) {
+  return {xid.as<uint64_t>(), position.as<int64_t>()};
+}
+
+GroupState row_to_group(const pqxx::row& r) {
+  return {r[0].c_str(), std::string(r[1].c_str()) == "active", r[2].as<uint32_t>(), r[3].as<int64_t>(),
+          cursor_of(r[4], r[5])};
+}
+
+StreamProgress row_to_progress(const pqxx::row& r) {
+  return {r[0].c_str(), r[1].as<int64_t>(), r[2].as<bool>(), r[3].as<int64_t>(), r[4].c_str(), r[5].c_str(),
+          r[6].as<int>()};
+}
+
+FeedCursor head_cursor(pqxx::transaction_base& tx) {
+  auto rows = tx.exec_prepared("head_cursor");
+  return rows.empty() ? FeedCursor{} : cursor_of(rows[0][0], rows[0][1]);
+}
+
+GroupState require_group(pqxx::transaction_base& tx, const std::string& group_id) {
+  auto rows = tx.exec_prepared("group", group_id);
+  if (rows.empty()) throw BadInput("no consumer group '" + group_id + "'");
+  return row_to_group(rows[0]);
+}
+
+// A slice's advisory lock lives on its own session: it vanishes with the process (or the server).
+class PostgresSliceLease final : public SliceLease {
+ public:
+  PostgresSliceLease(std::unique_ptr<pqxx::connection> connection, int64_t key)
+      : connection_(std::move(connection)), key_(key) {}
+  ~PostgresSliceLease() override {
+    try {
+      pqxx::nontransaction tx(*connection_);
+      tx.exec_params("SELECT pg_advisory_unlock($1)", key_);
+    } catch (...) {
+      // Closing the session below releases the lock anyway.
+    }
+  }
+  bool alive() override {
+    try {
+      pqxx::nontransaction tx(*connection_);
+      // Still ours? (A server restart ends the session and with it the lock.)
+      return tx.exec_params1("SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND pid = "
+                             "pg_backend_pid() AND granted AND (classid::bigint << 32 | objid::bigint) = $1",
+                             key_)[0]
+          .as<bool>();
+    } catch (...) {
+      return false;
+    }
+  }
+
+ private:
+  std::unique_ptr<pqxx::connection> connection_;
+  int64_t key_;
+};
+
+}  // namespace
+
+GroupState PostgresStore::ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    if (tx.exec_prepared("insert_group", group_id, static_cast<int>(slice_count)).affected_rows() == 1) {
+      auto from = start == StartFrom::now ? head_cursor(tx) : FeedCursor{};
+      tx.exec_prepared("insert_slices", group_id, static_cast<int>(slice_count), std::to_string(from.xid),
+                       from.position);
+    }
+    auto group = require_group(tx, group_id);
+    tx.commit();
+    return group;
+  });
+}
+
+std::optional<GroupState> PostgresStore::find_group(const std::string& group_id) {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared("group", group_id);
+    return rows.empty() ? std::optional<GroupState>() : std::optional<GroupState>(row_to_group(rows[0]));
+  });
+}
+
+std::vector<GroupState> PostgresStore::list_groups() {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    std::vector<GroupState> out;
+    for (const auto& r : tx.exec_prepared("groups")) out.push_back(row_to_group(r));
+    return out;
+  });
+}
+
+FeedCursor PostgresStore::load_cursor(const std::string& group_id, uint32_t slice) {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared("load_cursor", group_id, static_cast<int>(slice));
+    if (rows.empty()) throw BadInput("no slice " + std::to_string(slice) + " in consumer group '" + group_id + "'");
+    return cursor_of(rows[0][0], rows[0][1]);
+  });
+}
+
+bool PostgresStore::save_cursor(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor) {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto saved = tx.exec_prepared("save_cursor", group_id, static_cast<int>(slice), generation,
+                                  std::to_string(cursor.xid), cursor.position)
+                     .affected_rows() == 1;
+    tx.commit();
+    return saved;
+  });
+}
+
+std::vector<StreamProgress> PostgresStore::load_progress(const std::string& group_id,
+                                                         const std::vector<std::string>& stream_ids) {
+  Json ids = stream_ids;
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    std::vector<StreamProgress> out;
+    for (const auto& r : tx.exec_prepared("load_progress", group_id, ids.dump())) out.push_back(row_to_progress(r));
+    return out;
+  });
+}
+
+std::vector<StreamProgress> PostgresStore::failed_streams(const std::string& group_id) {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    std::vector<StreamProgress> out;
+    for (const auto& r : tx.exec_prepared("failed_streams", group_id)) out.push_back(row_to_progress(r));
+    return out;
+  });
+}
+
+void PostgresStore::mark_handled(const ProgressMark& mark) {
+  Json marks = Json::array({{{"group_id", mark.group_id}, {"stream_id", mark.stream_id}, {"seq", mark.seq}}});
+  with_connection([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec_prepared("marks", marks.dump());
+    tx.commit();
+    return 0;
+  });
+}
+
+void PostgresStore::stop_stream(const std::string& group_id, const StreamProgress& failure) {
+  with_connection([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec_prepared("stop_stream", group_id, failure.stream_id, failure.failed_seq, failure.message_id,
+                     failure.error, failure.attempts);
+    tx.commit();
+    return 0;
+  });
+}
+
+void PostgresStore::resume_stream(const std::string& group_id, const std::string& stream_id, bool skip) {
+  with_connection([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    if (tx.exec_prepared("resume_stream", group_id, stream_id, skip).affected_rows() == 0)
+      throw BadInput("stream '" + stream_id + "' is not stopped in group '" + group_id + "'");
+    tx.commit();
+    return 0;
+  });
+}
+
+void PostgresStore::clear_failure(const std::string& group_id, const std::string& stream_id) {
+  with_connection([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec_prepared("clear_failure", group_id, stream_id);
+    tx.commit();
+    return 0;
+  });
+}
+
+void PostgresStore::set_group_active(const std::string& group_id, bool active) {
+  with_connection([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    if (tx.exec_prepared("set_group_status", group_id, std::string(active ? "active" : "stopped")).affected_rows() == 0)
+      throw BadInput("no consumer group '" + group_id + "'");
+    tx.commit();
+    return 0;
+  });
+}
+
+void PostgresStore::reset_group(const std::string& group_id) {
+  with_connection([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    require_group(tx, group_id);
+    auto head = head_cursor(tx);
+    tx.exec_prepared("reset_group", group_id, std::to_string(head.xid), head.position);
+    tx.exec_prepared("reset_slices", group_id);
+    tx.exec_prepared("reset_streams", group_id);
+    tx.commit();
+    return 0;
+  });
+}
+
+std::vector<SliceStatus> PostgresStore::slice_status(const std::string& group_id) {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    std::vector<SliceStatus> out;
+    for (const auto& r : tx.exec_prepared("slice_status", group_id))
+      out.push_back({r[0].as<uint32_t>(), cursor_of(r[1], r[2]), r[3].c_str(), r[4].as<int64_t>(), r[5].as<double>()});
+    return out;
+  });
+}
+
+std::unique_ptr<SliceLease> PostgresStore::try_lease_slice(const std::string& group_id, uint32_t slice,
+                                                           const std::string& owner) {
+  std::string name = "cairn.slice/" + group_id + "/" + std::to_string(slice);
+  auto key = stream_lock_key(name);
+  try {
+    auto connection = std::make_unique<pqxx::connection>(url_);
+    {
+      pqxx::nontransaction tx(*connection);
+      if (!tx.exec_params1("SELECT pg_try_advisory_lock($1)", key)[0].as<bool>()) return nullptr;
+    }
+    with_connection([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      tx.exec_prepared("set_owner", group_id, static_cast<int>(slice), owner);
+      tx.commit();
+      return 0;
+    });
+    return std::make_unique<PostgresSliceLease>(std::move(connection), key);
+  } catch (const pqxx::broken_connection&) {
+    return nullptr;  // the server is away; the runner tries again
+  }
+}
+
+bool PostgresStore::transact_with_mark(const ProgressMark& mark, const std::function<void(pqxx::work&)>& work) {
+  Json marks = Json::array({{{"group_id", mark.group_id}, {"stream_id", mark.stream_id}, {"seq", mark.seq}}});
+  return pool_.run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto current = tx.exec_prepared("stream_mark_for_update", mark.group_id, mark.stream_id);
+    if (!current.empty() && current[0][0].as<int64_t>() >= mark.seq) return false;  // already applied
+    work(tx);
+    tx.exec_prepared("marks", marks.dump());
+    tx.commit();
+    return true;
+  });
+}
+
+void PostgresStore::transact(const std::function<void(pqxx::work&)>& work) {
+  pool_.run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    work(tx);
+    tx.commit();
+    return 0;
   });
 }
 

@@ -23,11 +23,35 @@ class PostgresStore final : public Store {
   std::vector<Message> promote_due(Timestamp now, size_t limit) override;
   std::vector<StreamInfo> list_streams(size_t limit) override;
 
+  GroupState ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) override;
+  std::optional<GroupState> find_group(const std::string& group_id) override;
+  std::vector<GroupState> list_groups() override;
+  FeedCursor load_cursor(const std::string& group_id, uint32_t slice) override;
+  bool save_cursor(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor) override;
+  std::vector<StreamProgress> load_progress(const std::string& group_id,
+                                            const std::vector<std::string>& stream_ids) override;
+  std::vector<StreamProgress> failed_streams(const std::string& group_id) override;
+  void mark_handled(const ProgressMark& mark) override;
+  void stop_stream(const std::string& group_id, const StreamProgress& failure) override;
+  void resume_stream(const std::string& group_id, const std::string& stream_id, bool skip) override;
+  void clear_failure(const std::string& group_id, const std::string& stream_id) override;
+  void set_group_active(const std::string& group_id, bool active) override;
+  void reset_group(const std::string& group_id) override;
+  std::vector<SliceStatus> slice_status(const std::string& group_id) override;
+  std::unique_ptr<SliceLease> try_lease_slice(const std::string& group_id, uint32_t slice,
+                                              const std::string& owner) override;
+
+  // Runs `work` and records `mark` in one transaction, unless the stream is already past mark.seq:
+  // what makes a projector writing to this database exactly-once. Returns whether `work` ran.
+  bool transact_with_mark(const ProgressMark& mark, const std::function<void(pqxx::work&)>& work);
+  void transact(const std::function<void(pqxx::work&)>& work);
+
  private:
   std::vector<AppendOutcome> append_batch(std::vector<AppendRequest>& requests, const std::vector<std::string>& errors);
   template <class Work>
   auto with_connection(Work&& work);
 
+  std::string url_;
   postgres::ConnectionPool pool_;
 };
 

@@ -51,6 +51,12 @@ inline cairn::ActorDefinition<State> actor(int snapshot_every = 0, int state_rev
         s.total += e.by;
         s.count += 1;
       })
+      // A big increment echoes: one more on "<stream>-echo", through the log (dispatch + delivery).
+      .react<Incremented>([](const Incremented& e, const cairn::Message& event) {
+        cairn::Commands out;
+        if (e.by >= 100) out.push_back(cairn::send(event.stream_id + "-echo", Increment{1}));
+        return out;
+      })
       .snapshot_every(snapshot_every, state_revision);
 }
 

@@ -1,4 +1,7 @@
-// The counter actor as an application module, for CLI and multi-process tests.
-#include "tests/support/counter_actor.hpp"
+// The counter actor and its consumers as an application module, for CLI and multi-process tests.
+#include "tests/support/counter_consumers.hpp"
 
-CAIRN_MODULE(app) { counter::install(app); }
+CAIRN_MODULE(app) {
+  counter::install(app);
+  counter::install_consumers(app);
+}

@@ -1,0 +1,196 @@
+#include "actors/group_runner.hpp"
+
+#include <map>
+#include <thread>
+#include <unordered_map>
+
+#include "runtime/errors.hpp"
+
+namespace cairn {
+namespace {
+
+using run_atom = caf::atom_constant<caf::atom("run")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+
+// One stream's events of a batch, in seq order, with what the group already did on that stream.
+struct StreamWork {
+  std::string stream_id;
+  std::vector<FeedEntry> events;
+  std::optional<StreamProgress> progress;
+};
+using StreamWorks = std::vector<StreamWork>;
+
+}  // namespace
+}  // namespace cairn
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::StreamWorks)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::GroupState)
+
+namespace cairn {
+namespace {
+
+// Handles one stream's events in order: skips what was done, retries a failing event with
+// backoff, then stops the stream for this group (recording why) so the others keep flowing.
+// False when interrupted by shutdown before the stream was done: the cursor must not pass it.
+bool handle_stream(const RunnerContext& context, const GroupState& group, StreamWork& work) {
+  auto& consumer = *context.consumer;
+  const auto& options = context.options;
+  if (work.progress && work.progress->stopped) return true;
+  int64_t done = work.progress ? work.progress->seq : 0;
+  int64_t handled = done;
+  for (const auto& entry : work.events) {
+    const auto& event = entry.message;
+    if (event.seq <= handled) continue;  // already handled before a restart (or a duplicate)
+    bool replaying = !(group.replay_until < entry.cursor);
+    for (int attempt = 1;; ++attempt) {
+      try {
+        consumer.handle(*context.store, *context.services, event, replaying);
+        handled = event.seq;
+        break;
+      } catch (const std::exception& e) {
+        if (attempt >= options.max_attempts || context.stopping->load()) {
+          if (handled > done && !consumer.records_progress())
+            context.store->mark_handled({group.group_id, work.stream_id, handled});
+          if (attempt >= options.max_attempts) {
+            context.store->stop_stream(group.group_id,
+                                       {work.stream_id, handled, true, event.seq, event.id, e.what(), attempt});
+            context.log("group " + group.group_id + " stopped stream " + work.stream_id + " at seq " +
+                        std::to_string(event.seq) + " after " + std::to_string(attempt) + " attempts: " + e.what());
+            return true;
+          }
+          return false;
+        }
+        auto delay = std::min(options.backoff_max, options.backoff_base * (1 << std::min(attempt - 1, 16)));
+        std::this_thread::sleep_for(delay);
+      }
+    }
+  }
+  if (handled > done && !consumer.records_progress())
+    context.store->mark_handled({group.group_id, work.stream_id, handled});
+  return true;
+}
+
+void stream_handler(caf::blocking_actor* self, std::shared_ptr<const RunnerContext> context) {
+  bool running = true;
+  self->receive_while(running)(
+      [&](run_atom, const GroupState& group, StreamWorks& works) {
+        bool complete = true;
+        for (auto& work : works) complete = handle_stream(*context, group, work) && complete;
+        return complete;
+      },
+      [&](stop_atom) { running = false; });
+}
+
+// Streams resumed by an operator: re-handle what the cursor already passed, from their failed event.
+void recover_resumed(const RunnerContext& context, const GroupState& group, FeedCursor cursor) {
+  const auto& options = context.consumer->options();
+  for (auto& failed : context.store->failed_streams(group.group_id)) {
+    if (failed.stopped || stream_hash(failed.stream_id) % group.slice_count != context.slice) continue;
+    StreamWork work{failed.stream_id, {}, failed};
+    work.progress->failed_seq = 0;
+    for (auto& m : context.store->read_stream(failed.stream_id, {failed.seq, std::nullopt, std::nullopt})) {
+      if (std::find(options.types.begin(), options.types.end(), m.type) == options.types.end()) continue;
+      // Events past the cursor come through the feed; those up to it only through this path.
+      work.events.push_back({std::move(m), cursor});
+    }
+    handle_stream(context, group, work);
+    auto after = context.store->load_progress(group.group_id, {failed.stream_id});
+    if (!after.empty() && !after.front().stopped) context.store->clear_failure(group.group_id, failed.stream_id);
+  }
+}
+
+}  // namespace
+
+void group_runner(caf::blocking_actor* self, std::shared_ptr<const RunnerContext> context) {
+  const auto& options = context->consumer->options();
+  const auto& group_id = options.group;
+  std::vector<caf::actor> handlers;
+  for (size_t i = 0; i < std::max<size_t>(context->options.stream_handlers, 1); ++i)
+    handlers.push_back(self->spawn(stream_handler, context));
+  std::unique_ptr<SliceLease> lease;
+  GroupState group;
+  FeedCursor cursor;
+  size_t rounds = 0;
+  auto idle = [&](std::chrono::milliseconds timeout) {
+    context->wakeup->wait(context->wakeup->epoch(), timeout);
+  };
+  while (!context->stopping->load()) {
+    try {
+      ++rounds;
+      if (!lease) {
+        lease = context->store->try_lease_slice(group_id, context->slice, context->owner);
+        if (!lease) {
+          idle(context->options.poll_interval * 5);
+          continue;
+        }
+        group = context->store->ensure_group(group_id, options.slice_count, options.start);
+        cursor = context->store->load_cursor(group_id, context->slice);
+        context->log("took slice " + std::to_string(context->slice) + " of group " + group_id);
+      } else if (rounds % 20 == 0 && !lease->alive()) {
+        lease.reset();
+        context->log("lost slice " + std::to_string(context->slice) + " of group " + group_id);
+        continue;
+      }
+      auto current = context->store->find_group(group_id);
+      if (!current || !current->active) {
+        idle(context->options.poll_interval);
+        continue;
+      }
+      if (current->generation != group.generation) cursor = context->store->load_cursor(group_id, context->slice);
+      group = *current;
+      if (rounds % 10 == 1) recover_resumed(*context, group, cursor);
+
+      auto seen = context->wakeup->epoch();
+      auto batch = context->store->read_feed(cursor, context->options.batch_size,
+                                             {options.types, group.slice_count, context->slice});
+      if (batch.empty()) {
+        context->wakeup->wait(seen, context->options.poll_interval);
+        continue;
+      }
+      std::vector<std::string> stream_ids;
+      std::unordered_map<std::string, size_t> index;
+      std::vector<StreamWorks> per_handler(handlers.size());
+      std::vector<std::pair<size_t, size_t>> where;  // stream -> (handler, position)
+      for (auto& entry : batch) {
+        auto [it, fresh] = index.emplace(entry.message.stream_id, where.size());
+        if (fresh) {
+          size_t h = stream_hash(entry.message.stream_id) / group.slice_count % handlers.size();
+          where.emplace_back(h, per_handler[h].size());
+          per_handler[h].push_back({entry.message.stream_id, {}, std::nullopt});
+          stream_ids.push_back(entry.message.stream_id);
+        }
+        auto [h, pos] = where[it->second];
+        per_handler[h][pos].events.push_back(entry);
+      }
+      for (auto& progress : context->store->load_progress(group_id, stream_ids)) {
+        auto [h, pos] = where[index.at(progress.stream_id)];
+        per_handler[h][pos].progress = progress;
+      }
+      // All handlers work at once; then wait for each of them.
+      std::vector<decltype(self->request(handlers[0], caf::infinite, run_atom::value, group, StreamWorks{}))> replies;
+      for (size_t h = 0; h < handlers.size(); ++h)
+        if (!per_handler[h].empty())
+          replies.push_back(self->request(handlers[h], caf::infinite, run_atom::value, group, std::move(per_handler[h])));
+      bool complete = true;
+      for (auto& reply : replies)
+        reply.receive([&](bool done) { complete = complete && done; }, [&](caf::error&) { complete = false; });
+      // The cursor moves only once every stream of the batch is handled (or stopped).
+      if (!complete) continue;
+      if (context->store->save_cursor(group_id, context->slice, group.generation, batch.back().cursor))
+        cursor = batch.back().cursor;
+      else
+        cursor = context->store->load_cursor(group_id, context->slice);  // reset meanwhile
+    } catch (const std::exception& e) {
+      context->log("group " + group_id + " slice " + std::to_string(context->slice) + ": " + e.what());
+      if (lease && !lease->alive()) lease.reset();
+      idle(context->options.poll_interval * 5);
+    }
+  }
+  for (auto& h : handlers) self->send(h, stop_atom::value);
+  if (lease) {
+    lease.reset();
+    context->log("released slice " + std::to_string(context->slice) + " of group " + group_id);
+  }
+}
+
+}  // namespace cairn

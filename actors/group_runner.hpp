@@ -1,0 +1,68 @@
+// The group runner: owns one (consumer group, slice) through a lease, reads the gap-safe feed in
+// batches and hands each stream's events to stream handlers that run concurrently.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include <caf/all.hpp>
+
+#include "runtime/consumer.hpp"
+
+namespace cairn {
+
+// Wakes idle runners when this process appended something (other processes are found by polling).
+class Wakeup {
+ public:
+  void notify() {
+    {
+      std::lock_guard lock(mutex_);
+      ++epoch_;
+    }
+    changed_.notify_all();
+  }
+  uint64_t epoch() {
+    std::lock_guard lock(mutex_);
+    return epoch_;
+  }
+  void wait(uint64_t seen, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, timeout, [&] { return epoch_ != seen; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  uint64_t epoch_ = 0;
+};
+
+struct RunnerOptions {
+  size_t batch_size = 500;
+  std::chrono::milliseconds poll_interval{100};
+  size_t stream_handlers = 4;  // streams of one slice handled concurrently
+  int max_attempts = 5;        // then the (group, stream) stops
+  std::chrono::milliseconds backoff_base{20};
+  std::chrono::milliseconds backoff_max{2000};
+};
+
+struct RunnerContext {
+  Store* store = nullptr;
+  ConsumerServices* services = nullptr;
+  std::shared_ptr<Consumer> consumer;
+  uint32_t slice = 0;
+  std::string owner;  // who holds the lease, for `cairn status`
+  RunnerOptions options;
+  std::shared_ptr<Wakeup> wakeup;
+  std::shared_ptr<std::atomic<bool>> stopping;
+  std::function<void(const std::string&)> log;
+};
+
+// A blocking (detached) CAF actor: it returns once `stopping` is set, after finishing its batch,
+// saving its cursor and releasing its lease.
+void group_runner(caf::blocking_actor* self, std::shared_ptr<const RunnerContext> context);
+
+}  // namespace cairn

@@ -1,0 +1,82 @@
+// Consumers: what a consumer group runs for each event it reads from the log.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "backends/store.hpp"
+#include "runtime/decision.hpp"
+#include "runtime/handle_result.hpp"
+
+namespace cairn {
+
+struct ConsumerOptions {
+  std::string group;                // the consumer group id (durable progress is kept under it)
+  std::vector<std::string> types;   // the event types it reads
+  uint32_t slice_count = 4;         // processes share a group slice by slice
+  StartFrom start = StartFrom::beginning;
+  bool side_effect = false;         // at least once, and never while replaying
+};
+
+// What the runtime offers consumers: sending commands and delivering stored ones to stream actors.
+class ConsumerServices {
+ public:
+  virtual ~ConsumerServices() = default;
+  // Appends (or schedules) the commands a reaction to `cause` produced; ids derive from the cause,
+  // so a re-delivered event sends the same commands and the store keeps one copy.
+  virtual void send_commands(const std::string& group, const Message& cause, const Commands& commands) = 0;
+  // Hands a dispatched command (already in the log) to its stream actor.
+  virtual HandleResult deliver(const Message& command, const ProgressMark& mark) = 0;
+};
+
+class Consumer {
+ public:
+  virtual ~Consumer() = default;
+  virtual const ConsumerOptions& options() const = 0;
+  // Handles one event; throwing makes the runner retry, then stop this stream for the group.
+  virtual void handle(Store& store, ConsumerServices& services, const Message& event, bool replaying) = 0;
+  // True when `handle` records the stream's progress itself (in its own transaction).
+  virtual bool records_progress() const { return false; }
+  // Called by `cairn reset` before history is re-delivered (e.g. to empty a read model).
+  virtual void reset(Store&) {}
+};
+
+// Side effects (e-mail, HTTP calls): at least once, with (stream_id, seq) to deduplicate, not on replay.
+class SideEffectHandler final : public Consumer {
+ public:
+  using Handler = std::function<void(const Message& event)>;
+  explicit SideEffectHandler(std::string group) { options_.group = std::move(group), options_.side_effect = true; }
+
+  template <TypedMessage E, class F>
+  SideEffectHandler& on(F f) {
+    static_assert(std::is_invocable_v<F, const E&, const Message&>,
+                  "a side-effect handler must be callable as void(const Event&, const Message&)");
+    options_.types.push_back(MessageTraits<E>::name);
+    handlers_[MessageTraits<E>::name] = [f](const Message& m) { f(from_payload<E>(m.payload), m); };
+    return *this;
+  }
+  SideEffectHandler& slices(uint32_t count) {
+    options_.slice_count = count;
+    return *this;
+  }
+
+  const ConsumerOptions& options() const override { return options_; }
+  void handle(Store&, ConsumerServices&, const Message& event, bool replaying) override {
+    if (replaying) return;
+    auto it = handlers_.find(event.type);
+    if (it != handlers_.end()) it->second(event);
+  }
+
+ private:
+  ConsumerOptions options_;
+  std::unordered_map<std::string, Handler> handlers_;
+};
+
+inline std::shared_ptr<SideEffectHandler> side_effect(std::string group) {
+  return std::make_shared<SideEffectHandler>(std::move(group));
+}
+
+}  // namespace cairn

@@ -1,0 +1,74 @@
+#include "runtime/reactions.hpp"
+
+#include <uuid/uuid.h>
+
+#include <set>
+
+namespace cairn {
+namespace {
+
+// A name-based (SHA-1) uuid: the same reaction to the same event always gets the same command id.
+std::string derived_uuid(const std::string& name) {
+  static const uuid_t ns = {0x5c, 0x1a, 0x9e, 0x0b, 0x7d, 0x2f, 0x4e, 0x11, 0x9a, 0x3c, 0x6b, 0x8d, 0x21, 0xf0, 0x44, 0x17};
+  uuid_t out;
+  uuid_generate_sha1(out, ns, name.data(), name.size());
+  char text[37];
+  uuid_unparse_lower(out, text);
+  return text;
+}
+
+}  // namespace
+
+void mark_dispatched(Message& command) { command.metadata["dispatched"] = true; }
+bool is_dispatched(const Message& command) { return command.metadata.value("dispatched", false); }
+
+ActorReactions::ActorReactions(const ActorSpec& spec) : spec_(spec) {
+  options_.group = spec.name + ".reactions";
+  for (const auto& [type, reactor] : spec.reactors) options_.types.push_back(type);
+}
+
+void ActorReactions::handle(Store&, ConsumerServices& services, const Message& event, bool) {
+  auto it = spec_.reactors.find(event.type);
+  if (it != spec_.reactors.end()) services.send_commands(options_.group, event, it->second(event));
+}
+
+CommandDelivery::CommandDelivery(const Application& app) {
+  options_.group = group;
+  std::set<std::string> types;
+  for (const auto& spec : app.actors())
+    for (const auto& [type, decider] : spec.deciders) types.insert(type);
+  options_.types.assign(types.begin(), types.end());
+}
+
+void CommandDelivery::handle(Store& store, ConsumerServices& services, const Message& command, bool) {
+  // Commands appended by handle() were decided in the same transaction; only dispatched ones wait.
+  if (!is_dispatched(command)) return;
+  ProgressMark mark{options_.group, command.stream_id, command.seq};
+  auto result = services.deliver(command, mark);
+  if (result.status == HandleResult::Status::failed || result.status == HandleResult::Status::conflict)
+    throw StoreError("delivering " + command.type + " " + command.id + " failed: " + result.error);
+  if (result.status == HandleResult::Status::invalid) {
+    // It can never succeed: record it as handled, with the reason, instead of retrying forever.
+    store.append(command.stream_id, ExpectedSeq::any(),
+                 {make_message(command.stream_id, MessageTraits<Rejection>::name,
+                               to_payload(Rejection{command.id, command.type, result.error}),
+                               {{"correlation_id", command.metadata.value("correlation_id", command.id)},
+                                {"causation_id", command.id},
+                                {"producer", options_.group}})});
+    store.mark_handled(mark);
+  }
+}
+
+std::vector<std::shared_ptr<Consumer>> consumer_groups(const Application& app) {
+  auto groups = app.consumers();
+  for (const auto& spec : app.actors())
+    if (!spec.reactors.empty()) groups.push_back(std::make_shared<ActorReactions>(spec));
+  if (!app.actors().empty()) groups.push_back(std::make_shared<CommandDelivery>(app));
+  return groups;
+}
+
+std::string reaction_command_id(const std::string& group, const Message& cause, size_t index) {
+  return derived_uuid(group + "/" + cause.id + "/" + std::to_string(index));
+}
+
+}  // namespace cairn

@@ -1,0 +1,84 @@
+// SQL projectors: read models in the same PostgreSQL, their rows and their progress in one
+// transaction, so each event is applied exactly once.
+//
+//   auto balances = cairn::sql_projector("bank_balances")
+//     ->on<Deposited>([](pqxx::work& tx, const Deposited& e, const cairn::Message& m) {
+//        tx.exec_params("INSERT INTO bank_balances ...", m.stream_id, e.amount);
+//      })
+//     ->on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE bank_balances"); });
+#pragma once
+
+#include <mutex>
+
+#include <pqxx/pqxx>
+
+#include "backends/postgres/postgres_store.hpp"
+#include "runtime/consumer.hpp"
+#include "runtime/errors.hpp"
+
+namespace cairn {
+
+class SqlProjector final : public Consumer {
+ public:
+  using Handler = std::function<void(pqxx::work&, const Message&)>;
+  explicit SqlProjector(std::string group) { options_.group = std::move(group); }
+
+  template <TypedMessage E, class F>
+  SqlProjector& on(F f) {
+    static_assert(std::is_invocable_v<F, pqxx::work&, const E&, const Message&>,
+                  "an SQL projector handler must be callable as void(pqxx::work&, const Event&, const Message&)");
+    options_.types.push_back(MessageTraits<E>::name);
+    handlers_[MessageTraits<E>::name] = [f](pqxx::work& tx, const Message& m) { f(tx, from_payload<E>(m.payload), m); };
+    return *this;
+  }
+  // Runs (with the schema setup, e.g. CREATE TABLE IF NOT EXISTS) before the first event and on reset.
+  SqlProjector& setup(std::function<void(pqxx::work&)> f) {
+    setup_ = std::move(f);
+    return *this;
+  }
+  SqlProjector& on_reset(std::function<void(pqxx::work&)> f) {
+    reset_ = std::move(f);
+    return *this;
+  }
+  SqlProjector& slices(uint32_t count) {
+    options_.slice_count = count;
+    return *this;
+  }
+
+  const ConsumerOptions& options() const override { return options_; }
+  bool records_progress() const override { return true; }
+
+  void handle(Store& store, ConsumerServices&, const Message& event, bool) override {
+    auto& pg = postgres(store);
+    // Every handler waits until the setup has committed (call_once retries it if it threw).
+    if (setup_) std::call_once(set_up_, [&] { pg.transact(setup_); });
+    auto it = handlers_.find(event.type);
+    pg.transact_with_mark({options_.group, event.stream_id, event.seq}, [&](pqxx::work& tx) {
+      if (it != handlers_.end()) it->second(tx, event);
+    });
+  }
+
+  void reset(Store& store) override {
+    auto& pg = postgres(store);
+    if (setup_) pg.transact(setup_);
+    if (reset_) pg.transact(reset_);
+  }
+
+ private:
+  PostgresStore& postgres(Store& store) const {
+    auto* pg = dynamic_cast<PostgresStore*>(&store);
+    if (!pg) throw BadInput("SQL projector " + options_.group + " needs the PostgreSQL store");
+    return *pg;
+  }
+
+  ConsumerOptions options_;
+  std::unordered_map<std::string, Handler> handlers_;
+  std::function<void(pqxx::work&)> setup_, reset_;
+  std::once_flag set_up_;
+};
+
+inline std::shared_ptr<SqlProjector> sql_projector(std::string group) {
+  return std::make_shared<SqlProjector>(std::move(group));
+}
+
+}  // namespace cairn

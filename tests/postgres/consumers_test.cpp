@@ -1,0 +1,226 @@
+// Consumer groups in one process on PostgreSQL: projector exactly once, reactions through the log,
+// poison streams, resume and skip, reset and replay, scheduled commands, lock release.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "runtime/runtime.hpp"
+#include "tests/support/counter_consumers.hpp"
+#include "tests/support/test_database.hpp"
+
+using namespace cairn;
+
+namespace {
+
+std::unique_ptr<Runtime> consumer_runtime(const std::string& url) {
+  Config config;
+  config.database_url = url;
+  auto runtime = std::make_unique<Runtime>(config);
+  counter::install(runtime->app());
+  counter::install_consumers(runtime->app());
+  return runtime;
+}
+
+WorkerOptions fast() {
+  WorkerOptions options;
+  options.poll_interval = std::chrono::milliseconds(10);
+  options.backoff_base = std::chrono::milliseconds(2);
+  options.max_attempts = 3;
+  options.log = [](const std::string&) {};
+  return options;
+}
+
+template <class Predicate>
+bool eventually(Predicate predicate, std::chrono::seconds timeout = std::chrono::seconds(20)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return predicate();
+}
+
+// stream -> (total, events, last_seq) from the projector's table.
+std::map<std::string, std::tuple<long, long, long>> totals(const std::string& url) {
+  pqxx::connection c(url);
+  pqxx::read_transaction tx(c);
+  std::map<std::string, std::tuple<long, long, long>> out;
+  if (tx.exec1("SELECT to_regclass('counter_totals') IS NULL")[0].as<bool>()) return out;
+  for (const auto& r : tx.exec("SELECT stream_id, total, events, last_seq FROM counter_totals"))
+    out[r[0].c_str()] = {r[1].as<long>(), r[2].as<long>(), r[3].as<long>()};
+  return out;
+}
+
+// The same, folded from the log itself.
+std::map<std::string, std::tuple<long, long, long>> fold_of_log(Runtime& runtime) {
+  std::map<std::string, std::tuple<long, long, long>> out;
+  for (const auto& s : runtime.store().list_streams(100000))
+    for (const auto& m : runtime.store().read_stream(s.stream_id)) {
+      if (m.type != "counter.incremented") continue;
+      auto& [total, events, last] = out[m.stream_id];
+      total += m.payload.value("by", 0);
+      events += 1;
+      last = m.seq;
+    }
+  return out;
+}
+
+// Explains a mismatch between the projector's table and the log.
+void explain(const std::string& url, Runtime& runtime) {
+  auto table = totals(url);
+  for (const auto& [stream, fold] : fold_of_log(runtime))
+    if (table[stream] != fold)
+      MESSAGE(stream << ": table " << std::get<0>(table[stream]) << "/" << std::get<1>(table[stream]) << "/"
+                     << std::get<2>(table[stream]) << ", log " << std::get<0>(fold) << "/" << std::get<1>(fold) << "/"
+                     << std::get<2>(fold));
+  for (const auto& f : runtime.store().failed_streams("counter.totals"))
+    MESSAGE("failed " << f.stream_id << " at " << f.failed_seq << ": " << f.error);
+  for (const auto& s : runtime.store().slice_status("counter.totals"))
+    MESSAGE("slice " << s.slice << " at " << s.cursor.str() << " owner " << s.owner << " lag " << s.lag_events);
+}
+
+int advisory_locks(const std::string& url) {
+  pqxx::connection c(url);
+  pqxx::read_transaction tx(c);
+  return tx.exec1("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")[0].as<int>();
+}
+
+}  // namespace
+
+TEST_CASE("the projector's table is the fold of the log; reactions go through the log") {
+  testing::TestDatabase db;
+  auto runtime = consumer_runtime(db.url());
+  runtime->start_consumers(fast());
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w)
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < 50; ++i)
+        REQUIRE(runtime->handle("counter-" + std::to_string((w * 50 + i) % 20), counter::Increment{i % 7 + 1}).ok());
+    });
+  for (auto& t : writers) t.join();
+  auto big = runtime->handle("counter-big", counter::Increment{100});
+  REQUIRE(big.ok());
+  CHECK(eventually([&] { return runtime->store().head_seq("counter-big-echo") == 2; }));
+  auto echo = runtime->store().read_stream("counter-big-echo");
+  REQUIRE(echo.size() == 2);
+  CHECK(echo[0].type == "counter.increment");
+  CHECK(echo[0].metadata["causation_id"] == big.events[0].id);
+  CHECK(echo[1].type == "counter.incremented");
+  auto trail = runtime->store().read_correlation(big.events[0].metadata["correlation_id"].get<std::string>());
+  CHECK(trail.size() == 4);  // command, event, the reaction's command, its event
+  if (!eventually([&] { return totals(db.url()) == fold_of_log(*runtime); })) {
+    explain(db.url(), *runtime);
+    FAIL_CHECK("the projector's table differs from the log");
+  }
+  CHECK(totals(db.url()).size() == 22);
+}
+
+TEST_CASE("a poison event stops only its stream; resume after a fix and skip both work") {
+  testing::TestDatabase db;
+  auto runtime = consumer_runtime(db.url());
+  runtime->start_consumers(fast());
+  REQUIRE(runtime->handle("counter-poison", counter::Increment{666}).ok());
+  REQUIRE(runtime->handle("counter-poison", counter::Increment{1}).ok());
+  REQUIRE(runtime->handle("counter-skip", counter::Increment{666}).ok());
+  REQUIRE(runtime->handle("counter-skip", counter::Increment{2}).ok());
+  for (int i = 0; i < 5; ++i) REQUIRE(runtime->handle("counter-fine", counter::Increment{1}).ok());
+  CHECK(eventually([&] { return runtime->store().failed_streams("counter.totals").size() == 2; }));
+  CHECK(eventually([&] { return std::get<1>(totals(db.url())["counter-fine"]) == 5; }));
+  auto failed = runtime->store().failed_streams("counter.totals");
+  CHECK(failed[0].stopped);
+  CHECK(failed[0].error.find("poison increment") != std::string::npos);
+  CHECK(failed[0].failed_seq == 2);
+  CHECK(failed[0].attempts == 3);
+  CHECK(totals(db.url()).count("counter-poison") == 0);
+
+  {
+    pqxx::connection c(db.url());
+    pqxx::work tx(c);
+    tx.exec0("INSERT INTO counter_fixes VALUES ('counter-poison')");
+    tx.commit();
+  }
+  runtime->store().resume_stream("counter.totals", "counter-poison", false);
+  runtime->store().resume_stream("counter.totals", "counter-skip", true);
+  CHECK(eventually([&] { return runtime->store().failed_streams("counter.totals").empty(); }));
+  auto t = totals(db.url());
+  CHECK(t["counter-poison"] == std::tuple<long, long, long>{667, 2, 4});
+  CHECK(t["counter-skip"] == std::tuple<long, long, long>{2, 1, 4});
+  CHECK_THROWS_AS(runtime->store().resume_stream("counter.totals", "counter-fine", false), BadInput);
+}
+
+TEST_CASE("reset rebuilds an identical read model, and side effects are not called while replaying") {
+  testing::TestDatabase db;
+  char path[] = "/tmp/cairn-effects-XXXXXX";
+  close(mkstemp(path));
+  setenv("COUNTER_EFFECTS_FILE", path, 1);
+  auto runtime = consumer_runtime(db.url());
+  runtime->start_consumers(fast());
+  for (int i = 0; i < 30; ++i) REQUIRE(runtime->handle("counter-r" + std::to_string(i % 3), counter::Increment{i + 1}).ok());
+  CHECK(eventually([&] { return totals(db.url()) == fold_of_log(*runtime); }));
+  auto count_lines = [&] {
+    std::ifstream in(path);
+    return static_cast<int>(std::count(std::istreambuf_iterator<char>(in), {}, '\n'));
+  };
+  CHECK(eventually([&] { return count_lines() >= 30; }));
+  auto before = totals(db.url());
+  auto effects_before = count_lines();
+
+  runtime->store().set_group_active("counter.totals", false);
+  runtime->store().set_group_active("counter.effects", false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  runtime->reset_group("counter.totals");
+  runtime->reset_group("counter.effects");
+  CHECK(totals(db.url()).empty());
+  runtime->store().set_group_active("counter.totals", true);
+  runtime->store().set_group_active("counter.effects", true);
+  CHECK(eventually([&] { return totals(db.url()) == before; }));
+  CHECK(eventually([&] {
+    auto status = runtime->store().slice_status("counter.effects");
+    long lag = 0;
+    for (const auto& s : status) lag += s.lag_events;
+    return lag == 0;
+  }));
+  CHECK(count_lines() == effects_before);  // replayed, but not called again
+  REQUIRE(runtime->handle("counter-r0", counter::Increment{1}).ok());
+  CHECK(eventually([&] { return count_lines() == effects_before + 1; }));
+  unsetenv("COUNTER_EFFECTS_FILE");
+  std::remove(path);
+}
+
+TEST_CASE("delayed commands arrive at, not before, their time") {
+  testing::TestDatabase db;
+  auto runtime = consumer_runtime(db.url());
+  runtime->start_consumers(fast());
+  auto due = now() + std::chrono::milliseconds(800);
+  runtime->dispatch("counter-later", counter::Increment{5}, due);
+  auto soon = runtime->dispatch("counter-now", counter::Increment{3});
+  CHECK(eventually([&] { return runtime->store().head_seq("counter-now") == 2; }));
+  CHECK(runtime->store().read_stream("counter-now")[0].id == soon);
+  CHECK(runtime->store().head_seq("counter-later") == 0);
+  CHECK(eventually([&] { return runtime->store().head_seq("counter-later") == 2; }));
+  auto later = runtime->store().read_stream("counter-later");
+  CHECK(later[0].created_at >= due);
+  CHECK(later[1].type == "counter.incremented");
+  CHECK(runtime->load<counter::State>("counter-later").total == 5);
+
+  auto rejected = runtime->dispatch("counter-now", counter::Increment{-1});
+  CHECK(eventually([&] { return runtime->store().head_seq("counter-now") == 4; }));
+  auto last = runtime->store().read_stream("counter-now").back();
+  CHECK(last.type == "cairn.command_rejected");
+  CHECK(last.payload["command_id"] == rejected);
+  CHECK(last.payload["reason"] == "by must be positive, got -1");
+}
+
+TEST_CASE("stopping the consumers releases every advisory lock") {
+  testing::TestDatabase db;
+  auto runtime = consumer_runtime(db.url());
+  runtime->start_consumers(fast());
+  CHECK(eventually([&] { return advisory_locks(db.url()) > 0; }));
+  runtime->stop_consumers();
+  CHECK(eventually([&] { return advisory_locks(db.url()) == 0; }));
+}
