@@ -75,7 +75,15 @@ void stream_handler(caf::blocking_actor* self, std::shared_ptr<const RunnerConte
   self->receive_while(running)(
       [&](run_atom, const GroupState& group, StreamWorks& works) {
         bool complete = true;
-        for (auto& work : works) complete = handle_stream(*context, group, work) && complete;
+        for (auto& work : works) {
+          try {
+            complete = handle_stream(*context, group, work) && complete;
+          } catch (const std::exception& e) {
+            // Recording progress failed (the database is away): the batch is read again later.
+            context->log("group " + group.group_id + " stream " + work.stream_id + ": " + e.what());
+            complete = false;
+          }
+        }
         return complete;
       },
       [&](stop_atom) { running = false; });

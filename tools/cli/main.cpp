@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   cairn::cli::add_migrate_command(app, context);
   cairn::cli::add_store_commands(app, context);
   cairn::cli::add_app_commands(app, context);
+  cairn::cli::add_group_commands(app, context);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,30 @@
+// A child process the test controls: started with fork/exec, signalled, waited for (integration tests).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace cairn::testing {
+
+class ChildProcess {
+ public:
+  // stdout and stderr go to `log_path`.
+  ChildProcess(const std::string& program, const std::vector<std::string>& args, const std::string& log_path);
+  ~ChildProcess();  // kills it if still running
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void signal(int sig);
+  // The exit code (128 + signal if killed), or -1 if it is still running after `timeout`.
+  int wait(std::chrono::milliseconds timeout);
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+}  // namespace cairn::testing

@@ -1,0 +1,163 @@
+// `cairn dispatch | status | stop | resume | skip | reset`: consumer groups from the shell.
+#include <iomanip>
+#include <iostream>
+
+#include "runtime/errors.hpp"
+#include "runtime/runtime.hpp"
+#include "tools/cli/cli.hpp"
+
+namespace cairn::cli {
+namespace {
+
+Json group_status(Store& store, const GroupState& group) {
+  Json slices = Json::array(), stopped = Json::array();
+  int64_t lag_events = 0;
+  double lag_seconds = 0;
+  for (const auto& s : store.slice_status(group.group_id)) {
+    lag_events += s.lag_events;
+    lag_seconds = std::max(lag_seconds, s.lag_seconds);
+    slices.push_back({{"slice", s.slice}, {"cursor", s.cursor.str()}, {"owner", s.owner}, {"lag_events", s.lag_events}});
+  }
+  for (const auto& f : store.failed_streams(group.group_id))
+    stopped.push_back({{"stream_id", f.stream_id},
+                       {"stopped", f.stopped},
+                       {"seq", f.failed_seq},
+                       {"message_id", f.message_id},
+                       {"attempts", f.attempts},
+                       {"error", f.error}});
+  return {{"group", group.group_id},       {"state", group.active ? "active" : "stopped"},
+          {"lag_events", lag_events},      {"lag_seconds", lag_seconds},
+          {"slices", slices},              {"failed_streams", stopped}};
+}
+
+void print_status(const Json& status) {
+  std::cout << std::left << std::setw(28) << status["group"].get<std::string>() << std::setw(9)
+            << status["state"].get<std::string>() << "lag " << status["lag_events"].get<int64_t>() << " events, "
+            << std::fixed << std::setprecision(1) << status["lag_seconds"].get<double>() << " s";
+  for (const auto& s : status["slices"])
+    std::cout << "  [" << s["slice"].get<int>() << " " << s["cursor"].get<std::string>() << " "
+              << (s["owner"].get<std::string>().empty() ? "-" : s["owner"].get<std::string>()) << "]";
+  std::cout << "\n";
+  for (const auto& f : status["failed_streams"])
+    std::cout << "    " << (f["stopped"].get<bool>() ? "stopped " : "resuming ") << f["stream_id"].get<std::string>()
+              << " at seq " << f["seq"].get<int64_t>() << " (message " << f["message_id"].get<std::string>() << ", "
+              << f["attempts"].get<int>() << " attempts): " << f["error"].get<std::string>() << "\n";
+}
+
+std::unique_ptr<Runtime> runtime_with(const Context& context, const std::vector<std::string>& modules) {
+  Config config;
+  config.database_url = context.require_database();
+  auto runtime = std::make_unique<Runtime>(config);
+  for (const auto& module : modules) load_module(runtime->app(), module);
+  return runtime;
+}
+
+GroupState require_group(Store& store, const std::string& group) {
+  auto found = store.find_group(group);
+  if (!found) throw BadInput("no consumer group '" + group + "' (groups appear once a worker has run them)");
+  return *found;
+}
+
+}  // namespace
+
+void add_group_commands(CLI::App& app, Context& context) {
+  {
+    struct Args {
+      std::vector<std::string> modules;
+      std::string stream, type, payload, at;
+    };
+    auto args = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("dispatch", "Durably dispatch a command (a worker delivers it); prints its id");
+    cmd->add_option("--app", args->modules, "Application module (shared library); repeatable")
+        ->required()
+        ->allow_extra_args(false);
+    cmd->add_option("stream", args->stream, "Stream id, e.g. cart-42")->required();
+    cmd->add_option("type", args->type, "Command type, e.g. carts.add_item")->required();
+    cmd->add_option("json", args->payload, "Payload: a JSON object")->required();
+    cmd->add_option("--at", args->at, "Deliver no earlier than this time (RFC 3339)");
+    cmd->callback([&context, args] {
+      auto runtime = runtime_with(context, args->modules);
+      auto command = make_message(args->stream, args->type, parse_json(args->payload, "the payload"));
+      command.metadata["producer"] = "cairn-cli";
+      std::optional<Timestamp> at;
+      if (!args->at.empty()) at = parse_time(args->at);
+      std::cout << runtime->dispatch(args->stream, std::move(command), at) << "\n";
+    });
+  }
+  {
+    auto json = std::make_shared<bool>(false);
+    auto* cmd = app.add_subcommand("status", "Every consumer group: state, position, lag, stopped streams");
+    cmd->add_flag("--json", *json, "One JSON object per group");
+    cmd->callback([&context, json] {
+      auto store = context.open_store();
+      for (const auto& group : store->list_groups()) {
+        auto status = group_status(*store, group);
+        if (*json)
+          std::cout << status.dump() << "\n";
+        else
+          print_status(status);
+      }
+    });
+  }
+  {
+    auto group = std::make_shared<std::string>();
+    auto* cmd = app.add_subcommand("stop", "Stop a consumer group (workers keep their slices but fetch nothing)");
+    cmd->add_option("group", *group, "Consumer group")->required();
+    cmd->callback([&context, group] { context.open_store()->set_group_active(*group, false); });
+  }
+  {
+    struct Args {
+      std::string group, stream;
+    };
+    auto args = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("resume", "Resume a stopped group, or (--stream) a stopped stream from its failed event");
+    cmd->add_option("group", args->group, "Consumer group")->required();
+    cmd->add_option("--stream", args->stream, "Only this stopped stream");
+    cmd->callback([&context, args] {
+      auto store = context.open_store();
+      require_group(*store, args->group);
+      if (args->stream.empty())
+        store->set_group_active(args->group, true);
+      else
+        store->resume_stream(args->group, args->stream, false);
+    });
+  }
+  {
+    struct Args {
+      std::string group, stream;
+    };
+    auto args = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("skip", "Skip a stopped stream's failed (poison) event and go on");
+    cmd->add_option("group", args->group, "Consumer group")->required();
+    cmd->add_option("--stream", args->stream, "The stopped stream")->required();
+    cmd->callback([&context, args] {
+      auto store = context.open_store();
+      require_group(*store, args->group);
+      store->resume_stream(args->group, args->stream, true);
+    });
+  }
+  {
+    struct Args {
+      std::string group;
+      std::vector<std::string> modules;
+    };
+    auto args = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand(
+        "reset", "Re-deliver a group's history (replaying); with --app, first empty its read model");
+    cmd->add_option("group", args->group, "Consumer group")->required();
+    cmd->add_option("--app", args->modules, "The module defining the group (runs its reset hook)")
+        ->allow_extra_args(false);
+    cmd->callback([&context, args] {
+      auto runtime = runtime_with(context, args->modules);
+      auto group = require_group(runtime->store(), args->group);
+      // Stopped while its read model is emptied, so no worker writes into it halfway.
+      runtime->store().set_group_active(args->group, false);
+      runtime->reset_group(args->group);
+      if (group.active) runtime->store().set_group_active(args->group, true);
+      if (args->modules.empty())
+        std::cerr << "cairn: progress reset; the read model was not emptied (pass --app to run its reset hook)\n";
+    });
+  }
+}
+
+}  // namespace cairn::cli
