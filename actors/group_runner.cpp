@@ -149,9 +149,16 @@ void group_runner(caf::blocking_actor* self, std::shared_ptr<const RunnerContext
       if (rounds % 10 == 1) recover_resumed(*context, group, cursor);
 
       auto seen = context->wakeup->epoch();
+      // Read before the batch: a batch shorter than the limit holds every matching entry up to
+      // `head`, so the cursor may move to `head`, past entries of other types and slices.
+      auto head = context->store->feed_head();
       auto batch = context->store->read_feed(cursor, context->options.batch_size,
                                              {options.types, group.slice_count, context->slice});
+      auto next = batch.empty() ? cursor : batch.back().cursor;
+      if (batch.size() < context->options.batch_size) next = std::max(next, head);
       if (batch.empty()) {
+        if (cursor < next && context->store->save_cursor(group_id, context->slice, group.generation, next))
+          cursor = next;
         context->wakeup->wait(seen, context->options.poll_interval);
         continue;
       }
@@ -184,8 +191,8 @@ void group_runner(caf::blocking_actor* self, std::shared_ptr<const RunnerContext
         reply.receive([&](bool done) { complete = complete && done; }, [&](caf::error&) { complete = false; });
       // The cursor moves only once every stream of the batch is handled (or stopped).
       if (!complete) continue;
-      if (context->store->save_cursor(group_id, context->slice, group.generation, batch.back().cursor))
-        cursor = batch.back().cursor;
+      if (context->store->save_cursor(group_id, context->slice, group.generation, next))
+        cursor = next;
       else
         cursor = context->store->load_cursor(group_id, context->slice);  // reset meanwhile
     } catch (const std::exception& e) {

@@ -136,6 +136,9 @@ class Store {
   // Never returns an entry while one that sorts before it can still commit.
   virtual std::vector<FeedEntry> read_feed(FeedCursor after, size_t limit, const FeedFilter& filter = {}) = 0;
 
+  // The newest cursor below the commit horizon: every entry at or before it is final.
+  virtual FeedCursor feed_head() = 0;
+
   // Every message carrying this correlation id, in log order.
   virtual std::vector<Message> read_correlation(std::string_view correlation_id) = 0;
 

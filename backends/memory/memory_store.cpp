@@ -106,6 +106,11 @@ std::vector<FeedEntry> MemoryStore::read_feed(FeedCursor after, size_t limit, co
   return out;
 }
 
+FeedCursor MemoryStore::feed_head() {
+  std::lock_guard lock(mutex_);
+  return head_locked();
+}
+
 std::vector<Message> MemoryStore::read_correlation(std::string_view correlation_id) {
   std::lock_guard lock(mutex_);
   std::vector<Message> out;

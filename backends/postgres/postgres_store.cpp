@@ -254,6 +254,11 @@ std::vector<AppendOutcome> write_locked(pqxx::work& tx, std::vector<AppendReques
 
 bool is_unique_violation(const pqxx::sql_error& e) { return e.sqlstate() == "23505"; }
 
+FeedCursor head_cursor(pqxx::transaction_base& tx) {
+  auto rows = tx.exec_prepared("head_cursor");
+  return rows.empty() ? FeedCursor{} : FeedCursor{rows[0][0].as<uint64_t>(), rows[0][1].as<int64_t>()};
+}
+
 }  // namespace
 
 template <class Work>
@@ -359,6 +364,13 @@ std::vector<FeedEntry> PostgresStore::read_feed(FeedCursor after, size_t limit, 
   });
 }
 
+FeedCursor PostgresStore::feed_head() {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    return head_cursor(tx);
+  });
+}
+
 std::vector<Message> PostgresStore::read_correlation(std::string_view correlation_id) {
   return with_connection([&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
@@ -455,11 +467,6 @@ GroupState row_to_group(const pqxx::row& r) {
 StreamProgress row_to_progress(const pqxx::row& r) {
   return {r[0].c_str(), r[1].as<int64_t>(), r[2].as<bool>(), r[3].as<int64_t>(), r[4].c_str(), r[5].c_str(),
           r[6].as<int>()};
-}
-
-FeedCursor head_cursor(pqxx::transaction_base& tx) {
-  auto rows = tx.exec_prepared("head_cursor");
-  return rows.empty() ? FeedCursor{} : cursor_of(rows[0][0], rows[0][1]);
 }
 
 GroupState require_group(pqxx::transaction_base& tx, const std::string& group_id) {

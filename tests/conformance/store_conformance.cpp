@@ -370,3 +370,97 @@ TEST_SUITE("conformance") {
     for (size_t i = 0; i < read.size(); ++i) CHECK(read[i].seq == static_cast<int64_t>(i) + 1);
   }
 }
+
+TEST_SUITE("conformance: consumer groups") {
+  TEST_CASE("a group starts at the beginning or at the head; cursors save only within a generation") {
+    auto store = fresh_store();
+    store->append("g-1", ExpectedSeq::any(), msgs("g-1", 3));
+    auto head = whole_feed(*store, 3).back().cursor;
+    auto group = store->ensure_group("projector.a", 2, StartFrom::beginning);
+    CHECK(group.active);
+    CHECK(group.slice_count == 2);
+    CHECK(store->load_cursor("projector.a", 0) == FeedCursor{});
+    store->ensure_group("projector.now", 1, StartFrom::now);
+    CHECK(store->load_cursor("projector.now", 0) == head);
+    CHECK(store->ensure_group("projector.a", 7, StartFrom::now).slice_count == 2);  // existing groups keep theirs
+    CHECK(store->save_cursor("projector.a", 1, group.generation, head));
+    CHECK(store->load_cursor("projector.a", 1) == head);
+    CHECK_FALSE(store->save_cursor("projector.a", 1, group.generation + 1, FeedCursor{}));
+    CHECK(store->load_cursor("projector.a", 1) == head);
+    CHECK(store->list_groups().size() == 2);
+    CHECK_FALSE(store->find_group("nobody").has_value());
+    CHECK_THROWS_AS(store->set_group_active("nobody", false), BadInput);
+  }
+
+  TEST_CASE("stream progress never moves backwards; marks commit with appends") {
+    auto store = fresh_store();
+    store->ensure_group("g", 1, StartFrom::beginning);
+    store->mark_handled({"g", "s-1", 5});
+    store->mark_handled({"g", "s-1", 3});
+    auto progress = store->load_progress("g", {"s-1", "s-2"});
+    REQUIRE(progress.size() == 1);
+    CHECK(progress[0].seq == 5);
+    AppendRequest with_mark{"s-2", ExpectedSeq::any(), msgs("s-2", 1), ProgressMark{"g", "s-2", 9}};
+    AppendRequest conflicting{"s-3", ExpectedSeq::exactly(4), msgs("s-3", 1), ProgressMark{"g", "s-3", 9}};
+    auto outcomes = store->append_many({with_mark, conflicting});
+    CHECK(outcomes[0].status == AppendOutcome::Status::appended);
+    CHECK(outcomes[1].status == AppendOutcome::Status::conflict);
+    progress = store->load_progress("g", {"s-2", "s-3"});
+    REQUIRE(progress.size() == 1);
+    CHECK(progress[0].stream_id == "s-2");
+    CHECK(progress[0].seq == 9);
+  }
+
+  TEST_CASE("a stopped stream is listed with its failure; resume and skip let it flow again") {
+    auto store = fresh_store();
+    store->ensure_group("g", 1, StartFrom::beginning);
+    store->mark_handled({"g", "poison", 2});
+    store->stop_stream("g", {"poison", 0, true, 3, new_uuid(), "boom", 5});
+    auto failed = store->failed_streams("g");
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0].stopped);
+    CHECK(failed[0].seq == 2);
+    CHECK(failed[0].failed_seq == 3);
+    CHECK(failed[0].error == "boom");
+    CHECK(failed[0].attempts == 5);
+    store->resume_stream("g", "poison", true);
+    failed = store->failed_streams("g");
+    REQUIRE(failed.size() == 1);  // resumed, its failed event not yet re-handled
+    CHECK_FALSE(failed[0].stopped);
+    CHECK(failed[0].seq == 3);    // skipped past the poison
+    store->clear_failure("g", "poison");
+    CHECK(store->failed_streams("g").empty());
+    CHECK_THROWS_AS(store->resume_stream("g", "poison", false), BadInput);
+  }
+
+  TEST_CASE("reset re-delivers history: cursors back to the start, progress cleared, replay up to the head") {
+    auto store = fresh_store();
+    store->append("r-1", ExpectedSeq::any(), msgs("r-1", 2));
+    auto head = whole_feed(*store, 2).back().cursor;
+    auto before = store->ensure_group("g", 2, StartFrom::beginning);
+    store->save_cursor("g", 0, before.generation, head);
+    store->mark_handled({"g", "r-1", 2});
+    store->reset_group("g");
+    auto after = *store->find_group("g");
+    CHECK(after.generation == before.generation + 1);
+    CHECK(after.replay_until == head);
+    CHECK(store->load_cursor("g", 0) == FeedCursor{});
+    CHECK(store->load_progress("g", {"r-1"}).empty());
+    CHECK_FALSE(store->save_cursor("g", 0, before.generation, head));
+    auto status = store->slice_status("g");
+    REQUIRE(status.size() == 2);
+    CHECK(status[0].lag_events + status[1].lag_events == 2);
+  }
+
+  TEST_CASE("a slice has one owner at a time; releasing it lets another take it") {
+    auto store = fresh_store();
+    store->ensure_group("g", 2, StartFrom::beginning);
+    auto first = store->try_lease_slice("g", 0, "one");
+    REQUIRE(first != nullptr);
+    CHECK(first->alive());
+    CHECK(store->try_lease_slice("g", 0, "two") == nullptr);
+    CHECK(store->try_lease_slice("g", 1, "two") != nullptr);
+    first.reset();
+    CHECK(store->try_lease_slice("g", 0, "two") != nullptr);
+  }
+}

@@ -229,3 +229,42 @@ TEST_CASE("shutdown waits for commands in flight, then refuses new ones") {
   CHECK(runtime->store().head_seq("counter-sd") == 2);
   CHECK_THROWS(runtime->handle("counter-sd", counter::Increment{1}));
 }
+
+TEST_CASE("consumer groups on this backend: reactions and dispatched commands flow; side effects skip replays") {
+  auto runtime = std::make_unique<Runtime>(test_config());
+  counter::install(runtime->app());
+  std::atomic<int> effects{0};
+  auto handler = side_effect("counter.seen");
+  handler->on<counter::Incremented>([&](const counter::Incremented&, const Message&) { ++effects; });
+  runtime->app().add(handler);
+  WorkerOptions options;
+  options.poll_interval = std::chrono::milliseconds(10);
+  options.log = [](const std::string&) {};
+  runtime->start_consumers(options);
+
+  auto big = runtime->handle("counter-react", counter::Increment{150});
+  REQUIRE(big.ok());
+  auto dispatched = runtime->dispatch("counter-queued", counter::Increment{2});
+  auto eventually = [](auto predicate) {
+    for (int i = 0; i < 1000 && !predicate(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return predicate();
+  };
+  CHECK(eventually([&] { return runtime->store().head_seq("counter-react-echo") == 2; }));
+  CHECK(eventually([&] { return runtime->store().head_seq("counter-queued") == 2; }));
+  CHECK(runtime->store().read_stream("counter-queued")[1].metadata["causation_id"] == dispatched);
+  CHECK(runtime->load<counter::State>("counter-queued").total == 2);
+  CHECK(eventually([&] { return effects.load() == 3; }));  // 150, the echo's 1, and 2
+
+  runtime->store().set_group_active("counter.seen", false);
+  runtime->reset_group("counter.seen");
+  runtime->store().set_group_active("counter.seen", true);
+  CHECK(eventually([&] {
+    long lag = 0;
+    for (const auto& s : runtime->store().slice_status("counter.seen")) lag += s.lag_events;
+    return lag == 0;
+  }));
+  CHECK(effects.load() == 3);
+  REQUIRE(runtime->handle("counter-react", counter::Increment{1}).ok());
+  CHECK(eventually([&] { return effects.load() == 4; }));
+  runtime->shutdown();
+}

@@ -55,7 +55,8 @@ void TestDatabase::truncate() const {
   pqxx::connection c(url_);
   pqxx::work tx(c);
   tx.exec0(
-      "TRUNCATE cairn.messages, cairn.streams, cairn.snapshots, cairn.scheduled_messages RESTART IDENTITY");
+      "TRUNCATE cairn.messages, cairn.streams, cairn.snapshots, cairn.scheduled_messages, cairn.consumer_groups, "
+      "cairn.group_slices, cairn.group_streams RESTART IDENTITY");
   tx.commit();
 }
 
