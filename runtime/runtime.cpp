@@ -219,6 +219,30 @@ std::vector<std::string> Runtime::consumer_group_names() {
   return names;
 }
 
+bool Runtime::wait_for(const std::string& group, const std::string& stream_id, int64_t seq,
+                       std::chrono::milliseconds timeout) {
+  std::vector<std::string> types;
+  for (const auto& consumer : consumer_groups(impl_->app))
+    if (consumer->options().group == group) types = consumer->options().types;
+  if (types.empty()) throw BadInput("no consumer group '" + group + "' in this application");
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto seen = impl_->wakeup->epoch();
+    auto progress = impl_->store->load_progress(group, {stream_id});
+    int64_t done = progress.empty() ? 0 : progress.front().seq;
+    if (done >= seq) return true;
+    // Nothing left that this group reads (other types, or already handled) counts as caught up.
+    bool pending = false;
+    for (const auto& m : impl_->store->read_stream(stream_id, {done, seq, std::nullopt}))
+      pending = pending || std::find(types.begin(), types.end(), m.type) != types.end();
+    if (!pending) return true;
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) return false;
+    impl_->wakeup->wait(seen, std::min(std::chrono::duration_cast<std::chrono::milliseconds>(left),
+                                       std::chrono::milliseconds(20)));
+  }
+}
+
 void Runtime::reset_group(const std::string& group) {
   for (const auto& consumer : consumer_groups(impl_->app))
     if (consumer->options().group == group) consumer->reset(*impl_->store);

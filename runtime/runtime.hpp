@@ -82,6 +82,11 @@ class Runtime {
   // Stops fetching, finishes the batches in flight, saves progress and releases the slices.
   void stop_consumers();
   std::vector<std::string> consumer_group_names();
+  // Read your writes: waits until `group` has handled everything it reads in `stream_id` up to
+  // `seq` (e.g. the seq of a command's last event). False on timeout.
+  bool wait_for(const std::string& group, const std::string& stream_id, int64_t seq,
+                std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
   // Empties the group's read model (its consumer's reset hook) and re-delivers history with
   // `replaying` set. Stop the group first when workers are running (`cairn stop`), resume after.
   void reset_group(const std::string& group);

@@ -1,9 +1,15 @@
 // The `cairn` CLI against a real PostgreSQL: output formats, cursors, trails and exit codes.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <sstream>
+#include <thread>
 
 #include "runtime/message.hpp"
+#include "tests/support/child_process.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/test_database.hpp"
 
@@ -146,4 +152,64 @@ TEST_CASE("cairn handle and cairn state run a module's actor; exit codes follow 
                         .out)["total"] == 0);
   CHECK(cairn({"state", "--app", CAIRN_COUNTER_MODULE, "counter-9", "--upto-time", "soon"}).exit_code == 2);
   CHECK(cairn({"state", "--app", CAIRN_COUNTER_MODULE, "other-1"}).exit_code == 2);
+}
+
+TEST_CASE("cairn dispatch, status, stop, resume, skip and reset") {
+  cairn::testing::TestDatabase db;
+  auto cairn = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--db", db.url()});
+    return run_process(CAIRN_CLI_PATH, args);
+  };
+  auto id = cairn({"dispatch", "--app", CAIRN_COUNTER_MODULE, "counter-cli", "counter.increment", R"({"by":666})"});
+  REQUIRE(id.exit_code == 0);
+  CHECK(id.out.size() == 37);
+  CHECK(cairn({"dispatch", "--app", CAIRN_COUNTER_MODULE, "counter-cli", "counter.increment", R"({"by":"x"})"}).exit_code ==
+        2);
+  CHECK(cairn({"dispatch", "--app", CAIRN_COUNTER_MODULE, "counter-cli", "counter.increment", "{}", "--at", "whenever"})
+            .exit_code == 2);
+  CHECK(cairn({"status"}).out.empty());
+  CHECK(cairn({"stop", "counter.totals"}).exit_code == 2);  // no such group yet
+
+  // One worker delivers the command; the projector meets the poison increment and stops the stream.
+  std::string log = "/tmp/cairn-cli-worker-" + std::to_string(getpid()) + ".log";
+  {
+    cairn::testing::ChildProcess worker(CAIRN_WORKER_PATH,
+                                        {"--app", CAIRN_COUNTER_MODULE, "--db", db.url(), "--poll-ms", "20",
+                                         "--max-attempts", "2"},
+                                        log);
+    auto stopped = [&] {
+      auto status = json_lines(cairn({"status", "--json"}).out);
+      for (const auto& g : status)
+        if (g["group"] == "counter.totals" && g["failed_streams"].size() == 1) return g;
+      return Json();
+    };
+    Json group;
+    for (int i = 0; i < 300 && (group = stopped()).is_null(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    REQUIRE_FALSE(group.is_null());
+    CHECK(group["state"] == "active");
+    CHECK(group["failed_streams"][0]["stream_id"] == "counter-cli");
+    CHECK(group["failed_streams"][0]["error"].get<std::string>().find("poison") != std::string::npos);
+    auto table = cairn({"status"});
+    CHECK(table.out.find("stopped counter-cli at seq 2") != std::string::npos);
+
+    CHECK(cairn({"skip", "counter.totals", "--stream", "counter-cli"}).exit_code == 0);
+    CHECK(cairn({"skip", "counter.totals", "--stream", "counter-cli"}).exit_code == 2);  // not stopped any more
+    auto clear = [&] {
+      for (const auto& g : json_lines(cairn({"status", "--json"}).out))
+        if (!g["failed_streams"].empty()) return false;
+      return true;
+    };
+    for (int i = 0; i < 300 && !clear(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(clear());
+    CHECK(cairn({"stop", "counter.totals"}).exit_code == 0);
+    CHECK(json_lines(cairn({"status", "--json"}).out).size() == 4);
+    CHECK(cairn({"resume", "counter.totals"}).exit_code == 0);
+    CHECK(cairn({"resume", "counter.totals", "--stream", "counter-fine"}).exit_code == 2);
+    auto reset = cairn({"reset", "counter.totals", "--app", CAIRN_COUNTER_MODULE});
+    CHECK(reset.exit_code == 0);
+    CHECK(cairn({"reset", "counter.nope"}).exit_code == 2);
+    worker.signal(SIGTERM);
+    CHECK(worker.wait(std::chrono::seconds(30)) == 0);
+  }
+  std::remove(log.c_str());
 }

@@ -224,3 +224,20 @@ TEST_CASE("stopping the consumers releases every advisory lock") {
   runtime->stop_consumers();
   CHECK(eventually([&] { return advisory_locks(db.url()) == 0; }));
 }
+
+TEST_CASE("read your writes: wait_for returns once the projector has the write") {
+  testing::TestDatabase db;
+  auto runtime = consumer_runtime(db.url());
+  runtime->start_consumers(fast());
+  for (int i = 0; i < 5; ++i) {
+    auto result = runtime->handle("counter-ryw", counter::Increment{10});
+    REQUIRE(result.ok());
+    REQUIRE(runtime->wait_for("counter.totals", "counter-ryw", result.seq));
+    CHECK(std::get<0>(totals(db.url())["counter-ryw"]) == 10 * (i + 1));
+  }
+  CHECK(runtime->wait_for("counter.totals", "counter-empty", 0));
+  CHECK_THROWS_AS(runtime->wait_for("no.such.group", "counter-ryw", 1), BadInput);
+  runtime->stop_consumers();
+  auto result = runtime->handle("counter-ryw", counter::Increment{1});
+  CHECK_FALSE(runtime->wait_for("counter.totals", "counter-ryw", result.seq, std::chrono::milliseconds(200)));
+}
