@@ -15,9 +15,16 @@
 
 namespace cairn {
 
-// Wakes idle runners when this process appended something (other processes are found by polling).
+// Wakes idle runners: when this process appended something, or another process said it did
+// (LISTEN/NOTIFY); polling remains the fallback.
 class Wakeup {
  public:
+  // This process wrote to the log: wake local runners and ask the notifier to tell other processes.
+  void appended() {
+    publish_.store(true);
+    notify();
+  }
+  bool take_publish() { return publish_.exchange(false); }
   void notify() {
     {
       std::lock_guard lock(mutex_);
@@ -38,6 +45,7 @@ class Wakeup {
   std::mutex mutex_;
   std::condition_variable changed_;
   uint64_t epoch_ = 0;
+  std::atomic<bool> publish_{false};
 };
 
 struct RunnerOptions {

@@ -31,7 +31,7 @@ writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> s
         try {
           auto outcomes = store->append_many(std::move(requests));
           for (size_t i = 0; i < batch.size(); ++i) batch[i].promise.deliver(std::move(outcomes[i]));
-          appended->notify();
+          appended->appended();
         } catch (const std::exception& e) {
           for (auto& p : batch) p.promise.deliver(caf::make_error(caf::sec::runtime_error, std::string(e.what())));
         }

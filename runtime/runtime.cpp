@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "actors/group_runner.hpp"
+#include "actors/notifier.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/writer.hpp"
 #include "backends/memory/memory_store.hpp"
@@ -48,6 +49,7 @@ struct Runtime::Impl final : ConsumerServices {
     system = std::make_unique<caf::actor_system>(caf_config);
     for (size_t i = 0; i < std::max<size_t>(config.writers, 1); ++i)
       writers.push_back(system->spawn<caf::detached>(writer, store.get(), config.writer_batch, wakeup));
+    if (!config.database_url.empty()) notifier = std::make_unique<Notifier>(config.database_url, wakeup, false, nullptr);
     auto context = std::make_shared<StreamContext>(StreamContext{&app, store.get(), config.conflict_retries});
     supervisor_handle = system->spawn(supervisor, context, writers,
                                       SupervisorOptions{config.idle_timeout, config.max_live_actors});
@@ -80,7 +82,7 @@ struct Runtime::Impl final : ConsumerServices {
       else
         store->append(c.stream_id, ExpectedSeq::any(), {std::move(m)});  // a repeat is idempotent (same id)
     }
-    if (!commands.empty()) wakeup->notify();
+    if (!commands.empty()) wakeup->appended();
   }
 
   HandleResult deliver(const Message& command, const ProgressMark& mark) override {
@@ -109,6 +111,7 @@ struct Runtime::Impl final : ConsumerServices {
   std::vector<writer_actor> writers;
   supervisor_actor supervisor_handle;
   std::shared_ptr<Wakeup> wakeup = std::make_shared<Wakeup>();
+  std::unique_ptr<Notifier> notifier;  // PostgreSQL only: cross-process wake-ups
   // Consumer groups run by this process.
   std::shared_ptr<std::atomic<bool>> consumers_stopping;
   std::vector<caf::actor> runners;
@@ -173,7 +176,7 @@ std::string Runtime::dispatch(const std::string& stream_id, Message command, std
     impl_->store->schedule(command, *at);
   else
     impl_->store->append(stream_id, ExpectedSeq::any(), {command});
-  impl_->wakeup->notify();
+  impl_->wakeup->appended();
   return command.id;
 }
 
@@ -261,6 +264,8 @@ void Runtime::start_consumers(WorkerOptions options) {
   if (!options.log) options.log = [](const std::string& line) { std::cerr << "cairn: " << line << std::endl; };
   auto stopping = std::make_shared<std::atomic<bool>>(false);
   impl_->consumers_stopping = stopping;
+  if (!impl_->config.database_url.empty())
+    impl_->notifier = std::make_unique<Notifier>(impl_->config.database_url, impl_->wakeup, true, options.log);
   RunnerOptions runner{options.batch_size,   options.poll_interval, options.stream_handlers,
                        options.max_attempts, options.backoff_base,  options.backoff_max};
   for (auto& consumer : consumer_groups(impl_->app)) {
@@ -283,7 +288,7 @@ void Runtime::start_consumers(WorkerOptions options) {
     while (!stopping->load()) {
       auto seen = wakeup->epoch();
       try {
-        if (!store->promote_due(now(), 100).empty()) wakeup->notify();
+        if (!store->promote_due(now(), 100).empty()) wakeup->appended();
       } catch (const std::exception& e) {
         options.log(std::string("promoting scheduled messages: ") + e.what());
       }
@@ -304,6 +309,8 @@ void Runtime::stop_consumers() {
   impl_->runners.clear();
   if (impl_->promoter.joinable()) impl_->promoter.join();
   impl_->consumers_stopping.reset();
+  if (!impl_->config.database_url.empty())
+    impl_->notifier = std::make_unique<Notifier>(impl_->config.database_url, impl_->wakeup, false, nullptr);
 }
 
 void Runtime::shutdown() {
@@ -321,6 +328,7 @@ void Runtime::shutdown() {
         .receive([](bool) {}, [](caf::error&) {});
     for (auto& w : impl_->writers) self->send_exit(w, caf::exit_reason::user_shutdown);
   }
+  impl_->notifier.reset();
   // Detached actors' threads end only once no handle refers to them.
   impl_->writers.clear();
   impl_->supervisor_handle = nullptr;

@@ -4,8 +4,10 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -176,4 +178,22 @@ TEST_CASE("a PostgreSQL restart mid-run: workers reconnect and finish") {
     CHECK(rc == 0);
   }
   CHECK(eventually([&] { return advisory_locks(db.url()) == 0; }, std::chrono::seconds(10)));
+}
+
+TEST_CASE("LISTEN/NOTIFY wakes a worker long before its next poll") {
+  testing::TestDatabase db;
+  std::string log = "/tmp/cairn-notify-worker-" + std::to_string(getpid()) + ".log";
+  ChildProcess worker(CAIRN_WORKER_PATH,
+                      {"--app", CAIRN_COUNTER_MODULE, "--db", db.url(), "--poll-ms", "30000", "--groups", "counter.totals"},
+                      log);
+  REQUIRE(eventually([&] { return read_file(log).find("took slice 3") != std::string::npos; }, std::chrono::seconds(20)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the runners are idle now, for 30 s
+  auto runtime = writer_runtime(db.url());
+  REQUIRE(runtime->handle("counter-wake", counter::Increment{3}).ok());
+  auto started = std::chrono::steady_clock::now();
+  CHECK(eventually([&] { return table(db.url()).count("counter-wake") == 1; }, std::chrono::seconds(10)));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+  worker.signal(SIGTERM);
+  CHECK(worker.wait(std::chrono::seconds(30)) == 0);
+  std::remove(log.c_str());
 }
