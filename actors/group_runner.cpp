@@ -20,10 +20,17 @@ struct StreamWork {
 };
 using StreamWorks = std::vector<StreamWork>;
 
+// What a stream handler did with its share of a batch: the progress to save with the cursor.
+struct Handled {
+  bool complete = true;  // false: interrupted, the cursor must not move past this batch
+  std::vector<ProgressMark> marks;
+};
+
 }  // namespace
 }  // namespace cairn
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::StreamWorks)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::Handled)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::GroupState)
 
 namespace cairn {
@@ -32,7 +39,8 @@ namespace {
 // Handles one stream's events in order: skips what was done, retries a failing event with
 // backoff, then stops the stream for this group (recording why) so the others keep flowing.
 // False when interrupted by shutdown before the stream was done: the cursor must not pass it.
-bool handle_stream(const RunnerContext& context, const GroupState& group, StreamWork& work) {
+bool handle_stream(const RunnerContext& context, const GroupState& group, StreamWork& work,
+                   std::vector<ProgressMark>& marks) {
   auto& consumer = *context.consumer;
   const auto& options = context.options;
   if (work.progress && work.progress->stopped) return true;
@@ -49,8 +57,7 @@ bool handle_stream(const RunnerContext& context, const GroupState& group, Stream
         break;
       } catch (const std::exception& e) {
         if (attempt >= options.max_attempts || context.stopping->load()) {
-          if (handled > done && !consumer.records_progress())
-            context.store->mark_handled({group.group_id, work.stream_id, handled});
+          if (handled > done && !consumer.records_progress()) marks.push_back({group.group_id, work.stream_id, handled});
           if (attempt >= options.max_attempts) {
             context.store->stop_stream(group.group_id,
                                        {work.stream_id, handled, true, event.seq, event.id, e.what(), attempt});
@@ -65,8 +72,7 @@ bool handle_stream(const RunnerContext& context, const GroupState& group, Stream
       }
     }
   }
-  if (handled > done && !consumer.records_progress())
-    context.store->mark_handled({group.group_id, work.stream_id, handled});
+  if (handled > done && !consumer.records_progress()) marks.push_back({group.group_id, work.stream_id, handled});
   return true;
 }
 
@@ -74,17 +80,17 @@ void stream_handler(caf::blocking_actor* self, std::shared_ptr<const RunnerConte
   bool running = true;
   self->receive_while(running)(
       [&](run_atom, const GroupState& group, StreamWorks& works) {
-        bool complete = true;
+        Handled handled;
         for (auto& work : works) {
           try {
-            complete = handle_stream(*context, group, work) && complete;
+            handled.complete = handle_stream(*context, group, work, handled.marks) && handled.complete;
           } catch (const std::exception& e) {
-            // Recording progress failed (the database is away): the batch is read again later.
+            // Recording a failure failed (the database is away): the batch is read again later.
             context->log("group " + group.group_id + " stream " + work.stream_id + ": " + e.what());
-            complete = false;
+            handled.complete = false;
           }
         }
-        return complete;
+        return handled;
       },
       [&](stop_atom) { running = false; });
 }
@@ -101,7 +107,9 @@ void recover_resumed(const RunnerContext& context, const GroupState& group, Feed
       // Events past the cursor come through the feed; those up to it only through this path.
       work.events.push_back({std::move(m), cursor});
     }
-    handle_stream(context, group, work);
+    std::vector<ProgressMark> marks;
+    handle_stream(context, group, work, marks);
+    for (const auto& mark : marks) context.store->mark_handled(mark);
     auto after = context.store->load_progress(group.group_id, {failed.stream_id});
     if (!after.empty() && !after.front().stopped) context.store->clear_failure(group.group_id, failed.stream_id);
   }
@@ -187,11 +195,20 @@ void group_runner(caf::blocking_actor* self, std::shared_ptr<const RunnerContext
         if (!per_handler[h].empty())
           replies.push_back(self->request(handlers[h], caf::infinite, run_atom::value, group, std::move(per_handler[h])));
       bool complete = true;
+      std::vector<ProgressMark> marks;
       for (auto& reply : replies)
-        reply.receive([&](bool done) { complete = complete && done; }, [&](caf::error&) { complete = false; });
+        reply.receive(
+            [&](Handled& done) {
+              complete = complete && done.complete;
+              marks.insert(marks.end(), done.marks.begin(), done.marks.end());
+            },
+            [&](caf::error&) { complete = false; });
       // The cursor moves only once every stream of the batch is handled (or stopped).
-      if (!complete) continue;
-      if (context->store->save_cursor(group_id, context->slice, group.generation, next))
+      if (!complete) {
+        for (const auto& mark : marks) context->store->mark_handled(mark);  // keep what was done
+        continue;
+      }
+      if (context->store->save_progress(group_id, context->slice, group.generation, next, marks))
         cursor = next;
       else
         cursor = context->store->load_cursor(group_id, context->slice);  // reset meanwhile

@@ -159,8 +159,13 @@ class Store {
   virtual std::optional<GroupState> find_group(const std::string& group_id) = 0;
   virtual std::vector<GroupState> list_groups() = 0;
   virtual FeedCursor load_cursor(const std::string& group_id, uint32_t slice) = 0;
-  // False (nothing saved) when the group was reset since `generation`.
-  virtual bool save_cursor(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor) = 0;
+  // Saves a slice's cursor and its batch's stream progress in one transaction; false (nothing
+  // saved) when the group was reset since `generation`.
+  virtual bool save_progress(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor,
+                             const std::vector<ProgressMark>& marks) = 0;
+  bool save_cursor(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor) {
+    return save_progress(group_id, slice, generation, cursor, {});
+  }
   // The progress rows that exist for these streams (streams never handled have none).
   virtual std::vector<StreamProgress> load_progress(const std::string& group_id,
                                                     const std::vector<std::string>& stream_ids) = 0;

@@ -209,11 +209,13 @@ FeedCursor MemoryStore::load_cursor(const std::string& group_id, uint32_t slice)
   return group(group_id).cursors.at(slice);
 }
 
-bool MemoryStore::save_cursor(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor) {
+bool MemoryStore::save_progress(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor,
+                                const std::vector<ProgressMark>& marks) {
   std::lock_guard lock(mutex_);
   auto& g = group(group_id);
   if (g.state.generation != generation) return false;
   g.cursors.at(slice) = cursor;
+  for (const auto& mark : marks) mark_locked(mark);
   return true;
 }
 

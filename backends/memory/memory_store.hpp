@@ -30,7 +30,8 @@ class MemoryStore final : public Store {
   std::optional<GroupState> find_group(const std::string& group_id) override;
   std::vector<GroupState> list_groups() override;
   FeedCursor load_cursor(const std::string& group_id, uint32_t slice) override;
-  bool save_cursor(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor) override;
+  bool save_progress(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor,
+                     const std::vector<ProgressMark>& marks) override;
   std::vector<StreamProgress> load_progress(const std::string& group_id,
                                             const std::vector<std::string>& stream_ids) override;
   std::vector<StreamProgress> failed_streams(const std::string& group_id) override;

@@ -548,14 +548,19 @@ FeedCursor PostgresStore::load_cursor(const std::string& group_id, uint32_t slic
   });
 }
 
-bool PostgresStore::save_cursor(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor) {
+bool PostgresStore::save_progress(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor,
+                                  const std::vector<ProgressMark>& marks) {
+  Json rows = Json::array();
+  for (const auto& m : marks) rows.push_back({{"group_id", m.group_id}, {"stream_id", m.stream_id}, {"seq", m.seq}});
   return with_connection([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    auto saved = tx.exec_prepared("save_cursor", group_id, static_cast<int>(slice), generation,
-                                  std::to_string(cursor.xid), cursor.position)
-                     .affected_rows() == 1;
+    if (tx.exec_prepared("save_cursor", group_id, static_cast<int>(slice), generation, std::to_string(cursor.xid),
+                         cursor.position)
+            .affected_rows() != 1)
+      return false;  // reset meanwhile: this batch's progress belongs to the old generation
+    if (!rows.empty()) tx.exec_prepared("marks", rows.dump());
     tx.commit();
-    return saved;
+    return true;
   });
 }
 

@@ -27,14 +27,19 @@ std::vector<Json> json_lines(const std::string& text) {
   return out;
 }
 
+// Runs `cairn --db <db> args...`.
+auto cli_on(const cairn::testing::TestDatabase& db) {
+  return [&db](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--db", db.url()});
+    return run_process(CAIRN_CLI_PATH, args);
+  };
+}
+
 }  // namespace
 
 TEST_CASE("cairn migrate, append, read, feed and trace") {
   cairn::testing::TestDatabase db(false);
-  auto cairn = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {"--db", db.url()});
-    return run_process(CAIRN_CLI_PATH, args);
-  };
+  auto cairn = cli_on(db);
 
   auto migrated = cairn({"migrate"});
   CHECK(migrated.exit_code == 0);
@@ -92,10 +97,7 @@ TEST_CASE("cairn migrate, append, read, feed and trace") {
 
 TEST_CASE("cairn reports bad input with exit code 2 and the reason") {
   cairn::testing::TestDatabase db;
-  auto cairn = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {"--db", db.url()});
-    return run_process(CAIRN_CLI_PATH, args);
-  };
+  auto cairn = cli_on(db);
   ProcessResult r = cairn({"append", "cart-1", "carts.item_added", "{not json"});
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("malformed JSON in the payload") != std::string::npos);
@@ -120,10 +122,7 @@ TEST_CASE("cairn reports bad input with exit code 2 and the reason") {
 
 TEST_CASE("cairn handle and cairn state run a module's actor; exit codes follow the outcome") {
   cairn::testing::TestDatabase db;
-  auto cairn = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {"--db", db.url()});
-    return run_process(CAIRN_CLI_PATH, args);
-  };
+  auto cairn = cli_on(db);
   auto handled = cairn({"handle", "--app", CAIRN_COUNTER_MODULE, "counter-9", "counter.increment", R"({"by":4})"});
   REQUIRE(handled.exit_code == 0);
   auto events = json_lines(handled.out);
@@ -156,10 +155,7 @@ TEST_CASE("cairn handle and cairn state run a module's actor; exit codes follow 
 
 TEST_CASE("cairn dispatch, status, stop, resume, skip and reset") {
   cairn::testing::TestDatabase db;
-  auto cairn = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {"--db", db.url()});
-    return run_process(CAIRN_CLI_PATH, args);
-  };
+  auto cairn = cli_on(db);
   auto id = cairn({"dispatch", "--app", CAIRN_COUNTER_MODULE, "counter-cli", "counter.increment", R"({"by":666})"});
   REQUIRE(id.exit_code == 0);
   CHECK(id.out.size() == 37);

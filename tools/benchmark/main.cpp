@@ -30,11 +30,11 @@ int main(int argc, char** argv) {
   CLI::App app{"cairn-bench: Cairn's benchmarks against a raw-PostgreSQL baseline (tools/bench runs this)"};
   cairn::bench::Options options;
   std::string markdown;
-  std::vector<std::string> scenarios{"commands"};
+  std::vector<std::string> scenarios{"commands", "lag", "catchup"};
   if (const char* url = std::getenv("CAIRN_DATABASE_URL")) options.database_url = url;
   app.add_option("--db", options.database_url, "PostgreSQL URL (default: $CAIRN_DATABASE_URL)");
   app.add_flag("--quick", options.quick, "A reduced run (smoke test)");
-  app.add_option("--scenario", scenarios, "Scenarios to run: commands");
+  app.add_option("--scenario", scenarios, "Scenarios to run: commands, lag, catchup (default: all)");
   app.add_option("--markdown", markdown, "Write the results as a Markdown table to this file");
   CLI11_PARSE(app, argc, argv);
   if (options.database_url.empty()) {
@@ -47,6 +47,10 @@ int main(int argc, char** argv) {
     for (const auto& s : scenarios) {
       if (s == "commands")
         cairn::bench::commands_scenario(options, report);
+      else if (s == "lag")
+        cairn::bench::live_lag_scenario(options, report);
+      else if (s == "catchup")
+        cairn::bench::catch_up_scenario(options, report);
       else
         throw std::runtime_error("unknown scenario " + s);
     }

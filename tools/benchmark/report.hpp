@@ -56,5 +56,7 @@ struct Options {
 };
 
 void commands_scenario(const Options& options, Report& report);
+void catch_up_scenario(const Options& options, Report& report);
+void live_lag_scenario(const Options& options, Report& report);
 
 }  // namespace cairn::bench

@@ -1,0 +1,127 @@
+// Scenarios 3 and 4: catch-up of a no-op consumer group over stored events (against a plain
+// sequential read of the same rows), and live lag from append to handled under steady load.
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "runtime/runtime.hpp"
+#include "tests/support/counter_actor.hpp"
+#include "tools/benchmark/report.hpp"
+
+namespace cairn::bench {
+namespace {
+
+// Appends `events` events across 1000 streams, `per_tx` per transaction, straight into the store.
+void fill(Store& store, long events, const std::string& prefix) {
+  constexpr int streams = 1000, per_tx = 2000;
+  for (long written = 0; written < events;) {
+    std::vector<AppendRequest> requests;
+    for (int s = 0; s < streams && written < events; ++s) {
+      std::string stream = prefix + std::to_string(s);
+      std::vector<Message> batch;
+      for (int k = 0; k < per_tx / streams && written < events; ++k, ++written)
+        batch.push_back(make_message(stream, "counter.incremented", {{"by", 1}}));
+      requests.push_back({stream, ExpectedSeq::any(), std::move(batch)});
+    }
+    store.append_many(std::move(requests));
+  }
+}
+
+WorkerOptions quiet() {
+  WorkerOptions options;
+  options.poll_interval = std::chrono::milliseconds(20);
+  options.log = [](const std::string&) {};
+  return options;
+}
+
+}  // namespace
+
+void catch_up_scenario(const Options& options, Report& report) {
+  long events = options.quick ? 50000 : 1000000;
+  {
+    pqxx::connection c(options.database_url);
+    pqxx::work tx(c);
+    tx.exec0("TRUNCATE cairn.messages, cairn.streams, cairn.consumer_groups CASCADE");
+    tx.commit();
+  }
+  Config config;
+  config.database_url = options.database_url;
+  auto runtime = std::make_unique<Runtime>(config);
+  fill(runtime->store(), events, "catchup-");
+
+  // Baseline: one sequential read of the same rows.
+  auto start = SteadyClock::now();
+  long rows = 0;
+  {
+    pqxx::connection c(options.database_url);
+    pqxx::work tx(c);
+    pqxx::stream_from stream(tx, "cairn.messages");  // every column, as COPY sends them
+    std::tuple<long, std::string, std::string, long, std::string, int, std::string, std::string, std::string,
+               std::string, long>
+        row;
+    while (stream >> row) ++rows;
+    stream.complete();
+  }
+  double baseline = static_cast<double>(rows) / std::chrono::duration<double>(SteadyClock::now() - start).count();
+  report.add({"catch-up", "baseline: sequential read (COPY) of " + std::to_string(rows) + " rows", baseline, "rows/s", "", 0, ""});
+
+  std::atomic<long> seen{0};
+  auto noop = side_effect("bench.noop");
+  noop->on<counter::Incremented>([&](const counter::Incremented&, const Message&) { ++seen; });
+  counter::install(runtime->app());
+  runtime->app().add(noop);
+  auto worker = quiet();
+  worker.groups = {"bench.noop"};
+  worker.batch_size = 2000;
+  start = SteadyClock::now();
+  runtime->start_consumers(worker);
+  while (seen.load() < events) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  double rate = static_cast<double>(events) / std::chrono::duration<double>(SteadyClock::now() - start).count();
+  runtime->stop_consumers();
+  report.add({"catch-up", "no-op consumer group over " + std::to_string(events) + " events", rate, "events/s",
+              "sequential read", rate / baseline, "4 slices, batches of 2000"});
+}
+
+void live_lag_scenario(const Options& options, Report& report) {
+  Config config;
+  config.database_url = options.database_url;
+  Runtime runtime(config);
+  counter::install(runtime.app());
+  std::mutex mutex;
+  Latencies lag;
+  auto probe = side_effect("bench.lag");
+  probe->on<counter::Incremented>([&](const counter::Incremented&, const Message& m) {
+    std::lock_guard lock(mutex);
+    lag.add(std::chrono::system_clock::now() - m.created_at);
+  });
+  runtime.app().add(probe);
+  auto worker = quiet();
+  worker.groups = {"bench.lag"};
+  runtime.start_consumers(worker);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Steady load: 4 clients, each 1 command every 5 ms across 100 streams.
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c)
+    clients.emplace_back([&, c] {
+      for (int i = 0; !stop; ++i) {
+        runtime.handle("counter-lag-" + std::to_string((c * 25 + i) % 100), counter::Increment{1});
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+  std::this_thread::sleep_for(std::chrono::duration<double>(options.seconds() * 2));
+  stop = true;
+  for (auto& t : clients) t.join();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  runtime.stop_consumers();
+  std::lock_guard lock(mutex);
+  char note[96];
+  std::snprintf(note, sizeof note, "p50 %.2f ms, p99 %.2f ms over %zu events", lag.percentile(0.5) / 1000,
+                lag.percentile(0.99) / 1000, lag.micros.size());
+  report.add({"live lag", "append (tx start) -> side-effect handler, same process", lag.percentile(0.5) / 1000, "ms p50",
+              "", 0, note});
+}
+
+}  // namespace cairn::bench
