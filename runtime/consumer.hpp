@@ -62,6 +62,11 @@ class SideEffectHandler final : public Consumer {
     options_.slice_count = count;
     return *this;
   }
+  // Where a new group starts: the beginning of the log (default) or its current head.
+  SideEffectHandler& start(StartFrom from) {
+    options_.start = from;
+    return *this;
+  }
 
   const ConsumerOptions& options() const override { return options_; }
   void handle(Store&, ConsumerServices&, const Message& event, bool replaying) override {

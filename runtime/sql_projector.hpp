@@ -44,6 +44,10 @@ class SqlProjector final : public Consumer {
     options_.slice_count = count;
     return *this;
   }
+  SqlProjector& start(StartFrom from) {
+    options_.start = from;
+    return *this;
+  }
 
   const ConsumerOptions& options() const override { return options_; }
   bool records_progress() const override { return true; }

@@ -72,7 +72,7 @@ void prepare_statements(pqxx::connection& c) {
             "ON CONFLICT (group_id, stream_id) DO UPDATE SET seq = greatest(cairn.group_streams.seq, excluded.seq), "
             "updated_at = now()");
   // The newest cursor below the horizon: everything at or before it is final.
-  c.prepare("head_cursor", "SELECT xid::text, position FROM cairn.messages "
+  c.prepare("head_cursor", "SELECT xid::text AS xid_text, position FROM cairn.messages "
                            "WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, position DESC LIMIT 1");
   c.prepare("insert_group", "INSERT INTO cairn.consumer_groups (group_id, slice_count) VALUES ($1, $2) "
                             "ON CONFLICT (group_id) DO NOTHING");
