@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -84,6 +85,10 @@ struct Workers {
   explicit Workers(std::string database_url) : url(std::move(database_url)) {
     char dir[] = "/tmp/cairn-workers-XXXXXX";
     log_dir = mkdtemp(dir);
+  }
+  ~Workers() {
+    processes.clear();  // kills any still running
+    std::filesystem::remove_all(log_dir);
   }
   ChildProcess& start() {
     auto log = log_dir + "/worker-" + std::to_string(processes.size()) + ".log";
