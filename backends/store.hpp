@@ -2,6 +2,7 @@
 #pragma once
 
 #include <compare>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -183,6 +184,15 @@ class Store {
   // Null when another process owns the slice.
   virtual std::unique_ptr<SliceLease> try_lease_slice(const std::string& group_id, uint32_t slice,
                                                       const std::string& owner) = 0;
+
+  // -- state-stored projections --
+  // In one transaction: unless the stream is already past mark.seq, turns the (group, key) state
+  // (null when new) into `evolve(state)` and records the mark. Concurrent updates of one key
+  // queue behind each other. Returns whether `evolve` was applied.
+  virtual bool update_projection(const std::string& key, const ProgressMark& mark,
+                                 const std::function<Json(Json state)>& evolve) = 0;
+  virtual std::optional<Json> load_projection(const std::string& group_id, const std::string& key) = 0;
+  virtual void clear_projections(const std::string& group_id) = 0;
 
   const Limits& limits() const { return limits_; }
 

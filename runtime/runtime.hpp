@@ -82,6 +82,14 @@ class Runtime {
   // Stops fetching, finishes the batches in flight, saves progress and releases the slices.
   void stop_consumers();
   std::vector<std::string> consumer_group_names();
+  // A state-stored projector's view for one key (see projector.hpp), if it has one.
+  template <class State>
+  std::optional<State> projection(const std::string& group, const std::string& key) {
+    auto json = store().load_projection(group, key);
+    if (!json) return std::nullopt;
+    return json->get<State>();
+  }
+
   // Read your writes: waits until `group` has handled everything it reads in `stream_id` up to
   // `seq` (e.g. the seq of a command's last event). False on timeout.
   bool wait_for(const std::string& group, const std::string& stream_id, int64_t seq,

@@ -338,4 +338,29 @@ std::unique_ptr<SliceLease> MemoryStore::try_lease_slice(const std::string& grou
   return std::make_unique<MemorySliceLease>(mutex_, current);
 }
 
+bool MemoryStore::update_projection(const std::string& key, const ProgressMark& mark,
+                                    const std::function<Json(Json state)>& evolve) {
+  std::lock_guard lock(mutex_);
+  auto& streams = group(mark.group_id).streams;
+  auto it = streams.find(mark.stream_id);
+  if (it != streams.end() && it->second.seq >= mark.seq) return false;
+  auto found = projections_.find({mark.group_id, key});
+  auto next = evolve(found == projections_.end() ? Json() : found->second);  // may throw: nothing changes
+  projections_[{mark.group_id, key}] = std::move(next);
+  mark_locked(mark);
+  return true;
+}
+
+std::optional<Json> MemoryStore::load_projection(const std::string& group_id, const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto it = projections_.find({group_id, key});
+  if (it == projections_.end()) return std::nullopt;
+  return it->second;
+}
+
+void MemoryStore::clear_projections(const std::string& group_id) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(projections_, [&](const auto& entry) { return entry.first.first == group_id; });
+}
+
 }  // namespace cairn

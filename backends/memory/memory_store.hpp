@@ -44,6 +44,10 @@ class MemoryStore final : public Store {
   std::vector<SliceStatus> slice_status(const std::string& group_id) override;
   std::unique_ptr<SliceLease> try_lease_slice(const std::string& group_id, uint32_t slice,
                                               const std::string& owner) override;
+  bool update_projection(const std::string& key, const ProgressMark& mark,
+                         const std::function<Json(Json state)>& evolve) override;
+  std::optional<Json> load_projection(const std::string& group_id, const std::string& key) override;
+  void clear_projections(const std::string& group_id) override;
 
  private:
   struct Group {
@@ -70,6 +74,7 @@ class MemoryStore final : public Store {
   std::map<std::string, Snapshot, std::less<>> snapshots_;
   std::multimap<Timestamp, Message> scheduled_;
   std::map<std::string, Group, std::less<>> groups_;
+  std::map<std::pair<std::string, std::string>, Json> projections_;
 };
 
 }  // namespace cairn

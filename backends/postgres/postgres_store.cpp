@@ -119,6 +119,14 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("set_owner", "UPDATE cairn.group_slices SET owner = $3 WHERE group_id = $1 AND slice = $2");
   c.prepare("stream_mark_for_update",
             "SELECT seq FROM cairn.group_streams WHERE group_id = $1 AND stream_id = $2 FOR UPDATE");
+  c.prepare("ensure_projection", "INSERT INTO cairn.projections (group_id, key, state) VALUES ($1, $2, 'null') "
+                                 "ON CONFLICT (group_id, key) DO NOTHING");
+  c.prepare("lock_projection", "SELECT state::text FROM cairn.projections WHERE group_id = $1 AND key = $2 FOR UPDATE");
+  c.prepare("save_projection", "UPDATE cairn.projections SET state = $3::jsonb, updated_at = now() "
+                               "WHERE group_id = $1 AND key = $2");
+  c.prepare("load_projection", "SELECT state::text FROM cairn.projections WHERE group_id = $1 AND key = $2 "
+                               "AND state <> 'null'");
+  c.prepare("clear_projections", "DELETE FROM cairn.projections WHERE group_id = $1");
   c.prepare("streams",
             "SELECT stream_id, head_seq, (extract(epoch FROM updated_at) * 1000000)::bigint "
             "FROM cairn.streams ORDER BY updated_at DESC, stream_id LIMIT $1");
@@ -695,6 +703,40 @@ void PostgresStore::transact(const std::function<void(pqxx::work&)>& work) {
   pool_.run([&](pqxx::connection& c) {
     pqxx::work tx(c);
     work(tx);
+    tx.commit();
+    return 0;
+  });
+}
+
+bool PostgresStore::update_projection(const std::string& key, const ProgressMark& mark,
+                                      const std::function<Json(Json state)>& evolve) {
+  Json marks = Json::array({{{"group_id", mark.group_id}, {"stream_id", mark.stream_id}, {"seq", mark.seq}}});
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto current = tx.exec_prepared("stream_mark_for_update", mark.group_id, mark.stream_id);
+    if (!current.empty() && current[0][0].as<int64_t>() >= mark.seq) return false;  // already applied
+    // The row lock queues concurrent updates of this key (from other streams) behind each other.
+    tx.exec_prepared("ensure_projection", mark.group_id, key);
+    auto state = Json::parse(tx.exec_prepared1("lock_projection", mark.group_id, key)[0].c_str());
+    tx.exec_prepared("save_projection", mark.group_id, key, evolve(std::move(state)).dump());
+    tx.exec_prepared("marks", marks.dump());
+    tx.commit();
+    return true;
+  });
+}
+
+std::optional<Json> PostgresStore::load_projection(const std::string& group_id, const std::string& key) {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared("load_projection", group_id, key);
+    return rows.empty() ? std::optional<Json>() : std::optional<Json>(Json::parse(rows[0][0].c_str()));
+  });
+}
+
+void PostgresStore::clear_projections(const std::string& group_id) {
+  with_connection([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec_prepared("clear_projections", group_id);
     tx.commit();
     return 0;
   });

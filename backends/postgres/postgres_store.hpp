@@ -42,6 +42,10 @@ class PostgresStore final : public Store {
   std::vector<SliceStatus> slice_status(const std::string& group_id) override;
   std::unique_ptr<SliceLease> try_lease_slice(const std::string& group_id, uint32_t slice,
                                               const std::string& owner) override;
+  bool update_projection(const std::string& key, const ProgressMark& mark,
+                         const std::function<Json(Json state)>& evolve) override;
+  std::optional<Json> load_projection(const std::string& group_id, const std::string& key) override;
+  void clear_projections(const std::string& group_id) override;
 
   // Runs `work` and records `mark` in one transaction, unless the stream is already past mark.seq:
   // what makes a projector writing to this database exactly-once. Returns whether `work` ran.

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <thread>
 
+#include "runtime/projector.hpp"
 #include "runtime/runtime.hpp"
 #include "tests/support/backend.hpp"
 #include "tests/support/counter_actor.hpp"
@@ -266,5 +267,59 @@ TEST_CASE("consumer groups on this backend: reactions and dispatched commands fl
   CHECK(effects.load() == 3);
   REQUIRE(runtime->handle("counter-react", counter::Increment{1}).ok());
   CHECK(eventually([&] { return effects.load() == 4; }));
+  runtime->shutdown();
+}
+
+namespace {
+struct ParityView {
+  long total = 0;
+  long events = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ParityView, total, events)
+}  // namespace
+
+TEST_CASE("a state-stored projector keyed by something else than the stream stays exact under concurrency") {
+  auto runtime = std::make_unique<Runtime>(test_config());
+  counter::install(runtime->app());
+  auto parity = projector<ParityView>("counter.by_parity");
+  parity->on<counter::Incremented>(
+      [](const counter::Incremented& e, const Message&) { return std::string(e.by % 2 ? "odd" : "even"); },
+      [](ParityView& view, const counter::Incremented& e, const Message&) {
+        view.total += e.by;
+        view.events += 1;
+      });
+  runtime->app().add(parity);
+  WorkerOptions options;
+  options.poll_interval = std::chrono::milliseconds(10);
+  options.log = [](const std::string&) {};
+  runtime->start_consumers(options);
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w)
+    writers.emplace_back([&, w] {
+      for (int i = 1; i <= 25; ++i)
+        REQUIRE(runtime->handle("counter-p" + std::to_string((w * 25 + i) % 8), counter::Increment{i}).ok());
+    });
+  for (auto& t : writers) t.join();
+  // 4 writers x (13 odd values summing 169, 12 even values summing 156)
+  auto settled = [&] {
+    for (int i = 0; i < 1000; ++i) {
+      auto odd = runtime->projection<ParityView>("counter.by_parity", "odd");
+      auto even = runtime->projection<ParityView>("counter.by_parity", "even");
+      if (odd && even && odd->events == 52 && even->events == 48) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  REQUIRE(settled());
+  CHECK(runtime->projection<ParityView>("counter.by_parity", "odd")->total == 4 * 169);
+  CHECK(runtime->projection<ParityView>("counter.by_parity", "even")->total == 4 * 156);
+
+  runtime->store().set_group_active("counter.by_parity", false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  runtime->reset_group("counter.by_parity");
+  CHECK_FALSE(runtime->projection<ParityView>("counter.by_parity", "odd").has_value());
+  runtime->store().set_group_active("counter.by_parity", true);
+  REQUIRE(settled());
+  CHECK(runtime->projection<ParityView>("counter.by_parity", "odd")->total == 4 * 169);
   runtime->shutdown();
 }

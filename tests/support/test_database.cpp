@@ -56,7 +56,7 @@ void TestDatabase::truncate() const {
   pqxx::work tx(c);
   tx.exec0(
       "TRUNCATE cairn.messages, cairn.streams, cairn.snapshots, cairn.scheduled_messages, cairn.consumer_groups, "
-      "cairn.group_slices, cairn.group_streams RESTART IDENTITY");
+      "cairn.group_slices, cairn.group_streams, cairn.projections RESTART IDENTITY");
   tx.commit();
 }
 

@@ -1,0 +1,78 @@
+// State-stored projectors: a read model kept as one JSON state per key (on any backend), each
+// event applied exactly once, keyed by anything (an order's user id, a day, ...).
+//
+//   auto user_orders = cairn::projector<UserOrders>("delivery.user_orders");
+//   user_orders->on<OrderCreated>(
+//       [](const OrderCreated& e, const cairn::Message&) { return e.user_id; },              // the key
+//       [](UserOrders& view, const OrderCreated& e, const cairn::Message&) { view.orders.push_back(e.order_id); });
+//   ...
+//   auto view = runtime.projection<UserOrders>("delivery.user_orders", "user-7");
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "runtime/consumer.hpp"
+
+namespace cairn {
+
+template <class State>
+class StateProjector final : public Consumer {
+ public:
+  explicit StateProjector(std::string group) { options_.group = std::move(group); }
+
+  // For events of type E: which key they update, and how.
+  template <TypedMessage E, class Key, class Evolve>
+  StateProjector& on(Key key, Evolve evolve) {
+    static_assert(std::is_invocable_r_v<std::string, Key, const E&, const Message&>,
+                  "the key function must be callable as std::string(const Event&, const Message&)");
+    static_assert(std::is_invocable_v<Evolve, State&, const E&, const Message&>,
+                  "evolve must be callable as void(State&, const Event&, const Message&)");
+    options_.types.push_back(MessageTraits<E>::name);
+    handlers_[MessageTraits<E>::name] = {
+        [key](const Message& m) { return std::string(key(from_payload<E>(m.payload), m)); },
+        [evolve](State& state, const Message& m) { evolve(state, from_payload<E>(m.payload), m); }};
+    return *this;
+  }
+  StateProjector& slices(uint32_t count) {
+    options_.slice_count = count;
+    return *this;
+  }
+  StateProjector& start(StartFrom from) {
+    options_.start = from;
+    return *this;
+  }
+
+  const ConsumerOptions& options() const override { return options_; }
+  bool records_progress() const override { return true; }
+
+  void handle(Store& store, ConsumerServices&, const Message& event, bool) override {
+    auto it = handlers_.find(event.type);
+    if (it == handlers_.end()) return;
+    auto key = it->second.key(event);
+    store.update_projection(key, {options_.group, event.stream_id, event.seq}, [&](Json current) {
+      State state = current.is_null() ? State{} : current.get<State>();
+      it->second.evolve(state, event);
+      return Json(state);
+    });
+  }
+
+  void reset(Store& store) override { store.clear_projections(options_.group); }
+
+ private:
+  struct Handler {
+    std::function<std::string(const Message&)> key;
+    std::function<void(State&, const Message&)> evolve;
+  };
+  ConsumerOptions options_;
+  std::unordered_map<std::string, Handler> handlers_;
+};
+
+template <class State>
+std::shared_ptr<StateProjector<State>> projector(std::string group) {
+  return std::make_shared<StateProjector<State>>(std::move(group));
+}
+
+}  // namespace cairn
