@@ -44,31 +44,43 @@ class Consumer {
   virtual void reset(Store&) {}
 };
 
+// The options every kind of consumer lets its builder set.
+template <class Derived>
+class ConsumerBase : public Consumer {
+ public:
+  const ConsumerOptions& options() const override { return options_; }
+  Derived& slices(uint32_t count) {
+    options_.slice_count = count;
+    return static_cast<Derived&>(*this);
+  }
+  // Where a new group starts: the beginning of the log (default) or its current head.
+  Derived& start(StartFrom from) {
+    options_.start = from;
+    return static_cast<Derived&>(*this);
+  }
+
+ protected:
+  explicit ConsumerBase(std::string group) { options_.group = std::move(group); }
+  // Registers the event type a handler is for (the feed is filtered to these).
+  void reads(const std::string& type) { options_.types.push_back(type); }
+  ConsumerOptions options_;
+};
+
 // Side effects (e-mail, HTTP calls): at least once, with (stream_id, seq) to deduplicate, not on replay.
-class SideEffectHandler final : public Consumer {
+class SideEffectHandler final : public ConsumerBase<SideEffectHandler> {
  public:
   using Handler = std::function<void(const Message& event)>;
-  explicit SideEffectHandler(std::string group) { options_.group = std::move(group), options_.side_effect = true; }
+  explicit SideEffectHandler(std::string group) : ConsumerBase(std::move(group)) { options_.side_effect = true; }
 
   template <TypedMessage E, class F>
   SideEffectHandler& on(F f) {
     static_assert(std::is_invocable_v<F, const E&, const Message&>,
                   "a side-effect handler must be callable as void(const Event&, const Message&)");
-    options_.types.push_back(MessageTraits<E>::name);
+    reads(MessageTraits<E>::name);
     handlers_[MessageTraits<E>::name] = [f](const Message& m) { f(from_payload<E>(m.payload), m); };
     return *this;
   }
-  SideEffectHandler& slices(uint32_t count) {
-    options_.slice_count = count;
-    return *this;
-  }
-  // Where a new group starts: the beginning of the log (default) or its current head.
-  SideEffectHandler& start(StartFrom from) {
-    options_.start = from;
-    return *this;
-  }
 
-  const ConsumerOptions& options() const override { return options_; }
   void handle(Store&, ConsumerServices&, const Message& event, bool replaying) override {
     if (replaying) return;
     auto it = handlers_.find(event.type);
@@ -76,7 +88,6 @@ class SideEffectHandler final : public Consumer {
   }
 
  private:
-  ConsumerOptions options_;
   std::unordered_map<std::string, Handler> handlers_;
 };
 

@@ -19,9 +19,11 @@
 namespace cairn {
 
 template <class State>
-class StateProjector final : public Consumer {
+class StateProjector final : public ConsumerBase<StateProjector<State>> {
+  using Base = ConsumerBase<StateProjector<State>>;
+
  public:
-  explicit StateProjector(std::string group) { options_.group = std::move(group); }
+  explicit StateProjector(std::string group) : Base(std::move(group)) {}
 
   // For events of type E: which key they update, and how.
   template <TypedMessage E, class Key, class Evolve>
@@ -30,43 +32,32 @@ class StateProjector final : public Consumer {
                   "the key function must be callable as std::string(const Event&, const Message&)");
     static_assert(std::is_invocable_v<Evolve, State&, const E&, const Message&>,
                   "evolve must be callable as void(State&, const Event&, const Message&)");
-    options_.types.push_back(MessageTraits<E>::name);
+    this->reads(MessageTraits<E>::name);
     handlers_[MessageTraits<E>::name] = {
         [key](const Message& m) { return std::string(key(from_payload<E>(m.payload), m)); },
         [evolve](State& state, const Message& m) { evolve(state, from_payload<E>(m.payload), m); }};
     return *this;
   }
-  StateProjector& slices(uint32_t count) {
-    options_.slice_count = count;
-    return *this;
-  }
-  StateProjector& start(StartFrom from) {
-    options_.start = from;
-    return *this;
-  }
-
-  const ConsumerOptions& options() const override { return options_; }
   bool records_progress() const override { return true; }
 
   void handle(Store& store, ConsumerServices&, const Message& event, bool) override {
     auto it = handlers_.find(event.type);
     if (it == handlers_.end()) return;
     auto key = it->second.key(event);
-    store.update_projection(key, {options_.group, event.stream_id, event.seq}, [&](Json current) {
+    store.update_projection(key, {this->options_.group, event.stream_id, event.seq}, [&](Json current) {
       State state = current.is_null() ? State{} : current.get<State>();
       it->second.evolve(state, event);
       return Json(state);
     });
   }
 
-  void reset(Store& store) override { store.clear_projections(options_.group); }
+  void reset(Store& store) override { store.clear_projections(this->options_.group); }
 
  private:
   struct Handler {
     std::function<std::string(const Message&)> key;
     std::function<void(State&, const Message&)> evolve;
   };
-  ConsumerOptions options_;
   std::unordered_map<std::string, Handler> handlers_;
 };
 

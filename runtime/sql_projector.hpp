@@ -18,16 +18,16 @@
 
 namespace cairn {
 
-class SqlProjector final : public Consumer {
+class SqlProjector final : public ConsumerBase<SqlProjector> {
  public:
   using Handler = std::function<void(pqxx::work&, const Message&)>;
-  explicit SqlProjector(std::string group) { options_.group = std::move(group); }
+  explicit SqlProjector(std::string group) : ConsumerBase(std::move(group)) {}
 
   template <TypedMessage E, class F>
   SqlProjector& on(F f) {
     static_assert(std::is_invocable_v<F, pqxx::work&, const E&, const Message&>,
                   "an SQL projector handler must be callable as void(pqxx::work&, const Event&, const Message&)");
-    options_.types.push_back(MessageTraits<E>::name);
+    reads(MessageTraits<E>::name);
     handlers_[MessageTraits<E>::name] = [f](pqxx::work& tx, const Message& m) { f(tx, from_payload<E>(m.payload), m); };
     return *this;
   }
@@ -40,16 +40,6 @@ class SqlProjector final : public Consumer {
     reset_ = std::move(f);
     return *this;
   }
-  SqlProjector& slices(uint32_t count) {
-    options_.slice_count = count;
-    return *this;
-  }
-  SqlProjector& start(StartFrom from) {
-    options_.start = from;
-    return *this;
-  }
-
-  const ConsumerOptions& options() const override { return options_; }
   bool records_progress() const override { return true; }
 
   void handle(Store& store, ConsumerServices&, const Message& event, bool) override {
@@ -75,7 +65,6 @@ class SqlProjector final : public Consumer {
     return *pg;
   }
 
-  ConsumerOptions options_;
   std::unordered_map<std::string, Handler> handlers_;
   std::function<void(pqxx::work&)> setup_, reset_;
   std::once_flag set_up_;

@@ -5,17 +5,13 @@
 #include "tools/cli/cli.hpp"
 
 namespace cairn::cli {
-namespace {
-
-std::unique_ptr<Runtime> open_runtime(const Context& context, const std::vector<std::string>& modules) {
+std::unique_ptr<Runtime> Context::open_runtime(const std::vector<std::string>& modules) const {
   Config config;
-  config.database_url = context.require_database();
+  config.database_url = require_database();
   auto runtime = std::make_unique<Runtime>(config);
   for (const auto& module : modules) load_module(runtime->app(), module);
   return runtime;
 }
-
-}  // namespace
 
 void add_app_commands(CLI::App& app, Context& context) {
   {
@@ -31,7 +27,7 @@ void add_app_commands(CLI::App& app, Context& context) {
     cmd->add_option("json", args->payload, "Payload: a JSON object")->required();
     cmd->add_option("--metadata", args->metadata, "Metadata: a JSON object");
     cmd->callback([&context, args] {
-      auto runtime = open_runtime(context, args->modules);
+      auto runtime = context.open_runtime(args->modules);
       auto command = make_message(args->stream, args->type, parse_json(args->payload, "the payload"),
                                   args->metadata.empty() ? Json::object() : parse_json(args->metadata, "--metadata"));
       if (!command.metadata.contains("producer")) command.metadata["producer"] = "cairn-cli";
@@ -54,7 +50,7 @@ void add_app_commands(CLI::App& app, Context& context) {
     auto* seq = cmd->add_option("--upto-seq", args->upto_seq, "The state after this seq");
     cmd->add_option("--upto-time", args->upto_time, "The state as of this time (RFC 3339)")->excludes(seq);
     cmd->callback([&context, args] {
-      auto runtime = open_runtime(context, args->modules);
+      auto runtime = context.open_runtime(args->modules);
       StreamRange range;
       if (args->upto_seq >= 0) range.upto_seq = args->upto_seq;
       if (!args->upto_time.empty()) range.upto_time = parse_time(args->upto_time);

@@ -8,6 +8,7 @@
 
 #include "backends/store.hpp"
 #include "runtime/handle_result.hpp"
+#include "runtime/runtime.hpp"
 
 namespace cairn::cli {
 
@@ -15,6 +16,8 @@ struct Context {
   std::string database_url;  // --db, else CAIRN_DATABASE_URL
   // The PostgreSQL store; throws BadInput when no database was named.
   std::unique_ptr<Store> open_store() const;
+  // A runtime on the database with these application modules loaded.
+  std::unique_ptr<Runtime> open_runtime(const std::vector<std::string>& modules) const;
   const std::string& require_database() const;
 };
 

@@ -44,14 +44,6 @@ void print_status(const Json& status) {
               << f["attempts"].get<int>() << " attempts): " << f["error"].get<std::string>() << "\n";
 }
 
-std::unique_ptr<Runtime> runtime_with(const Context& context, const std::vector<std::string>& modules) {
-  Config config;
-  config.database_url = context.require_database();
-  auto runtime = std::make_unique<Runtime>(config);
-  for (const auto& module : modules) load_module(runtime->app(), module);
-  return runtime;
-}
-
 GroupState require_group(Store& store, const std::string& group) {
   auto found = store.find_group(group);
   if (!found) throw BadInput("no consumer group '" + group + "' (groups appear once a worker has run them)");
@@ -76,7 +68,7 @@ void add_group_commands(CLI::App& app, Context& context) {
     cmd->add_option("json", args->payload, "Payload: a JSON object")->required();
     cmd->add_option("--at", args->at, "Deliver no earlier than this time (RFC 3339)");
     cmd->callback([&context, args] {
-      auto runtime = runtime_with(context, args->modules);
+      auto runtime = context.open_runtime(args->modules);
       auto command = make_message(args->stream, args->type, parse_json(args->payload, "the payload"));
       command.metadata["producer"] = "cairn-cli";
       std::optional<Timestamp> at;
@@ -148,7 +140,7 @@ void add_group_commands(CLI::App& app, Context& context) {
     cmd->add_option("--app", args->modules, "The module defining the group (runs its reset hook)")
         ->allow_extra_args(false);
     cmd->callback([&context, args] {
-      auto runtime = runtime_with(context, args->modules);
+      auto runtime = context.open_runtime(args->modules);
       auto group = require_group(runtime->store(), args->group);
       // Stopped while its read model is emptied, so no worker writes into it halfway.
       runtime->store().set_group_active(args->group, false);
