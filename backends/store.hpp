@@ -85,7 +85,20 @@ struct StreamInfo {
 };
 
 // Consumer groups: durable progress per (group, slice) and per (group, stream).
-enum class StartFrom { beginning, now };
+// Where a new consumer group starts reading: the beginning, the current head, or after a cursor.
+struct StartFrom {
+  enum class Kind { beginning, now, after };
+  static StartFrom beginning() { return {Kind::beginning, {}}; }
+  static StartFrom now() { return {Kind::now, {}}; }
+  static StartFrom after(FeedCursor cursor) { return {Kind::after, cursor}; }
+  // The first cursor of a new group; `head` gives the current feed head when it is needed.
+  template <class Head>
+  FeedCursor first_cursor(Head head) const {
+    return kind == Kind::now ? head() : kind == Kind::after ? cursor : FeedCursor{};
+  }
+  Kind kind = Kind::beginning;
+  FeedCursor cursor;
+};
 
 struct GroupState {
   std::string group_id;

@@ -17,7 +17,7 @@ struct ConsumerOptions {
   std::string group;                // the consumer group id (durable progress is kept under it)
   std::vector<std::string> types;   // the event types it reads
   uint32_t slice_count = 4;         // processes share a group slice by slice
-  StartFrom start = StartFrom::beginning;
+  StartFrom start = StartFrom::beginning();
   bool side_effect = false;         // at least once, and never while replaying
 };
 
@@ -53,7 +53,8 @@ class ConsumerBase : public Consumer {
     options_.slice_count = count;
     return static_cast<Derived&>(*this);
   }
-  // Where a new group starts: the beginning of the log (default) or its current head.
+  // Where a new group starts: StartFrom::beginning() (default), ::now() (the current head) or
+  // ::after(cursor) (a cursor from `cairn feed`). An existing group keeps its progress.
   Derived& start(StartFrom from) {
     options_.start = from;
     return static_cast<Derived&>(*this);

@@ -185,7 +185,7 @@ GroupState MemoryStore::ensure_group(const std::string& group_id, uint32_t slice
   if (it != groups_.end()) return it->second.state;
   Group g;
   g.state = {group_id, true, std::max<uint32_t>(slice_count, 1), 1, {}};
-  g.cursors.assign(g.state.slice_count, start == StartFrom::now ? head_locked() : FeedCursor{});
+  g.cursors.assign(g.state.slice_count, start.first_cursor([&] { return head_locked(); }));
   g.owners.assign(g.state.slice_count, "");
   return groups_.emplace(group_id, std::move(g)).first->second.state;
 }

@@ -520,7 +520,7 @@ GroupState PostgresStore::ensure_group(const std::string& group_id, uint32_t sli
   return with_connection([&](pqxx::connection& c) {
     pqxx::work tx(c);
     if (tx.exec_prepared("insert_group", group_id, static_cast<int>(slice_count)).affected_rows() == 1) {
-      auto from = start == StartFrom::now ? head_cursor(tx) : FeedCursor{};
+      auto from = start.first_cursor([&] { return head_cursor(tx); });
       tx.exec_prepared("insert_slices", group_id, static_cast<int>(slice_count), std::to_string(from.xid),
                        from.position);
     }

@@ -376,25 +376,28 @@ TEST_SUITE("conformance: consumer groups") {
     auto store = fresh_store();
     store->append("g-1", ExpectedSeq::any(), msgs("g-1", 3));
     auto head = whole_feed(*store, 3).back().cursor;
-    auto group = store->ensure_group("projector.a", 2, StartFrom::beginning);
+    auto group = store->ensure_group("projector.a", 2, StartFrom::beginning());
     CHECK(group.active);
     CHECK(group.slice_count == 2);
     CHECK(store->load_cursor("projector.a", 0) == FeedCursor{});
-    store->ensure_group("projector.now", 1, StartFrom::now);
+    store->ensure_group("projector.now", 1, StartFrom::now());
     CHECK(store->load_cursor("projector.now", 0) == head);
-    CHECK(store->ensure_group("projector.a", 7, StartFrom::now).slice_count == 2);  // existing groups keep theirs
+    CHECK(store->ensure_group("projector.a", 7, StartFrom::now()).slice_count == 2);  // existing groups keep theirs
+    auto first = whole_feed(*store, 3).front().cursor;
+    store->ensure_group("projector.after", 3, StartFrom::after(first));
+    CHECK(store->load_cursor("projector.after", 2) == first);
     CHECK(store->save_cursor("projector.a", 1, group.generation, head));
     CHECK(store->load_cursor("projector.a", 1) == head);
     CHECK_FALSE(store->save_cursor("projector.a", 1, group.generation + 1, FeedCursor{}));
     CHECK(store->load_cursor("projector.a", 1) == head);
-    CHECK(store->list_groups().size() == 2);
+    CHECK(store->list_groups().size() == 3);
     CHECK_FALSE(store->find_group("nobody").has_value());
     CHECK_THROWS_AS(store->set_group_active("nobody", false), BadInput);
   }
 
   TEST_CASE("stream progress never moves backwards; marks commit with appends") {
     auto store = fresh_store();
-    store->ensure_group("g", 1, StartFrom::beginning);
+    store->ensure_group("g", 1, StartFrom::beginning());
     store->mark_handled({"g", "s-1", 5});
     store->mark_handled({"g", "s-1", 3});
     auto progress = store->load_progress("g", {"s-1", "s-2"});
@@ -413,7 +416,7 @@ TEST_SUITE("conformance: consumer groups") {
 
   TEST_CASE("a stopped stream is listed with its failure; resume and skip let it flow again") {
     auto store = fresh_store();
-    store->ensure_group("g", 1, StartFrom::beginning);
+    store->ensure_group("g", 1, StartFrom::beginning());
     store->mark_handled({"g", "poison", 2});
     store->stop_stream("g", {"poison", 0, true, 3, new_uuid(), "boom", 5});
     auto failed = store->failed_streams("g");
@@ -437,7 +440,7 @@ TEST_SUITE("conformance: consumer groups") {
     auto store = fresh_store();
     store->append("r-1", ExpectedSeq::any(), msgs("r-1", 2));
     auto head = whole_feed(*store, 2).back().cursor;
-    auto before = store->ensure_group("g", 2, StartFrom::beginning);
+    auto before = store->ensure_group("g", 2, StartFrom::beginning());
     store->save_cursor("g", 0, before.generation, head);
     store->mark_handled({"g", "r-1", 2});
     store->reset_group("g");
@@ -454,7 +457,7 @@ TEST_SUITE("conformance: consumer groups") {
 
   TEST_CASE("a slice has one owner at a time; releasing it lets another take it") {
     auto store = fresh_store();
-    store->ensure_group("g", 2, StartFrom::beginning);
+    store->ensure_group("g", 2, StartFrom::beginning());
     auto first = store->try_lease_slice("g", 0, "one");
     REQUIRE(first != nullptr);
     CHECK(first->alive());
@@ -468,7 +471,7 @@ TEST_SUITE("conformance: consumer groups") {
 TEST_SUITE("conformance: projections") {
   TEST_CASE("a projection update applies once per (stream, seq), atomically with the stream's progress") {
     auto store = fresh_store();
-    store->ensure_group("views", 1, StartFrom::beginning);
+    store->ensure_group("views", 1, StartFrom::beginning());
     auto add = [](int n) { return [n](Json state) { return Json(state.is_null() ? n : state.get<int>() + n); }; };
     CHECK(store->update_projection("user-1", {"views", "order-1", 2}, add(5)));
     CHECK_FALSE(store->update_projection("user-1", {"views", "order-1", 2}, add(5)));  // a re-delivery
@@ -486,7 +489,7 @@ TEST_SUITE("conformance: projections") {
 
   TEST_CASE("many streams updating one key concurrently lose nothing") {
     auto store = fresh_store();
-    store->ensure_group("views", 1, StartFrom::beginning);
+    store->ensure_group("views", 1, StartFrom::beginning());
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t)
       threads.emplace_back([&, t] {

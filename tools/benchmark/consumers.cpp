@@ -92,7 +92,7 @@ void live_lag_scenario(const Options& options, Report& report) {
   std::mutex mutex;
   Latencies lag;
   auto probe = side_effect("bench.lag");
-  probe->start(StartFrom::now).on<counter::Incremented>([&](const counter::Incremented&, const Message& m) {
+  probe->start(StartFrom::now()).on<counter::Incremented>([&](const counter::Incremented&, const Message& m) {
     std::lock_guard lock(mutex);
     lag.add(std::chrono::system_clock::now() - m.created_at);
   });
