@@ -46,12 +46,13 @@ bool handle_stream(const RunnerContext& context, const GroupState& group, Stream
   if (work.progress && work.progress->stopped) return true;
   int64_t done = work.progress ? work.progress->seq : 0;
   int64_t handled = done;
-  for (const auto& entry : work.events) {
-    const auto& event = entry.message;
+  for (auto& entry : work.events) {
+    auto& event = entry.message;
     if (event.seq <= handled) continue;  // already handled before a restart (or a duplicate)
     bool replaying = !(group.replay_until < entry.cursor);
     for (int attempt = 1;; ++attempt) {
       try {
+        context.services->types().upcast(event);  // consumers see the current revision, like actors
         consumer.handle(*context.store, *context.services, event, replaying);
         handled = event.seq;
         break;

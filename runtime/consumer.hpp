@@ -10,6 +10,7 @@
 #include "backends/store.hpp"
 #include "runtime/decision.hpp"
 #include "runtime/handle_result.hpp"
+#include "runtime/type_registry.hpp"
 
 namespace cairn {
 
@@ -30,6 +31,8 @@ class ConsumerServices {
   virtual void send_commands(const std::string& group, const Message& cause, const Commands& commands) = 0;
   // Hands a dispatched command (already in the log) to its stream actor.
   virtual HandleResult deliver(const Message& command, const ProgressMark& mark) = 0;
+  // The application's message types: events a consumer reads itself are upcast with them.
+  virtual const TypeRegistry& types() const = 0;
 };
 
 class Consumer {

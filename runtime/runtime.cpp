@@ -88,6 +88,7 @@ struct Runtime::Impl final : ConsumerServices {
   HandleResult deliver(const Message& command, const ProgressMark& mark) override {
     return request({command.stream_id, command, true, mark}).get();
   }
+  const TypeRegistry& types() const override { return app.types(); }
 
   // Counts commands in flight so shutdown can wait for them.
   struct InFlight {

@@ -19,11 +19,13 @@
 #include <pqxx/pqxx>
 
 #include "runtime/runtime.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/counter_consumers.hpp"
 #include "tests/support/test_database.hpp"
 
 using namespace cairn;
+using cairn::testing::eventually;
 using testing::ChildProcess;
 
 namespace {
@@ -54,20 +56,6 @@ int advisory_locks(const std::string& url) {
   pqxx::connection c(url);
   pqxx::read_transaction tx(c);
   return tx.exec1("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")[0].as<int>();
-}
-
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    try {
-      if (predicate()) return true;
-    } catch (const std::exception&) {
-      // the server may be restarting
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return predicate();
 }
 
 std::string read_file(const std::string& path) {

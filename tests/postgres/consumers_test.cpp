@@ -10,10 +10,12 @@
 #include <pqxx/pqxx>
 
 #include "runtime/runtime.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/counter_consumers.hpp"
 #include "tests/support/test_database.hpp"
 
 using namespace cairn;
+using cairn::testing::eventually;
 
 namespace {
 
@@ -33,16 +35,6 @@ WorkerOptions fast() {
   options.max_attempts = 3;
   options.log = [](const std::string&) {};
   return options;
-}
-
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::seconds timeout = std::chrono::seconds(20)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return predicate();
 }
 
 // stream -> (total, events, last_seq) from the projector's table.

@@ -7,6 +7,8 @@
 
 #include "runtime/projector.hpp"
 #include "runtime/runtime.hpp"
+#include "runtime/stream_projector.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/backend.hpp"
 #include "tests/support/counter_actor.hpp"
 
@@ -321,5 +323,63 @@ TEST_CASE("a state-stored projector keyed by something else than the stream stay
   runtime->store().set_group_active("counter.by_parity", true);
   REQUIRE(settled());
   CHECK(runtime->projection<ParityView>("counter.by_parity", "odd")->total == 4 * 169);
+  runtime->shutdown();
+}
+
+namespace {
+struct Tally {
+  long total = 0;
+  long events = 0;
+  int64_t last_seq = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Tally, total, events, last_seq)
+}  // namespace
+
+TEST_CASE("an event-sourced projector's view of each stream is the fold of its history, upcast, and rebuilt on reset") {
+  size_t cached_streams = 0;
+  SUBCASE("with its cache of recent streams") { cached_streams = 10000; }
+  SUBCASE("re-reading each stream for every event") { cached_streams = 0; }
+  auto runtime = counter_runtime();
+  auto old = make_message("counter-es0", "counter.incremented", {{"amount", 7}});
+  old.revision = 1;  // stored before `amount` became `by`
+  runtime->store().append("counter-es0", ExpectedSeq::exactly(0), {old});
+  auto tally = stream_projector<Tally>("counter.tally", cached_streams);
+  tally->on<counter::Incremented>([](Tally& view, const counter::Incremented& e, const Message& m) {
+    view.total += e.by;
+    view.events += 1;
+    view.last_seq = m.seq;
+  });
+  runtime->app().add(tally);
+  WorkerOptions options;
+  options.poll_interval = std::chrono::milliseconds(10);
+  options.log = [](const std::string&) {};
+  runtime->start_consumers(options);
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w)
+    writers.emplace_back([&, w] {
+      for (int i = 1; i <= 20; ++i) REQUIRE(runtime->handle("counter-es" + std::to_string(w), counter::Increment{i}).ok());
+    });
+  for (auto& t : writers) t.join();
+
+  auto matches_log = [&] {
+    for (int w = 0; w < 4; ++w) {
+      auto stream = "counter-es" + std::to_string(w);
+      auto view = runtime->projection<Tally>("counter.tally", stream);
+      auto state = runtime->load<counter::State>(stream);
+      if (!view || view->total != state.total || view->events != state.count ||
+          view->last_seq != runtime->store().head_seq(stream))
+        return false;
+    }
+    return true;
+  };
+  REQUIRE(testing::eventually(matches_log));
+  CHECK(runtime->projection<Tally>("counter.tally", "counter-es0")->total == 7 + 210);
+
+  runtime->store().set_group_active("counter.tally", false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  runtime->reset_group("counter.tally");
+  CHECK_FALSE(runtime->projection<Tally>("counter.tally", "counter-es1").has_value());
+  runtime->store().set_group_active("counter.tally", true);
+  CHECK(testing::eventually(matches_log));
   runtime->shutdown();
 }
