@@ -135,6 +135,11 @@ void group_runner(caf::blocking_actor* self, std::shared_ptr<const RunnerContext
     try {
       ++rounds;
       if (!lease) {
+        auto known = context->store->find_group(group_id);
+        if (known && !known->active) {
+          idle(context->options.poll_interval);
+          continue;
+        }
         lease = context->store->try_lease_slice(group_id, context->slice, context->owner);
         if (!lease) {
           idle(context->options.poll_interval * 5);
@@ -150,7 +155,9 @@ void group_runner(caf::blocking_actor* self, std::shared_ptr<const RunnerContext
       }
       auto current = context->store->find_group(group_id);
       if (!current || !current->active) {
-        idle(context->options.poll_interval);
+        // A stopped group's slices are free: whoever holds all of them (a reset) knows no batch runs.
+        lease.reset();
+        context->log("paused slice " + std::to_string(context->slice) + " of stopped group " + group_id);
         continue;
       }
       if (current->generation != group.generation) cursor = context->store->load_cursor(group_id, context->slice);

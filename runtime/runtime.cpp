@@ -247,11 +247,37 @@ bool Runtime::wait_for(const std::string& group, const std::string& stream_id, i
   }
 }
 
-void Runtime::reset_group(const std::string& group) {
+void Runtime::reset_group(const std::string& group, std::chrono::milliseconds timeout) {
+  auto& store = *impl_->store;
+  auto state = store.find_group(group);
+  if (!state) throw BadInput("no consumer group " + group);
+  // Stop the group, then hold every one of its slices: runners release a stopped group's slices
+  // between batches, so once all are ours no batch is writing into the old read model anywhere.
+  store.set_group_active(group, false);
+  impl_->wakeup->notify();  // local runners: see the stop now
+  auto resume = [&] {
+    if (state->active) store.set_group_active(group, true);
+    impl_->wakeup->notify();
+  };
+  std::vector<std::unique_ptr<SliceLease>> leases;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (uint32_t slice = 0; slice < state->slice_count; ++slice) {
+    while (!(leases.emplace_back(store.try_lease_slice(group, slice, "cairn reset")))) {
+      leases.pop_back();
+      if (std::chrono::steady_clock::now() > deadline) {
+        leases.clear();
+        resume();
+        throw StoreError("cannot reset " + group + ": slice " + std::to_string(slice) +
+                         " is still busy in a worker; nothing was reset");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
   for (const auto& consumer : consumer_groups(impl_->app))
-    if (consumer->options().group == group) consumer->reset(*impl_->store);
-  impl_->store->reset_group(group);
-  impl_->wakeup->notify();
+    if (consumer->options().group == group) consumer->reset(store);
+  store.reset_group(group);
+  leases.clear();
+  resume();
 }
 
 void Runtime::start_consumers(WorkerOptions options) {

@@ -96,8 +96,9 @@ class Runtime {
                 std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
   // Empties the group's read model (its consumer's reset hook) and re-delivers history with
-  // `replaying` set. Stop the group first when workers are running (`cairn stop`), resume after.
-  void reset_group(const std::string& group);
+  // `replaying` set. Safe while workers run: the group is stopped until every slice is free (no
+  // batch in flight anywhere), reset, then resumed if it was running. Throws if still busy after `timeout`.
+  void reset_group(const std::string& group, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   size_t live_actors();
   // Waits for commands in flight (their appends complete), then stops every actor. Idempotent.

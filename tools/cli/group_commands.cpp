@@ -141,11 +141,8 @@ void add_group_commands(CLI::App& app, Context& context) {
         ->allow_extra_args(false);
     cmd->callback([&context, args] {
       auto runtime = context.open_runtime(args->modules);
-      auto group = require_group(runtime->store(), args->group);
-      // Stopped while its read model is emptied, so no worker writes into it halfway.
-      runtime->store().set_group_active(args->group, false);
+      require_group(runtime->store(), args->group);
       runtime->reset_group(args->group);
-      if (group.active) runtime->store().set_group_active(args->group, true);
       if (args->modules.empty())
         std::cerr << "cairn: progress reset; the read model was not emptied (pass --app to run its reset hook)\n";
     });
