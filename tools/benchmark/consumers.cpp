@@ -1,5 +1,6 @@
-// Scenarios 3 and 4: catch-up of a no-op consumer group over stored events (against a plain
-// sequential read of the same rows), and live lag from append to handled under steady load.
+// Scenarios 3 and 4: catch-up of a no-op consumer group and of a transactional (SQL) projector over
+// stored events (against a plain sequential read of the same rows), and live lag from append to
+// handled under steady load.
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -7,27 +8,13 @@
 #include <pqxx/pqxx>
 
 #include "runtime/runtime.hpp"
+#include "runtime/sql_projector.hpp"
 #include "tests/support/counter_actor.hpp"
+#include "tools/benchmark/fixtures.hpp"
 #include "tools/benchmark/report.hpp"
 
 namespace cairn::bench {
 namespace {
-
-// Appends `events` events across 1000 streams, `per_tx` per transaction, straight into the store.
-void fill(Store& store, long events, const std::string& prefix) {
-  constexpr int streams = 1000, per_tx = 2000;
-  for (long written = 0; written < events;) {
-    std::vector<AppendRequest> requests;
-    for (int s = 0; s < streams && written < events; ++s) {
-      std::string stream = prefix + std::to_string(s);
-      std::vector<Message> batch;
-      for (int k = 0; k < per_tx / streams && written < events; ++k, ++written)
-        batch.push_back(make_message(stream, "counter.incremented", {{"by", 1}}));
-      requests.push_back({stream, ExpectedSeq::any(), std::move(batch)});
-    }
-    store.append_many(std::move(requests));
-  }
-}
 
 WorkerOptions quiet() {
   WorkerOptions options;
@@ -49,7 +36,7 @@ void catch_up_scenario(const Options& options, Report& report) {
   Config config;
   config.database_url = options.database_url;
   auto runtime = std::make_unique<Runtime>(config);
-  fill(runtime->store(), events, "catchup-");
+  append_spread(runtime->store(), events, "catchup-");
 
   // Baseline: one sequential read of the same rows.
   auto start = SteadyClock::now();
@@ -82,6 +69,38 @@ void catch_up_scenario(const Options& options, Report& report) {
   runtime->stop_consumers();
   report.add({"catch-up", "no-op consumer group over " + std::to_string(events) + " events", rate, "events/s",
               "sequential read", rate / baseline, "4 slices, batches of 2000"});
+
+  // A transactional projector: each event's read-model row and its stream mark commit together,
+  // one durable transaction per event. Timed over the first `projected` events of the same log.
+  long projected = options.quick ? 5000 : 100000;
+  std::atomic<long> applied{0};
+  auto totals = sql_projector("bench.totals");
+  totals
+      ->setup([](pqxx::work& tx) {
+        tx.exec0("CREATE TABLE IF NOT EXISTS bench_totals (stream_id text PRIMARY KEY, total bigint NOT NULL, "
+                 "events bigint NOT NULL)");
+      })
+      .on<counter::Incremented>([&](pqxx::work& tx, const counter::Incremented& e, const Message& m) {
+        tx.exec_params("INSERT INTO bench_totals VALUES ($1, $2, 1) ON CONFLICT (stream_id) DO UPDATE SET "
+                       "total = bench_totals.total + excluded.total, events = bench_totals.events + 1",
+                       m.stream_id, e.by);
+        ++applied;
+      })
+      .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE bench_totals"); });
+  runtime = std::make_unique<Runtime>(config);  // a fresh application: the no-op group is done
+  counter::install(runtime->app());
+  runtime->app().add(totals);
+  worker.groups = {"bench.totals"};
+  start = SteadyClock::now();
+  runtime->start_consumers(worker);
+  while (applied.load() < projected) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  double projector_rate =
+      static_cast<double>(applied.load()) / std::chrono::duration<double>(SteadyClock::now() - start).count();
+  runtime->stop_consumers();
+  report.add({"catch-up", "SQL projector (upsert per event), first " + std::to_string(projected) + " of " +
+                              std::to_string(events) + " events",
+              projector_rate, "events/s", "sequential read", projector_rate / baseline,
+              "one transaction per event (row + stream mark), 4 slices x 4 stream handlers"});
 }
 
 void live_lag_scenario(const Options& options, Report& report) {

@@ -22,6 +22,19 @@ struct Latencies {
   }
 };
 
+// Three significant figures for small values (latencies in ms), whole numbers for the rest.
+inline std::string format_value(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, value != 0 && value < 100 ? "%.3g" : "%.0f", value);
+  return text;
+}
+
+inline std::string milliseconds_note(Latencies& l) {
+  char text[96];
+  std::snprintf(text, sizeof text, "p50 %.2f ms, p99 %.2f ms", l.percentile(0.5) / 1000, l.percentile(0.99) / 1000);
+  return text;
+}
+
 struct Row {
   std::string scenario;
   std::string variant;
@@ -35,7 +48,8 @@ struct Row {
 class Report {
  public:
   void add(Row row) {
-    std::printf("%-14s %-44s %12.0f %-10s", row.scenario.c_str(), row.variant.c_str(), row.value, row.unit.c_str());
+    std::printf("%-14s %-44s %12s %-10s", row.scenario.c_str(), row.variant.c_str(), format_value(row.value).c_str(),
+                row.unit.c_str());
     if (row.ratio > 0) std::printf("  %5.2fx %s", row.ratio, row.baseline.c_str());
     if (!row.note.empty()) std::printf("  (%s)", row.note.c_str());
     std::printf("\n");
@@ -52,11 +66,16 @@ class Report {
 struct Options {
   std::string database_url;
   bool quick = false;
+  std::string worker_path;  // cairn-worker, for the scale-out scenario
+  std::string module_path;  // the benchmark's application module, for the scale-out scenario
   double seconds() const { return quick ? 1.0 : 4.0; }
 };
 
 void commands_scenario(const Options& options, Report& report);
-void catch_up_scenario(const Options& options, Report& report);
+void rehydration_scenario(const Options& options, Report& report);
+void memory_scenario(const Options& options, Report& report);
 void live_lag_scenario(const Options& options, Report& report);
+void catch_up_scenario(const Options& options, Report& report);
+void scale_out_scenario(const Options& options, Report& report);
 
 }  // namespace cairn::bench
