@@ -1,0 +1,140 @@
+// A bank account (streams "account-<id>"): open, deposit, withdraw, close; balances kept in PostgreSQL.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "runtime/application.hpp"
+#include "runtime/sql_projector.hpp"
+
+namespace bank {
+
+// Commands. Amounts are integer cents.
+struct OpenAccount {
+  std::string owner;
+};
+struct Deposit {
+  int64_t amount = 0;
+};
+struct Withdraw {
+  int64_t amount = 0;
+};
+struct CloseAccount {};
+
+// Events
+struct AccountOpened {
+  std::string owner;
+};
+struct Deposited {
+  int64_t amount = 0;
+};
+struct Withdrawn {
+  int64_t amount = 0;
+};
+struct AccountClosed {};
+
+struct Account {
+  std::string owner;
+  int64_t balance = 0;
+  std::string status = "new";  // "new" until opened, then "open", then "closed"
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Account, owner, balance, status)
+
+}  // namespace bank
+
+CAIRN_MESSAGE(bank::OpenAccount, "bank.open_account", 1, owner)
+CAIRN_MESSAGE(bank::Deposit, "bank.deposit", 1, amount)
+CAIRN_MESSAGE(bank::Withdraw, "bank.withdraw", 1, amount)
+CAIRN_MESSAGE(bank::CloseAccount, "bank.close_account", 1)
+CAIRN_MESSAGE(bank::AccountOpened, "bank.account_opened", 1, owner)
+CAIRN_MESSAGE(bank::Deposited, "bank.deposited", 1, amount)
+CAIRN_MESSAGE(bank::Withdrawn, "bank.withdrawn", 1, amount)
+CAIRN_MESSAGE(bank::AccountClosed, "bank.account_closed", 1)
+
+namespace bank {
+
+// Why an account in this state cannot take money in or out; empty when it can.
+inline std::string not_usable(const Account& account) {
+  if (account.status == "new") return "the account is not open";
+  if (account.status == "closed") return "the account is closed";
+  return "";
+}
+
+inline std::string not_positive(int64_t amount) {
+  return amount > 0 ? "" : "amount must be positive, got " + std::to_string(amount);
+}
+
+inline cairn::ActorDefinition<Account> account_actor() {
+  using cairn::Decision;
+  return cairn::actor<Account>("account")
+      .decide<OpenAccount>([](const Account& account, const OpenAccount& c) -> Decision {
+        if (account.status == "open") return cairn::reject("the account is already open");
+        if (account.status == "closed") return cairn::reject("the account is closed");
+        if (c.owner.empty()) return cairn::reject("owner must not be empty");
+        return AccountOpened{c.owner};
+      })
+      .decide<Deposit>([](const Account& account, const Deposit& c) -> Decision {
+        if (auto why = not_usable(account); !why.empty()) return cairn::reject(why);
+        if (auto why = not_positive(c.amount); !why.empty()) return cairn::reject(why);
+        return Deposited{c.amount};
+      })
+      .decide<Withdraw>([](const Account& account, const Withdraw& c) -> Decision {
+        if (auto why = not_usable(account); !why.empty()) return cairn::reject(why);
+        if (auto why = not_positive(c.amount); !why.empty()) return cairn::reject(why);
+        if (c.amount > account.balance)
+          return cairn::reject("insufficient funds: the balance is " + std::to_string(account.balance) +
+                               ", the withdrawal " + std::to_string(c.amount));
+        return Withdrawn{c.amount};
+      })
+      .decide<CloseAccount>([](const Account& account, const CloseAccount&) -> Decision {
+        if (auto why = not_usable(account); !why.empty()) return cairn::reject(why);
+        // Money is never closed away: the owner takes it out first.
+        if (account.balance != 0)
+          return cairn::reject("the balance must be 0 to close the account, it is " + std::to_string(account.balance));
+        return AccountClosed{};
+      })
+      .evolve<AccountOpened>([](Account& account, const AccountOpened& e) {
+        account.owner = e.owner;
+        account.status = "open";
+      })
+      .evolve<Deposited>([](Account& account, const Deposited& e) { account.balance += e.amount; })
+      .evolve<Withdrawn>([](Account& account, const Withdrawn& e) { account.balance -= e.amount; })
+      .evolve<AccountClosed>([](Account& account, const AccountClosed&) { account.status = "closed"; })
+      // Counted in stored messages (a command and its event are two), so about every 25 commands.
+      .snapshot_every(50);
+}
+
+// Adds `delta` to the account's balance and counts one more event; the first event creates the row.
+inline void apply_to_balance(pqxx::work& tx, const std::string& account_id, int64_t delta) {
+  tx.exec_params(
+      "INSERT INTO bank_balances VALUES ($1, $2, 1) ON CONFLICT (account_id) DO UPDATE SET "
+      "balance = bank_balances.balance + excluded.balance, events = bank_balances.events + 1",
+      account_id, delta);
+}
+
+// bank_balances(account_id, balance, events): one row per account stream, exactly once (needs PostgreSQL).
+inline std::shared_ptr<cairn::SqlProjector> balances_projector() {
+  auto projector = cairn::sql_projector("bank.balances");
+  projector
+      ->setup([](pqxx::work& tx) {
+        tx.exec0(
+            "CREATE TABLE IF NOT EXISTS bank_balances (account_id text PRIMARY KEY, balance bigint NOT NULL, "
+            "events bigint NOT NULL)");
+      })
+      .on<AccountOpened>([](pqxx::work& tx, const AccountOpened&, const cairn::Message& m) {
+        apply_to_balance(tx, m.stream_id, 0);
+      })
+      .on<Deposited>([](pqxx::work& tx, const Deposited& e, const cairn::Message& m) {
+        apply_to_balance(tx, m.stream_id, e.amount);
+      })
+      .on<Withdrawn>([](pqxx::work& tx, const Withdrawn& e, const cairn::Message& m) {
+        apply_to_balance(tx, m.stream_id, -e.amount);
+      })
+      .on<AccountClosed>([](pqxx::work& tx, const AccountClosed&, const cairn::Message& m) {
+        apply_to_balance(tx, m.stream_id, 0);
+      })
+      .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE bank_balances"); });
+  return projector;
+}
+
+}  // namespace bank
