@@ -48,6 +48,12 @@ class Decision {
     (d.events_.push_back(Draft::of(events)), ...);
     return d;
   }
+  // One more event, for decisions whose events depend on the state: `Decision d = A{}; if (x) d.then(B{});`
+  template <TypedMessage E>
+  Decision& then(const E& event) {
+    events_.push_back(Draft::of(event));
+    return *this;
+  }
   static Decision reject(std::string reason) {
     Decision d;
     d.rejection_ = std::move(reason);

@@ -10,6 +10,8 @@ namespace cairn::testing {
 
 // The URL of an empty store of the backend under test ("" for memory; the same database, emptied, for PostgreSQL).
 std::string fresh_backend_url();
+// The same URL, without emptying anything (e.g. for a CLI run against what a test wrote).
+std::string backend_url();
 bool backend_is_postgres();
 
 // An empty store of the backend under test.

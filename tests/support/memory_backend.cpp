@@ -8,6 +8,7 @@
 namespace cairn::testing {
 
 std::string fresh_backend_url() { return ""; }
+std::string backend_url() { return ""; }
 bool backend_is_postgres() { return false; }
 std::unique_ptr<Store> fresh_store(Limits limits) { return std::make_unique<MemoryStore>(limits); }
 

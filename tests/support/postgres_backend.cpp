@@ -8,10 +8,14 @@
 
 namespace cairn::testing {
 
+TestDatabase& database() {
+  static TestDatabase db;
+  return db;
+}
+std::string backend_url() { return database().url(); }
 std::string fresh_backend_url() {
-  static TestDatabase database;
-  database.truncate();
-  return database.url();
+  database().truncate();
+  return database().url();
 }
 bool backend_is_postgres() { return true; }
 std::unique_ptr<Store> fresh_store(Limits limits) {

@@ -1,0 +1,9 @@
+// The holiday booking example as an application module (for cairn-worker and the CLI's --app).
+#include "examples/holiday_booking/booking.hpp"
+#include "examples/holiday_booking/suppliers.hpp"
+
+CAIRN_MODULE(app) {
+  app.add(travel::booking_actor());
+  app.add(travel::flight_actor());
+  app.add(travel::hotel_actor());
+}

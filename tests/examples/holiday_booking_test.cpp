@@ -1,0 +1,142 @@
+// The holiday booking workflow on the backend under test: both legs booked concurrently, each
+// failure compensated, the answers in either order, and one correlation id over the whole chain.
+#include <doctest/doctest.h>
+
+#include "examples/holiday_booking/booking.hpp"
+#include "examples/holiday_booking/suppliers.hpp"
+#include "runtime/runtime.hpp"
+#include "tests/support/backend.hpp"
+#include "tests/support/eventually.hpp"
+#include "tests/support/process.hpp"
+
+using namespace cairn;
+using namespace travel;
+
+namespace {
+
+std::unique_ptr<Runtime> travel_runtime() {
+  Config config;
+  config.database_url = testing::fresh_backend_url();
+  auto runtime = std::make_unique<Runtime>(config);
+  runtime->add(booking_actor()).add(flight_actor()).add(hotel_actor());
+  return runtime;
+}
+
+WorkerOptions quiet() {
+  WorkerOptions options;
+  options.poll_interval = std::chrono::milliseconds(10);
+  options.log = [](const std::string&) {};
+  return options;
+}
+
+std::vector<std::string> types_of(Runtime& runtime, const std::string& stream) {
+  std::vector<std::string> types;
+  for (const auto& m : runtime.store().read_stream(stream)) types.push_back(m.type);
+  return types;
+}
+
+// Runs a booking through the workers until it settles; returns the id of its first command.
+std::string book(Runtime& runtime, const std::string& id, const StartBooking& request, const std::string& settled) {
+  auto result = runtime.handle("booking-" + id, request);
+  REQUIRE_MESSAGE(result.ok(), result.error);
+  auto status = [&] { return runtime.state_json("booking-" + id)["status"].get<std::string>(); };
+  REQUIRE_MESSAGE(testing::eventually([&] { return status() == settled; }), "booking-" << id << " is " << status());
+  return runtime.store().read_stream("booking-" + id).front().id;
+}
+
+// Every message of the three streams belongs to the chain the first command started.
+void check_one_correlation(Runtime& runtime, const std::string& id, const std::string& correlation) {
+  size_t messages = 0;
+  for (const auto& stream : {"booking-" + id, "flight-" + id, "hotel-" + id})
+    for (const auto& m : runtime.store().read_stream(stream)) {
+      CHECK_MESSAGE(m.metadata.value("correlation_id", "") == correlation, m.type << " in " << stream);
+      ++messages;
+    }
+  CHECK(runtime.store().read_correlation(correlation).size() == messages);
+}
+
+}  // namespace
+
+TEST_CASE("both legs booked: the booking completes, one correlation id ties the chain, cairn trace prints it") {
+  auto runtime = travel_runtime();
+  runtime->start_consumers(quiet());
+  auto first = book(*runtime, "b1", {"ann", "Lisbon", "2027-05-01", 7}, "completed");
+  auto booking = runtime->load<Booking>("booking-b1");
+  CHECK(booking.flight_reference == "FL-b1");
+  CHECK(booking.hotel_reference == "HT-b1");
+  CHECK(runtime->load<Reservation>("flight-b1").status == "booked");
+  CHECK(runtime->load<Reservation>("hotel-b1").status == "booked");
+  check_one_correlation(*runtime, "b1", first);
+
+  if (testing::backend_is_postgres()) {
+    auto trace = testing::run_process(CAIRN_CLI_PATH, {"--db", testing::backend_url(), "trace", first});
+    CHECK(trace.exit_code == 0);
+    for (const char* expected : {"travel.start_booking  booking-b1#1", "  travel.booking_started", "travel.book_flight  flight-b1",
+                                 "travel.hotel_booked  hotel-b1", "travel.booking_completed  booking-b1"})
+      CHECK_MESSAGE(trace.out.find(expected) != std::string::npos, expected << " in\n" << trace.out);
+  }
+  runtime->shutdown();
+}
+
+TEST_CASE("a failed leg fails the booking and cancels the other one") {
+  auto runtime = travel_runtime();
+  runtime->start_consumers(quiet());
+  SUBCASE("the hotel fails: the flight is cancelled") {
+    auto first = book(*runtime, "b2", {"bo", "Oslo", "2027-06-01", 21}, "compensated");
+    auto booking = runtime->load<Booking>("booking-b2");
+    CHECK(booking.failure == "hotel: hotels take at most 14 nights");
+    CHECK(booking.flight == Leg::cancelled);
+    CHECK(runtime->load<Reservation>("flight-b2").status == "cancelled");
+    CHECK(runtime->load<Reservation>("hotel-b2").status == "failed");
+    check_one_correlation(*runtime, "b2", first);
+  }
+  SUBCASE("the flight fails: the hotel is cancelled") {
+    auto first = book(*runtime, "b3", {"cy", "Atlantis", "2027-06-01", 3}, "compensated");
+    auto booking = runtime->load<Booking>("booking-b3");
+    CHECK(booking.failure == "flight: no flights to Atlantis");
+    CHECK(booking.hotel == Leg::cancelled);
+    CHECK(runtime->load<Reservation>("hotel-b3").status == "cancelled");
+    check_one_correlation(*runtime, "b3", first);
+  }
+  SUBCASE("both fail: nothing to cancel") {
+    book(*runtime, "b4", {"di", "Atlantis", "2027-06-01", 30}, "compensated");
+    CHECK(types_of(*runtime, "flight-b4") == std::vector<std::string>{"travel.book_flight", "travel.flight_booking_failed"});
+    CHECK(types_of(*runtime, "hotel-b4") == std::vector<std::string>{"travel.book_hotel", "travel.hotel_booking_failed"});
+  }
+  runtime->shutdown();
+}
+
+TEST_CASE("the answers may arrive in either order; late and repeated answers are handled") {
+  auto runtime = travel_runtime();  // no workers: the test plays the suppliers' answers itself
+  auto answer = [&](const std::string& stream, const auto& command) {
+    auto result = runtime->handle(stream, command);
+    std::vector<std::string> types;
+    for (const auto& e : result.events) types.push_back(e.type);
+    return std::make_pair(result, types);
+  };
+  using Types = std::vector<std::string>;
+  REQUIRE(runtime->handle("booking-x", StartBooking{"ann", "Rome", "2027-01-01", 2}).ok());
+  REQUIRE(runtime->handle("booking-y", StartBooking{"ann", "Rome", "2027-01-01", 2}).ok());
+
+  // x: the hotel fails first; the flight booked afterwards must be cancelled.
+  CHECK(answer("booking-x", RejectHotel{"full"}).second == Types{"travel.hotel_rejected", "travel.booking_failed"});
+  CHECK(answer("booking-x", ConfirmFlight{"FL-x"}).second ==
+        Types{"travel.flight_confirmed", "travel.cancellation_requested"});
+  CHECK(answer("booking-x", ConfirmCancellation{"flight"}).second ==
+        Types{"travel.cancellation_confirmed", "travel.booking_compensated"});
+  // y: the flight is booked first; the hotel failing then cancels it.
+  CHECK(answer("booking-y", ConfirmFlight{"FL-y"}).second == Types{"travel.flight_confirmed"});
+  CHECK(answer("booking-y", RejectHotel{"full"}).second ==
+        Types{"travel.hotel_rejected", "travel.booking_failed", "travel.cancellation_requested"});
+  CHECK(runtime->state_json("booking-y")["flight"] == "cancelling");
+
+  auto repeated = runtime->handle("booking-y", RejectHotel{"full"});
+  CHECK(repeated.error == "the hotel has already answered");
+  CHECK(runtime->handle("booking-y", ConfirmCancellation{"hotel"}).error == "no hotel cancellation pending");
+  CHECK(runtime->handle("booking-z", ConfirmFlight{"FL-z"}).error == "no booking z");
+  CHECK(runtime->handle("booking-x", StartBooking{"ann", "Rome", "2027-01-01", 2}).error == "booking x already started");
+  CHECK(runtime->handle("booking-w", StartBooking{"ann", "Rome", "soon", 2}).error == "date must be YYYY-MM-DD");
+  CHECK(runtime->handle("booking-w", StartBooking{"ann", "Rome", "2027-01-01", 0}).error == "nights must be positive");
+  CHECK(runtime->handle("flight-q", CancelFlight{"why not"}).error == "no booked flight to cancel");
+  runtime->shutdown();
+}
