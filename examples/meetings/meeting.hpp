@@ -14,27 +14,11 @@
 
 namespace meetings {
 
-// User ids as a command receives them. Stricter than a plain vector of integers, which would
-// silently truncate 1.5 to 1: every element must be a JSON integer.
-struct UserIds {
-  std::vector<int64_t> ids;
-};
-inline void to_json(cairn::Json& j, const UserIds& users) { j = users.ids; }
-inline void from_json(const cairn::Json& j, UserIds& users) {
-  if (!j.is_array()) throw cairn::Json::type_error::create(302, "must be an array of integer user ids", &j);
-  users.ids.clear();
-  for (const auto& id : j) {
-    if (!id.is_number_integer())
-      throw cairn::Json::type_error::create(302, "user ids must be integers, got " + id.dump(), &j);
-    users.ids.push_back(id.get<int64_t>());
-  }
-}
-
 // Commands. Times are ISO 8601 text, e.g. 2026-12-01T09:00:00Z.
 struct Schedule {
   std::string organizer;
   std::string starts_at;
-  UserIds invitees;
+  std::vector<int64_t> invitees;  // decoding refuses 1.5, true or "7" (naming the field)
 };
 struct Accept {
   int64_t user_id = 0;
@@ -124,7 +108,7 @@ inline cairn::ActorDefinition<Meeting> meeting_actor(Clock clock = cairn::now) {
       .decide<Schedule>([clock](const Meeting& meeting, const Schedule& c) -> Decision {
         if (meeting.status != "new") return cairn::reject("the meeting is already " + meeting.status);
         if (c.organizer.empty()) return cairn::reject("organizer must not be empty");
-        const auto& invitees = c.invitees.ids;
+        const auto& invitees = c.invitees;
         if (invitees.empty()) return cairn::reject("invitees must not be empty");
         if (std::set<int64_t>(invitees.begin(), invitees.end()).size() != invitees.size())
           return cairn::reject("invitees must not repeat a user id");

@@ -133,7 +133,7 @@ TEST_CASE("invitees that are not integers fail decoding with an error naming the
     auto result = m.raw(id, "meetings.schedule", {{"organizer", "olga"}, {"starts_at", starts}, {"invitees", invitees}});
     INFO("invitees " << invitees.dump() << ": " << result.error);
     CHECK(result.status == HandleResult::Status::invalid);
-    CHECK(result.error.find("meetings.schedule: field 'invitees' has the wrong type") != std::string::npos);
+    CHECK(result.error.find("meetings.schedule: field 'invitees' ") != std::string::npos);
   }
   auto missing = m.raw(id, "meetings.schedule", {{"organizer", "olga"}, {"starts_at", starts}});
   CHECK(missing.status == HandleResult::Status::invalid);

@@ -1,9 +1,13 @@
 // Unit tests: the message envelope, its JSON codec, time formats and validation rules.
 #include <doctest/doctest.h>
 
+#include <optional>
+#include <vector>
+
 #include "backends/store.hpp"
 #include "runtime/errors.hpp"
 #include "runtime/message.hpp"
+#include "runtime/message_type.hpp"
 #include "runtime/validation.hpp"
 
 using namespace cairn;
@@ -99,4 +103,54 @@ TEST_CASE("error kinds map to the CLI's exit codes") {
   CHECK(exit_code(ErrorKind::conflict) == 3);
   CHECK(exit_code(ErrorKind::rejected) == 4);
   CHECK(exit_code(ErrorKind::store) == 1);
+}
+
+namespace {
+struct Part {
+  int quantity = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Part, quantity)
+struct Strict {
+  int count = 0;
+  unsigned flags = 0;
+  long cents = 0;
+  double ratio = 0;
+  bool urgent = false;
+  std::vector<int> ids;
+  std::optional<int> limit;
+  Part part;
+};
+}  // namespace
+CAIRN_MESSAGE(Strict, "test.strict", 1, count, flags, cents, ratio, urgent, ids, limit, part)
+
+TEST_CASE("typed payloads refuse numbers and booleans that would not survive decoding, naming the field") {
+  Json good = {{"count", 3},     {"flags", 7},       {"cents", 1099511627781},       {"ratio", 2},
+               {"urgent", true}, {"ids", {1, 2.0}},  {"part", {{"quantity", 4}, {"note", "x"}}}};
+  auto decoded = from_payload<Strict>(good);
+  CHECK(decoded.cents == 1099511627781);
+  CHECK(decoded.ids == std::vector<int>{1, 2});
+  CHECK(decoded.ratio == 2.0);
+  CHECK_FALSE(decoded.limit.has_value());
+  auto refused = [&](const char* field, Json value) {
+    Json payload = good;
+    payload[field] = std::move(value);
+    try {
+      from_payload<Strict>(payload);
+    } catch (const BadInput& e) {
+      return std::string(e.what()).find(std::string("field '") + field + "'") != std::string::npos;
+    }
+    return false;
+  };
+  CHECK(refused("count", 10.7));
+  CHECK(refused("count", true));
+  CHECK(refused("count", 1099511627781));  // would wrap to 5
+  CHECK(refused("flags", -1));             // would wrap to 4294967295
+  CHECK(refused("cents", 0.5));
+  CHECK(refused("urgent", 1));
+  CHECK(refused("ids", {1, 1.5}));
+  CHECK(refused("ids", {true}));
+  CHECK(refused("limit", 2.5));
+  CHECK(refused("part", {{"quantity", 2.5}}));
+  CHECK(refused("count", "3"));
+  CHECK_FALSE(refused("ratio", 2.5));
 }
