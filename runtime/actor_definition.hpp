@@ -119,6 +119,9 @@ class ActorDefinition {
     return *this;
   }
 
+  // A snapshot whenever the stream's seq crosses a multiple of `messages`. Commands are stored in
+  // the stream too and rehydration reads past them, so this counts what a reload reads: with one
+  // event per command, 50 means a snapshot every 25 commands. Bump `state_revision` when State changes.
   ActorDefinition& snapshot_every(int messages, int state_revision = 1) {
     spec_.snapshot_every = messages;
     spec_.state_revision = state_revision;
