@@ -22,11 +22,15 @@ namespace {
 
 void prepare_statements(pqxx::connection& c) {
   c.prepare("lock_streams", "SELECT cairn.lock_streams($1::bigint[])");
+  // Key lists arrive as JSON arrays and are matched with `= ANY (ARRAY(...))`, not `IN (SELECT
+  // ...)`: the planner guesses 100 rows for a set-returning function, so the IN form can turn
+  // into a hash join over a whole table (every stream, on every append) or, on stale statistics,
+  // a nested loop re-reading the list per row. ANY over an array is always an index lookup.
   c.prepare("heads",
             "SELECT stream_id, head_seq FROM cairn.streams "
-            "WHERE stream_id IN (SELECT jsonb_array_elements_text($1::jsonb))");
+            "WHERE stream_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))");
   c.prepare("by_ids", "SELECT " CAIRN_MESSAGE_COLUMNS
-                      " FROM cairn.messages WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)");
+                      " FROM cairn.messages WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)::uuid))");
   c.prepare("insert",
             "INSERT INTO cairn.messages (id, stream_id, seq, type, revision, payload, metadata, stream_hash) "
             "SELECT (m->>'id')::uuid, m->>'stream_id', (m->>'seq')::bigint, m->>'type', (m->>'revision')::int, "
@@ -90,7 +94,7 @@ void prepare_statements(pqxx::connection& c) {
 #define CAIRN_PROGRESS_COLUMNS \
   "stream_id, seq, stopped, coalesce(failed_seq, 0), coalesce(message_id::text, ''), coalesce(error, ''), attempts"
   c.prepare("load_progress", "SELECT " CAIRN_PROGRESS_COLUMNS " FROM cairn.group_streams WHERE group_id = $1 "
-                             "AND stream_id IN (SELECT jsonb_array_elements_text($2::jsonb))");
+                             "AND stream_id = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))");
   c.prepare("failed_streams", "SELECT " CAIRN_PROGRESS_COLUMNS " FROM cairn.group_streams WHERE group_id = $1 "
                               "AND (stopped OR failed_seq IS NOT NULL) ORDER BY stream_id");
   c.prepare("stop_stream",

@@ -37,6 +37,7 @@ void catch_up_scenario(const Options& options, Report& report) {
   config.database_url = options.database_url;
   auto runtime = std::make_unique<Runtime>(config);
   append_spread(runtime->store(), events, "catchup-");
+  analyze(options.database_url);
 
   // Baseline: one sequential read of the same rows.
   auto start = SteadyClock::now();

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <pqxx/pqxx>
+
 #include "backends/store.hpp"
 #include "tests/support/counter_actor.hpp"
 
@@ -50,6 +52,14 @@ inline void append_spread(Store& store, long events, const std::string& prefix) 
     }
     store.append_many(std::move(requests));
   }
+}
+
+// Fresh planner statistics for the log after a bulk write, as autovacuum would gather on a live
+// system (when it runs is up to its timer: without this, a run may plan with an empty table's).
+inline void analyze(const std::string& url) {
+  pqxx::connection c(url);
+  pqxx::nontransaction tx(c);
+  tx.exec0("ANALYZE cairn.messages, cairn.streams");
 }
 
 // This process's resident memory, from /proc/self/statm.

@@ -105,6 +105,7 @@ Run timed_run(const Options& options, int processes, long events, int attempt) {
   auto horizon = std::make_unique<pqxx::work>(horizon_connection);
   horizon->exec1("SELECT pg_current_xact_id()");
   append_spread(*store, events, "counter-scale-");
+  analyze(options.database_url);
 
   store->ensure_group(group, slices, StartFrom::beginning());
   std::vector<std::unique_ptr<SliceLease>> gate;
