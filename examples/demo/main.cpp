@@ -1,14 +1,24 @@
-// cairn-demo: the shopping cart on the embedded (in-memory) runtime, told as a story.
+// cairn-demo: the food delivery example on the embedded (in-memory) runtime, told as a story:
+// each command, the events it produced, the order's state and the read models.
 #include <iostream>
 
-#include "examples/carts/cart.hpp"
-#include "runtime/runtime.hpp"
+#include "examples/food_delivery/projections.hpp"
 
 namespace {
 
-void show(cairn::Runtime& runtime, const std::string& stream, const cairn::Message& command) {
-  std::cout << "> " << stream << "  " << command.type << " " << command.payload.dump() << "\n";
-  auto result = runtime.handle(stream, command);
+using cairn::Runtime;
+
+void show_projections(Runtime& runtime, const std::string& order_id, int64_t seq) {
+  auto status = food::delivery_status(runtime, order_id, seq);  // waits for the projector to catch up
+  std::cout << "  delivery status: " << (status ? cairn::Json(*status).dump() : "(not caught up)") << "\n";
+}
+
+template <class C>
+void step(Runtime& runtime, const std::string& order_id, const C& command) {
+  auto stream = food::stream_of(order_id);
+  auto message = Runtime::make_command(stream, command, cairn::Json::object());
+  std::cout << "\n> " << stream << "  " << message.type << " " << message.payload.dump() << "\n";
+  auto result = runtime.handle(stream, message);
   if (!result.ok()) {
     std::cout << "  rejected: " << result.error << "\n";
     return;
@@ -16,33 +26,51 @@ void show(cairn::Runtime& runtime, const std::string& stream, const cairn::Messa
   for (const auto& event : result.events)
     std::cout << "  #" << event.seq << " " << event.type << " " << event.payload.dump() << "\n";
   std::cout << "  state: " << runtime.state_json(stream).dump() << "\n";
-}
-
-template <class C>
-cairn::Message command(const std::string& stream, const C& c) {
-  return cairn::Runtime::make_command(stream, c, cairn::Json::object());
+  show_projections(runtime, order_id, result.seq);
 }
 
 }  // namespace
 
 int main() {
-  cairn::Runtime runtime;  // in memory; pass Config{.database_url = ...} for PostgreSQL
-  runtime.add(carts::cart_actor()).add(orders::order_actor());
+  Runtime runtime;  // in memory; pass Config{.database_url = ...} for PostgreSQL
+  food::install(runtime.app());
+  cairn::WorkerOptions workers;
+  workers.log = [](const std::string&) {};
+  runtime.start_consumers(workers);  // the projectors run in this process
 
-  std::cout << "A shopping cart, cart-42, on the in-memory store\n\n";
-  show(runtime, "cart-42", command("cart-42", carts::AddItem{"tea", 2, 450}));
-  show(runtime, "cart-42", command("cart-42", carts::AddItem{"cups", 1, 1200}));
-  show(runtime, "cart-42", command("cart-42", carts::RemoveItem{"spoons"}));
-  show(runtime, "cart-42", command("cart-42", carts::RemoveItem{"cups"}));
-  show(runtime, "cart-42", command("cart-42", carts::Checkout{}));
-  show(runtime, "cart-42", command("cart-42", carts::AddItem{"cake", 1, 300}));
+  std::cout << "Food delivery on the in-memory store: ann orders pizza (order o-1)\n";
+  step(runtime, "o-1", food::CreateOrder{"ann", "luigi", {{"margherita", 2}, {"tiramisu", 1}}});
+  step(runtime, "o-1", food::AcceptOrder{});
+  step(runtime, "o-1", food::InitiatePayment{2350});
+  step(runtime, "o-1", food::FailPayment{"card declined"});
+  step(runtime, "o-1", food::InitiatePayment{2350});
+  step(runtime, "o-1", food::ConfirmPayment{});
+  step(runtime, "o-1", food::AcceptOrder{});
+  step(runtime, "o-1", food::StartDelivery{"bo"});
+  step(runtime, "o-1", food::CompleteDelivery{"00"});
+  step(runtime, "o-1", food::CompleteDelivery{food::delivery_code_for("o-1")});
+  step(runtime, "o-1", food::ConfirmDelivery{});
+  std::cout << "\nann orders again (o-2), from another restaurant\n";
+  step(runtime, "o-2", food::CreateOrder{"ann", "mario", {{"ramen", 1}}});
 
-  std::cout << "\nTime travel: cart-42 as of seq 4 (before cups were removed)\n  "
-            << runtime.state_json("cart-42", {0, 4, std::nullopt}).dump() << "\n";
-  auto what_if = runtime.what_if<carts::Cart>("cart-42", {cairn::Draft::of(carts::ItemAdded{"cake", 3, 300})});
-  std::cout << "What if three cakes had been added too? total " << what_if.total_cents() << " cents (nothing stored)\n";
+  std::cout << "\nRead models (each read waits until its projector has o-2's order)\n";
+  for (const auto& group : {food::user_orders_group, food::restaurant_board_group})
+    runtime.wait_for(group, food::stream_of("o-2"), 2);
+  std::cout << "  orders of ann: "
+            << cairn::Json(*runtime.projection<food::UserOrders>(food::user_orders_group, "ann")).dump() << "\n";
+  for (const char* restaurant : {"luigi", "mario"})
+    std::cout << "  board of " << restaurant << ": "
+              << cairn::Json(*runtime.projection<food::RestaurantBoard>(food::restaurant_board_group, restaurant)).dump()
+              << "\n";
 
-  std::cout << "\nThe log of cart-42:\n";
-  for (const auto& m : runtime.store().read_stream("cart-42"))
+  std::cout << "\nTime travel: o-1 as of seq 10 (paid, not yet accepted)\n  "
+            << runtime.state_json(food::stream_of("o-1"), {0, 10, std::nullopt}).dump() << "\n";
+  auto what_if = runtime.what_if<food::Order>(food::stream_of("o-2"), {cairn::Draft::of(food::PaymentInitiated{990})});
+  std::cout << "What if o-2's payment had started? payment = " << cairn::Json(what_if.payment).dump()
+            << " (nothing stored)\n";
+
+  std::cout << "\nThe log of o-1:\n";
+  for (const auto& m : runtime.store().read_stream(food::stream_of("o-1")))
     std::cout << "  " << m.seq << "  " << m.type << " " << m.payload.dump() << "\n";
+  runtime.shutdown();
 }
