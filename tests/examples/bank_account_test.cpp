@@ -10,6 +10,7 @@
 #include "examples/bank_account/account.hpp"
 #include "runtime/runtime.hpp"
 #include "tests/support/backend.hpp"
+#include "tests/support/workers.hpp"
 
 using namespace cairn;
 using cairn::testing::backend_is_postgres;
@@ -216,19 +217,12 @@ std::string render(const Balances& balances) {
   return out;
 }
 
-WorkerOptions quiet_workers() {
-  WorkerOptions options;
-  options.poll_interval = std::chrono::milliseconds(10);
-  options.log = [](const std::string&) {};
-  return options;
-}
-
 }  // namespace
 
 TEST_CASE("bank_balances is the fold of the log under concurrent commands, and a reset rebuilds it" *
           doctest::skip(!backend_is_postgres())) {
   Bank bank;
-  bank.runtime->start_consumers(quiet_workers());
+  bank.runtime->start_consumers(testing::quiet_workers());
   std::vector<std::string> accounts;
   for (int a = 0; a < 6; ++a) {
     accounts.push_back("account-" + std::to_string(a));
@@ -269,7 +263,7 @@ TEST_CASE("bank_balances is the fold of the log under concurrent commands, and a
   bank.runtime->stop_consumers();
   bank.runtime->reset_group("bank.balances");
   CHECK(balances_table(bank.url).empty());
-  bank.runtime->start_consumers(quiet_workers());
+  bank.runtime->start_consumers(testing::quiet_workers());
   REQUIRE(caught_up());
   CHECK(render(balances_table(bank.url)) == table);
   bank.runtime->shutdown();

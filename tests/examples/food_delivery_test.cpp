@@ -8,6 +8,7 @@
 #include "examples/food_delivery/projections.hpp"
 #include "tests/support/backend.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/workers.hpp"
 
 using namespace cairn;
 using namespace food;
@@ -22,14 +23,6 @@ std::unique_ptr<Runtime> food_runtime() {
   return runtime;
 }
 
-WorkerOptions quiet(std::vector<std::string> groups = {}) {
-  WorkerOptions options;
-  options.groups = std::move(groups);
-  options.poll_interval = std::chrono::milliseconds(10);
-  options.log = [](const std::string&) {};
-  return options;
-}
-
 CreateOrder pizza_for(const std::string& user, const std::string& restaurant = "luigi") {
   return {user, restaurant, {{"margherita", 2}, {"tiramisu", 1}}};
 }
@@ -38,7 +31,7 @@ CreateOrder pizza_for(const std::string& user, const std::string& restaurant = "
 
 TEST_CASE("an order's life: each write's status is read back at once, with its time and code") {
   auto runtime = food_runtime();
-  runtime->start_consumers(quiet());
+  runtime->start_consumers(testing::quiet_workers());
   const std::string id = "o-1", stream = stream_of(id);
   auto step = [&](const Message& command, const std::string& status, Payment payment) {
     auto result = runtime->handle(stream, command);
@@ -111,7 +104,7 @@ TEST_CASE("the order's rules reject out-of-order and invalid commands, and appen
 
 TEST_CASE("orders by user id: many order streams feed one user's view, concurrently, each order once") {
   auto runtime = food_runtime();
-  runtime->start_consumers(quiet());
+  runtime->start_consumers(testing::quiet_workers());
   const std::vector<std::string> users = {"ann", "bo", "cy"};
   std::vector<std::thread> writers;
   for (int w = 0; w < 4; ++w)
@@ -147,7 +140,7 @@ TEST_CASE("orders by user id: many order streams feed one user's view, concurren
 TEST_CASE("a projection deployed after 100 orders catches up over the whole history") {
   auto runtime = food_runtime();
   // The first release runs the two original projections only.
-  runtime->start_consumers(quiet({delivery_status_group, user_orders_group}));
+  runtime->start_consumers(testing::quiet_workers({delivery_status_group, user_orders_group}));
   HandleResult last;
   for (int n = 0; n < 100; ++n) {
     last = runtime->handle(stream_of("o-" + std::to_string(n)), pizza_for("u" + std::to_string(n % 7), n % 4 ? "luigi" : "mario"));
@@ -158,7 +151,7 @@ TEST_CASE("a projection deployed after 100 orders catches up over the whole hist
   runtime->stop_consumers();
 
   // The next release adds the restaurant board; its group is new, so it starts at the beginning.
-  runtime->start_consumers(quiet());
+  runtime->start_consumers(testing::quiet_workers());
   CHECK(testing::eventually([&] {
     auto luigi = runtime->projection<RestaurantBoard>(restaurant_board_group, "luigi");
     auto mario = runtime->projection<RestaurantBoard>(restaurant_board_group, "mario");

@@ -8,6 +8,7 @@
 #include "tests/support/backend.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/workers.hpp"
 
 using namespace cairn;
 using namespace travel;
@@ -20,13 +21,6 @@ std::unique_ptr<Runtime> travel_runtime() {
   auto runtime = std::make_unique<Runtime>(config);
   runtime->add(booking_actor()).add(flight_actor()).add(hotel_actor());
   return runtime;
-}
-
-WorkerOptions quiet() {
-  WorkerOptions options;
-  options.poll_interval = std::chrono::milliseconds(10);
-  options.log = [](const std::string&) {};
-  return options;
 }
 
 std::vector<std::string> types_of(Runtime& runtime, const std::string& stream) {
@@ -59,7 +53,7 @@ void check_one_correlation(Runtime& runtime, const std::string& id, const std::s
 
 TEST_CASE("both legs booked: the booking completes, one correlation id ties the chain, cairn trace prints it") {
   auto runtime = travel_runtime();
-  runtime->start_consumers(quiet());
+  runtime->start_consumers(testing::quiet_workers());
   auto first = book(*runtime, "b1", {"ann", "Lisbon", "2027-05-01", 7}, "completed");
   auto booking = runtime->load<Booking>("booking-b1");
   CHECK(booking.flight_reference == "FL-b1");
@@ -80,7 +74,7 @@ TEST_CASE("both legs booked: the booking completes, one correlation id ties the 
 
 TEST_CASE("a failed leg fails the booking and cancels the other one") {
   auto runtime = travel_runtime();
-  runtime->start_consumers(quiet());
+  runtime->start_consumers(testing::quiet_workers());
   SUBCASE("the hotel fails: the flight is cancelled") {
     auto first = book(*runtime, "b2", {"bo", "Oslo", "2027-06-01", 21}, "compensated");
     auto booking = runtime->load<Booking>("booking-b2");

@@ -13,6 +13,7 @@
 #include "runtime/runtime.hpp"
 #include "tests/support/backend.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/workers.hpp"
 
 using namespace cairn;
 using cairn::testing::backend_is_postgres;
@@ -185,13 +186,6 @@ TEST_CASE("status rules: accept, reschedule, finish and cancel only a scheduled 
 
 namespace {
 
-WorkerOptions quiet_workers() {
-  WorkerOptions options;
-  options.poll_interval = std::chrono::milliseconds(10);
-  options.log = [](const std::string&) {};
-  return options;
-}
-
 // Waits until `group` has handled every message of these meetings.
 bool caught_up(Runtime& runtime, const std::string& group, const std::vector<std::string>& ids) {
   for (const auto& id : ids)
@@ -221,7 +215,7 @@ std::string mail_lines(const Outbox& outbox) {
 
 TEST_CASE("e-mails go out once per event, and not again when the group is reset and replayed") {
   Meetings m(pinned_clock);
-  m.runtime->start_consumers(quiet_workers());
+  m.runtime->start_consumers(testing::quiet_workers());
   m.ok("meeting-a", schedule("2030-01-01T10:00:00Z", {1, 2}));  // seq 2
   m.ok("meeting-b", schedule("2030-01-01T11:00:00Z", {3}));     // seq 2
   m.ok("meeting-a", meetings::Accept{1});                        // seq 4, no mail
@@ -242,7 +236,7 @@ TEST_CASE("e-mails go out once per event, and not again when the group is reset 
   CHECK(handled(*m.runtime, "meetings.email", ids) == 6 + 4);
   m.runtime->reset_group("meetings.email");
   CHECK(handled(*m.runtime, "meetings.email", ids) == 0);  // so the whole history is delivered again
-  m.runtime->start_consumers(quiet_workers());
+  m.runtime->start_consumers(testing::quiet_workers());
   REQUIRE(caught_up(*m.runtime, "meetings.email", ids));
   CHECK(handled(*m.runtime, "meetings.email", ids) == 6 + 4);
   CHECK(mail_lines(*m.outbox) == expected);  // replayed, and nothing was sent again
@@ -297,7 +291,7 @@ Rows states(Meetings& m, const std::vector<std::string>& ids) {
 TEST_CASE("the meetings tables follow the log, and a reset rebuilds them identically without e-mails" *
           doctest::skip(!backend_is_postgres())) {
   Meetings m(pinned_clock);
-  m.runtime->start_consumers(quiet_workers());
+  m.runtime->start_consumers(testing::quiet_workers());
   std::vector<std::string> ids;
   for (int i = 0; i < 8; ++i) ids.push_back("meeting-" + std::to_string(i));
   // One client per meeting, all at once: each meeting ends in a different status.
@@ -329,7 +323,7 @@ TEST_CASE("the meetings tables follow the log, and a reset rebuilds them identic
   m.runtime->reset_group("meetings.tables");
   m.runtime->reset_group("meetings.email");
   CHECK(tables(m.url).empty());
-  m.runtime->start_consumers(quiet_workers());
+  m.runtime->start_consumers(testing::quiet_workers());
   REQUIRE(caught_up(*m.runtime, "meetings.tables", ids));
   REQUIRE(caught_up(*m.runtime, "meetings.email", ids));
   CHECK(render(tables(m.url)) == before);

@@ -11,6 +11,7 @@
 #include "tests/support/eventually.hpp"
 #include "tests/support/backend.hpp"
 #include "tests/support/counter_actor.hpp"
+#include "tests/support/workers.hpp"
 
 using namespace cairn;
 using cairn::testing::fresh_backend_url;
@@ -240,10 +241,7 @@ TEST_CASE("consumer groups on this backend: reactions and dispatched commands fl
   auto handler = side_effect("counter.seen");
   handler->on<counter::Incremented>([&](const counter::Incremented&, const Message&) { ++effects; });
   runtime->app().add(handler);
-  WorkerOptions options;
-  options.poll_interval = std::chrono::milliseconds(10);
-  options.log = [](const std::string&) {};
-  runtime->start_consumers(options);
+  runtime->start_consumers(testing::quiet_workers());
 
   auto big = runtime->handle("counter-react", counter::Increment{150});
   REQUIRE(big.ok());
@@ -289,10 +287,7 @@ TEST_CASE("a state-stored projector keyed by something else than the stream stay
         view.events += 1;
       });
   runtime->app().add(parity);
-  WorkerOptions options;
-  options.poll_interval = std::chrono::milliseconds(10);
-  options.log = [](const std::string&) {};
-  runtime->start_consumers(options);
+  runtime->start_consumers(testing::quiet_workers());
   std::vector<std::thread> writers;
   for (int w = 0; w < 4; ++w)
     writers.emplace_back([&, w] {
@@ -347,10 +342,7 @@ TEST_CASE("an event-sourced projector's view of each stream is the fold of its h
     view.last_seq = m.seq;
   });
   runtime->app().add(tally);
-  WorkerOptions options;
-  options.poll_interval = std::chrono::milliseconds(10);
-  options.log = [](const std::string&) {};
-  runtime->start_consumers(options);
+  runtime->start_consumers(testing::quiet_workers());
   std::vector<std::thread> writers;
   for (int w = 0; w < 4; ++w)
     writers.emplace_back([&, w] {
