@@ -100,8 +100,8 @@ inline cairn::ActorDefinition<Account> account_actor() {
       .evolve<Deposited>([](Account& account, const Deposited& e) { account.balance += e.amount; })
       .evolve<Withdrawn>([](Account& account, const Withdrawn& e) { account.balance -= e.amount; })
       .evolve<AccountClosed>([](Account& account, const AccountClosed&) { account.status = "closed"; })
-      // Counted in stored messages (a command and its event are two), so about every 25 commands.
-      .snapshot_every(50);
+      // Every 50 events: counted in stored messages, and each command is stored with its one event.
+      .snapshot_every(100);
 }
 
 // Adds `delta` to the account's balance and counts one more event; the first event creates the row.

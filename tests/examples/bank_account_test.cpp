@@ -117,14 +117,14 @@ TEST_CASE("a sequence of commands: the events it appends and the state they fold
   CHECK(bank.runtime->state_json(id) == Json{{"owner", "ann"}, {"balance", 410}, {"status", "open"}});
 }
 
-TEST_CASE("snapshots every 50 messages: the snapshot path gives the state of a full replay") {
+TEST_CASE("snapshots every 50 events (100 stored messages): the snapshot path gives the state of a full replay") {
   Bank bank;
   const std::string id = "account-busy";
   bank.ok(id, bank::OpenAccount{"ann"});
   for (int i = 1; i <= 120; ++i) bank.ok(id, bank::Deposit{i});
   REQUIRE(bank.runtime->store().head_seq(id) == 242);
 
-  // The last multiple of 50 crossed is 200: the command and event of deposit 99.
+  // The last multiple of 100 crossed is 200: the command and event of deposit 99 (the 100th event).
   auto snapshot = bank.runtime->store().load_snapshot(id);
   REQUIRE(snapshot.has_value());
   CHECK(snapshot->seq == 200);
@@ -137,6 +137,9 @@ TEST_CASE("snapshots every 50 messages: the snapshot path gives the state of a f
   CHECK(from_snapshot == full_replay);
   CHECK(from_snapshot["balance"] == 120 * 121 / 2);
   CHECK(bank.rejection(id, bank::Withdraw{7261}) == "insufficient funds: the balance is 7260, the withdrawal 7261");
+
+  for (int i = 0; i < 4; ++i) bank.ok(id, bank::Deposit{1});  // seq 250: not a multiple of 100
+  CHECK(bank.runtime->store().load_snapshot(id)->seq == 200);
 }
 
 TEST_CASE("time travel: the balance as of a seq and as of a time") {
