@@ -19,8 +19,7 @@ std::string Report::markdown() const {
   std::ostringstream out;
   out << "| scenario | variant | value | unit | ratio | baseline | notes |\n|---|---|---:|---|---:|---|---|\n";
   for (const auto& r : rows_) {
-    char ratio[32] = "";
-    if (r.ratio > 0) std::snprintf(ratio, sizeof ratio, "%.2fx", r.ratio);
+    std::string ratio = r.ratio > 0 ? format_ratio(r.ratio) : "";
     out << "| " << r.scenario << " | " << r.variant << " | " << format_value(r.value) << " | " << r.unit << " | "
         << ratio << " | " << r.baseline << " | " << r.note << " |\n";
   }
@@ -72,7 +71,9 @@ int main(int argc, char** argv) {
   CLI::App app{"cairn-bench: Cairn's benchmarks against a raw-PostgreSQL baseline (tools/bench runs this)"};
   cairn::bench::Options options;
   std::string markdown, scratch_server;
-  std::vector<std::string> scenarios{"commands", "hotcold", "memory", "lag", "catchup", "scaleout"};
+  // Memory first: its RSS deltas are only meaningful in a process that has not yet grown and
+  // shrunk through the other scenarios' runtimes.
+  std::vector<std::string> scenarios{"memory", "commands", "hotcold", "lag", "catchup", "scaleout"};
   if (const char* url = std::getenv("CAIRN_DATABASE_URL")) options.database_url = url;
   options.worker_path = CAIRN_WORKER_PATH;
   options.module_path = CAIRN_BENCH_MODULE;
@@ -81,7 +82,7 @@ int main(int argc, char** argv) {
                  "Run in a new database on this server (e.g. $CAIRN_TEST_DATABASE_URL), dropped afterwards");
   app.add_flag("--quick", options.quick, "A reduced run (smoke test)");
   app.add_option("--scenario", scenarios,
-                 "Scenarios to run: commands, hotcold, memory, lag, catchup, scaleout (default: all)");
+                 "Scenarios to run: memory, commands, hotcold, lag, catchup, scaleout (default: all, in this order)");
   app.add_option("--markdown", markdown, "Write the results as a Markdown table to this file");
   app.add_option("--worker", options.worker_path, "cairn-worker binary (scale-out)");
   app.add_option("--module", options.module_path, "The benchmark's application module (scale-out)");

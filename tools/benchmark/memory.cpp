@@ -84,6 +84,8 @@ void memory_scenario(const Options& options, Report& report) {
                   "excluded; heap in use +%.0f B/actor",
                   mib(grown).c_str(), made, live, live0, woken, static_cast<double>(woken) / seconds,
                   sizeof(counter::State), heap);
+    if (grown < 0) std::snprintf(note, sizeof note, "RSS shrank (%s) while %zu actors were woken: the RSS figure is unusable "
+                                 "in this process; heap in use +%.0f B/actor", mib(grown).c_str(), made, heap);
     report.add({"memory", std::to_string(count) + " idle live stream actors", per_actor, "bytes/actor",
                 "2 KiB target", per_actor / target_bytes, note});
   }

@@ -29,6 +29,12 @@ inline std::string format_value(double value) {
   return text;
 }
 
+inline std::string format_ratio(double ratio) {
+  char text[32];
+  std::snprintf(text, sizeof text, ratio < 0.1 ? "%.3fx" : "%.2fx", ratio);
+  return text;
+}
+
 inline std::string milliseconds_note(Latencies& l) {
   char text[96];
   std::snprintf(text, sizeof text, "p50 %.2f ms, p99 %.2f ms", l.percentile(0.5) / 1000, l.percentile(0.99) / 1000);
@@ -50,7 +56,7 @@ class Report {
   void add(Row row) {
     std::printf("%-14s %-44s %12s %-10s", row.scenario.c_str(), row.variant.c_str(), format_value(row.value).c_str(),
                 row.unit.c_str());
-    if (row.ratio > 0) std::printf("  %5.2fx %s", row.ratio, row.baseline.c_str());
+    if (row.ratio > 0) std::printf("  %6s %s", format_ratio(row.ratio).c_str(), row.baseline.c_str());
     if (!row.note.empty()) std::printf("  (%s)", row.note.c_str());
     std::printf("\n");
     std::fflush(stdout);
