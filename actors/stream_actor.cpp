@@ -179,21 +179,22 @@ void Stream::finish(HandleResult result) const {
 
 stream_actor::behavior_type stream_actor_behavior(Self self, std::string stream_id, const ActorSpec* spec,
                                                   std::shared_ptr<const StreamContext> context, writer_actor writer) {
-  Stream stream{self, std::move(stream_id), spec, std::move(context), std::move(writer)};
+  // One copy shared by the handlers: most live actors sit idle, so their size is the footprint.
+  auto stream = std::make_shared<const Stream>(Stream{self, std::move(stream_id), spec, std::move(context), std::move(writer)});
   return {
       [stream](handle_atom, HandleRequest& request) -> caf::result<HandleResult> {
-        auto promise = stream.self->make_response_promise<HandleResult>();
-        stream.self->state.queue.push_back({std::move(request), promise, 0});
-        stream.process_next();
+        auto promise = stream->self->make_response_promise<HandleResult>();
+        stream->self->state.queue.push_back({std::move(request), promise, 0});
+        stream->process_next();
         return promise;
       },
       [stream](retry_atom) {
-        stream.self->state.busy = false;
-        stream.process_next();
+        stream->self->state.busy = false;
+        stream->process_next();
       },
       [stream](passivate_atom) {
-        stream.self->state.passivating = true;
-        stream.process_next();
+        stream->self->state.passivating = true;
+        stream->process_next();
       },
   };
 }

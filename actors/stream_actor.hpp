@@ -1,7 +1,7 @@
 // The stream actor: one live stream, rehydrated on first use, deciding commands strictly one at a time.
 #pragma once
 
-#include <deque>
+#include <list>
 #include <memory>
 #include <optional>
 #include <random>
@@ -25,7 +25,9 @@ struct StreamActorState {
     caf::typed_response_promise<HandleResult> promise;
     int conflicts = 0;
   };
-  std::deque<Pending> queue;  // explicit stash: the front one is being decided or appended
+  // Explicit stash: the front one is being decided or appended. A list, not a deque: an empty
+  // deque still holds a ~600-byte block, and most live actors are idle with an empty queue.
+  std::list<Pending> queue;
   bool busy = false;
   bool passivating = false;
   std::optional<Rehydrated> current;  // empty until the first command (or after a failed read)

@@ -26,14 +26,15 @@ struct Supervisor {
     auto& writer = writers[stream_hash(stream_id) % writers.size()];
     auto actor = self->spawn(stream_actor_behavior, stream_id, spec, context, writer);
     self->monitor(actor);
-    st.lru.push_front(stream_id);
-    st.live.emplace(stream_id, SupervisorState::Live{actor, st.lru.begin(), now});
+    auto entry = st.live.emplace(stream_id, SupervisorState::Live{actor, {}, now}).first;
+    st.lru.push_front(&entry->first);
+    entry->second.lru = st.lru.begin();
     st.stream_of.emplace(actor.address(), stream_id);
-    while (st.live.size() > options.max_live_actors) passivate(st.lru.back());
+    while (st.live.size() > options.max_live_actors) passivate(*st.lru.back());
     return actor;
   }
 
-  void passivate(std::string stream_id) const {  // by value: callers pass an lru element, erased here
+  void passivate(std::string stream_id) const {  // by value: callers pass a key of `live`, erased here
     auto& st = self->state;
     auto it = st.live.find(stream_id);
     if (it == st.live.end()) return;
@@ -46,7 +47,7 @@ struct Supervisor {
   void passivate_idle() const {
     auto& st = self->state;
     auto cutoff = std::chrono::steady_clock::now() - options.idle_timeout;
-    while (!st.lru.empty() && st.live.at(st.lru.back()).last_used < cutoff) passivate(st.lru.back());
+    while (!st.lru.empty() && st.live.at(*st.lru.back()).last_used < cutoff) passivate(*st.lru.back());
   }
 
   caf::result<HandleResult> handle(HandleRequest& request) const {
@@ -125,7 +126,7 @@ supervisor_actor::behavior_type supervisor(Self self, std::shared_ptr<const Stre
       [sup](shutdown_atom) -> caf::result<bool> {
         auto& st = sup.self->state;
         st.shutdown = sup.self->make_response_promise<bool>();
-        while (!st.lru.empty()) sup.passivate(st.lru.back());
+        while (!st.lru.empty()) sup.passivate(*st.lru.back());
         auto promise = *st.shutdown;
         sup.finish_shutdown_if_done();
         return promise;

@@ -17,7 +17,7 @@ struct SupervisorOptions {
 struct SupervisorState {
   struct Live {
     stream_actor actor;
-    std::list<std::string>::iterator lru;
+    std::list<const std::string*>::iterator lru;
     std::chrono::steady_clock::time_point last_used;
   };
   struct Waiting {
@@ -25,7 +25,7 @@ struct SupervisorState {
     caf::typed_response_promise<HandleResult> promise;
   };
   std::unordered_map<std::string, Live> live;
-  std::list<std::string> lru;  // most recently used first
+  std::list<const std::string*> lru;  // keys of `live`, most recently used first
   // Streams whose actor is passivating: their new commands wait until it has stopped, so a
   // stream never has two actors and commands keep their arrival order.
   std::unordered_map<std::string, std::vector<Waiting>> draining;
