@@ -1,6 +1,7 @@
 #include "actors/group_runner.hpp"
 
 #include <map>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -36,6 +37,29 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::GroupState)
 namespace cairn {
 namespace {
 
+// One attempt at a stream's new events of this batch at once (those on the same side of the
+// replay boundary). Returns the seq handled up to: `handled` as it was if the batch failed, and
+// the caller then goes event by event, with retries, to find the event that fails.
+int64_t handle_as_batch(const RunnerContext& context, const GroupState& group, StreamWork& work, int64_t handled) {
+  std::vector<Message> events;
+  std::optional<bool> replaying;
+  try {
+    for (auto& entry : work.events) {
+      if (entry.message.seq <= handled) continue;
+      bool replayed = !(group.replay_until < entry.cursor);
+      if (replaying && *replaying != replayed) break;
+      replaying = replayed;
+      context.services->types().upcast(entry.message);
+      events.push_back(entry.message);
+    }
+    if (events.size() < 2) return handled;
+    context.consumer->handle_batch(*context.store, *context.services, events, *replaying);
+    return events.back().seq;
+  } catch (const std::exception&) {
+    return handled;
+  }
+}
+
 // Handles one stream's events in order: skips what was done, retries a failing event with
 // backoff, then stops the stream for this group (recording why) so the others keep flowing.
 // False when interrupted by shutdown before the stream was done: the cursor must not pass it.
@@ -46,6 +70,7 @@ bool handle_stream(const RunnerContext& context, const GroupState& group, Stream
   if (work.progress && work.progress->stopped) return true;
   int64_t done = work.progress ? work.progress->seq : 0;
   int64_t handled = done;
+  if (consumer.handles_batches()) handled = handle_as_batch(context, group, work, handled);
   for (auto& entry : work.events) {
     auto& event = entry.message;
     if (event.seq <= handled) continue;  // already handled before a restart (or a duplicate)

@@ -43,6 +43,11 @@ class Consumer {
   virtual void handle(Store& store, ConsumerServices& services, const Message& event, bool replaying) = 0;
   // True when `handle` records the stream's progress itself (in its own transaction).
   virtual bool records_progress() const { return false; }
+  // Consumers that can apply several events of one stream at once (e.g. in one transaction)
+  // return true and implement handle_batch. A failing batch is retried event by event, so a
+  // poison event still stops its stream at that event.
+  virtual bool handles_batches() const { return false; }
+  virtual void handle_batch(Store&, ConsumerServices&, const std::vector<Message>&, bool /*replaying*/) {}
   // Called by `cairn reset` before history is re-delivered (e.g. to empty a read model).
   virtual void reset(Store&) {}
 };

@@ -41,15 +41,25 @@ class SqlProjector final : public ConsumerBase<SqlProjector> {
     return *this;
   }
   bool records_progress() const override { return true; }
+  bool handles_batches() const override { return true; }
 
-  void handle(Store& store, ConsumerServices&, const Message& event, bool) override {
+  void handle(Store& store, ConsumerServices& services, const Message& event, bool replaying) override {
+    handle_batch(store, services, {event}, replaying);
+  }
+
+  // A stream's events of one feed batch in one transaction: one commit instead of one per event.
+  void handle_batch(Store& store, ConsumerServices&, const std::vector<Message>& events, bool) override {
+    if (events.empty()) return;
     auto& pg = postgres(store);
     // Every handler waits until the setup has committed (call_once retries it if it threw).
     if (setup_) std::call_once(set_up_, [&] { pg.transact(setup_); });
-    auto it = handlers_.find(event.type);
-    pg.transact_with_mark({options_.group, event.stream_id, event.seq}, [&](pqxx::work& tx) {
-      if (it != handlers_.end()) it->second(tx, event);
-    });
+    pg.transact_with_mark({options_.group, events.back().stream_id, events.back().seq},
+                          [&](pqxx::work& tx, int64_t done) {
+                            for (const auto& event : events) {
+                              auto it = handlers_.find(event.type);
+                              if (event.seq > done && it != handlers_.end()) it->second(tx, event);
+                            }
+                          });
   }
 
   void reset(Store& store) override {

@@ -690,13 +690,15 @@ std::unique_ptr<SliceLease> PostgresStore::try_lease_slice(const std::string& gr
   }
 }
 
-bool PostgresStore::transact_with_mark(const ProgressMark& mark, const std::function<void(pqxx::work&)>& work) {
+bool PostgresStore::transact_with_mark(const ProgressMark& mark,
+                                       const std::function<void(pqxx::work&, int64_t done)>& work) {
   Json marks = Json::array({{{"group_id", mark.group_id}, {"stream_id", mark.stream_id}, {"seq", mark.seq}}});
   return pool_.run([&](pqxx::connection& c) {
     pqxx::work tx(c);
     auto current = tx.exec_prepared("stream_mark_for_update", mark.group_id, mark.stream_id);
-    if (!current.empty() && current[0][0].as<int64_t>() >= mark.seq) return false;  // already applied
-    work(tx);
+    int64_t done = current.empty() ? 0 : current[0][0].as<int64_t>();
+    if (done >= mark.seq) return false;  // already applied
+    work(tx, done);
     tx.exec_prepared("marks", marks.dump());
     tx.commit();
     return true;

@@ -48,8 +48,10 @@ class PostgresStore final : public Store {
   void clear_projections(const std::string& group_id) override;
 
   // Runs `work` and records `mark` in one transaction, unless the stream is already past mark.seq:
-  // what makes a projector writing to this database exactly-once. Returns whether `work` ran.
-  bool transact_with_mark(const ProgressMark& mark, const std::function<void(pqxx::work&)>& work);
+  // what makes a projector writing to this database exactly-once. `work` gets the seq the stream
+  // was at (the mark is locked meanwhile), so a batch applies only what comes after it.
+  // Returns whether `work` ran.
+  bool transact_with_mark(const ProgressMark& mark, const std::function<void(pqxx::work&, int64_t done)>& work);
   void transact(const std::function<void(pqxx::work&)>& work);
 
  private:

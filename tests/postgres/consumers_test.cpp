@@ -146,6 +146,25 @@ TEST_CASE("a poison event stops only its stream; resume after a fix and skip bot
   CHECK_THROWS_AS(runtime->store().resume_stream("counter.totals", "counter-fine", false), BadInput);
 }
 
+TEST_CASE("a poison event inside a batch: the events before it are applied, the stream stops at it") {
+  testing::TestDatabase db;
+  auto runtime = consumer_runtime(db.url());
+  for (int by : {1, 2, 666, 3}) REQUIRE(runtime->handle("counter-mid", counter::Increment{by}).ok());
+  runtime->start_consumers(fast());  // the four events arrive in one batch, applied in one transaction
+  CHECK(eventually([&] { return runtime->store().failed_streams("counter.totals").size() == 1; }));
+  CHECK(totals(db.url())["counter-mid"] == std::tuple<long, long, long>{3, 2, 4});
+  CHECK(runtime->store().failed_streams("counter.totals")[0].failed_seq == 6);
+  {
+    pqxx::connection c(db.url());
+    pqxx::work tx(c);
+    tx.exec0("INSERT INTO counter_fixes VALUES ('counter-mid')");
+    tx.commit();
+  }
+  runtime->store().resume_stream("counter.totals", "counter-mid", false);
+  CHECK(eventually([&] { return std::get<1>(totals(db.url())["counter-mid"]) == 4; }));
+  CHECK(totals(db.url())["counter-mid"] == std::tuple<long, long, long>{672, 4, 8});
+}
+
 TEST_CASE("reset rebuilds an identical read model, and side effects are not called while replaying") {
   testing::TestDatabase db;
   char path[] = "/tmp/cairn-effects-XXXXXX";
