@@ -26,21 +26,28 @@ void prepare_statements(pqxx::connection& c) {
   // ...)`: the planner guesses 100 rows for a set-returning function, so the IN form can turn
   // into a hash join over a whole table (every stream, on every append) or, on stale statistics,
   // a nested loop re-reading the list per row. ANY over an array is always an index lookup.
-  c.prepare("heads",
-            "SELECT stream_id, head_seq FROM cairn.streams "
-            "WHERE stream_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))");
-  c.prepare("by_ids", "SELECT " CAIRN_MESSAGE_COLUMNS
-                      " FROM cairn.messages WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)::uuid))");
-  c.prepare("insert",
-            "INSERT INTO cairn.messages (id, stream_id, seq, type, revision, payload, metadata, stream_hash) "
-            "SELECT (m->>'id')::uuid, m->>'stream_id', (m->>'seq')::bigint, m->>'type', (m->>'revision')::int, "
-            "m->'payload', m->'metadata', (m->>'stream_hash')::bigint "
-            "FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(m, i) ORDER BY i "
-            "RETURNING id::text, position, (extract(epoch FROM created_at) * 1000000)::bigint");
-  c.prepare("set_heads",
-            "INSERT INTO cairn.streams (stream_id, head_seq, updated_at) "
-            "SELECT key, value::bigint, now() FROM jsonb_each_text($1::jsonb) "
-            "ON CONFLICT (stream_id) DO UPDATE SET head_seq = excluded.head_seq, updated_at = excluded.updated_at");
+  // An append's first round trip after BEGIN: stream locks, then heads and already-stored ids
+  // (sql/004_append_round_trips.sql).
+  c.prepare("lock_for_append", "SELECT * FROM cairn.lock_for_append($1::bigint[], $2::jsonb, $3::jsonb)");
+  // Its second: the rows, the new stream heads and the consumer marks in one statement (every
+  // data-modifying part of a WITH runs to completion). Positions follow the rows' order.
+  c.prepare("write",
+            "WITH inserted AS ("
+            "  INSERT INTO cairn.messages (id, stream_id, seq, type, revision, payload, metadata, stream_hash) "
+            "  SELECT (m->>'id')::uuid, m->>'stream_id', (m->>'seq')::bigint, m->>'type', (m->>'revision')::int, "
+            "         m->'payload', m->'metadata', (m->>'stream_hash')::bigint "
+            "  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(m, i) ORDER BY i "
+            "  RETURNING id::text, position, (extract(epoch FROM created_at) * 1000000)::bigint AS created_micros), "
+            "heads AS ("
+            "  INSERT INTO cairn.streams (stream_id, head_seq, updated_at) "
+            "  SELECT key, value::bigint, now() FROM jsonb_each_text($2::jsonb) "
+            "  ON CONFLICT (stream_id) DO UPDATE SET head_seq = excluded.head_seq, updated_at = excluded.updated_at), "
+            "marks AS ("
+            "  INSERT INTO cairn.group_streams (group_id, stream_id, seq) "
+            "  SELECT m->>'group_id', m->>'stream_id', (m->>'seq')::bigint FROM jsonb_array_elements($3::jsonb) m "
+            "  ON CONFLICT (group_id, stream_id) DO UPDATE SET seq = greatest(cairn.group_streams.seq, excluded.seq), "
+            "  updated_at = now()) "
+            "SELECT * FROM inserted");
   c.prepare("read_stream", "SELECT " CAIRN_MESSAGE_COLUMNS
                            " FROM cairn.messages WHERE stream_id = $1 AND seq > $2 AND seq <= $3 "
                            "AND created_at <= " CAIRN_FROM_MICROS("$4") " ORDER BY seq");
@@ -173,30 +180,39 @@ int64_t stream_lock_key(std::string_view stream_id) {
   return static_cast<int64_t>(h);
 }
 
-void lock_streams(pqxx::work& tx, const std::set<std::string>& streams) {
+// The streams' advisory lock keys as a bigint[] literal, in ascending order (no deadlocks).
+std::string lock_keys(const std::set<std::string>& streams) {
   std::set<int64_t> keys;
   for (const auto& s : streams) keys.insert(stream_lock_key(s));
   std::string array = "{";
   for (auto k : keys) array += (array.size() > 1 ? "," : "") + std::to_string(k);
-  tx.exec_prepared("lock_streams", array + "}");
+  return array + "}";
 }
 
-// Writes the valid requests; the caller already holds the write locks of their streams.
+void lock_streams(pqxx::work& tx, const std::set<std::string>& streams) {
+  tx.exec_prepared("lock_streams", lock_keys(streams));
+}
+
+// Locks the valid requests' streams, reads their heads and stored ids, and writes: two round trips.
 std::vector<AppendOutcome> write_locked(pqxx::work& tx, std::vector<AppendRequest>& requests,
                                         const std::vector<std::string>& errors) {
   std::vector<AppendOutcome> outcomes(requests.size());
-  Json stream_ids = Json::array(), ids = Json::array();
+  std::set<std::string> streams;
+  Json ids = Json::array();
   for (size_t i = 0; i < requests.size(); ++i) {
     if (!errors[i].empty()) continue;
-    stream_ids.push_back(requests[i].stream_id);
+    streams.insert(requests[i].stream_id);
     for (const auto& m : requests[i].messages) ids.push_back(m.id);
   }
   std::map<std::string, int64_t> heads;
-  for (const auto& r : tx.exec_prepared("heads", stream_ids.dump())) heads[r[0].c_str()] = r[1].as<int64_t>();
   std::map<std::string, Message> stored;
-  for (const auto& r : tx.exec_prepared("by_ids", ids.dump())) {
-    auto m = row_to_message(r);
-    stored.emplace(m.id, std::move(m));
+  for (const auto& r : tx.exec_prepared("lock_for_append", lock_keys(streams), Json(streams).dump(), ids.dump())) {
+    if (r[1].is_null()) {
+      heads[r[2].c_str()] = r[10].as<int64_t>();
+    } else {
+      auto m = row_to_message(r);
+      stored.emplace(m.id, std::move(m));
+    }
   }
 
   Json rows = Json::array(), new_heads = Json::object();
@@ -249,13 +265,14 @@ std::vector<AppendOutcome> write_locked(pqxx::work& tx, std::vector<AppendReques
       marks.push_back({{"group_id", requests[i].mark->group_id},
                        {"stream_id", requests[i].mark->stream_id},
                        {"seq", requests[i].mark->seq}});
-  if (!marks.empty()) tx.exec_prepared("marks", marks.dump());
-  if (written.empty()) return outcomes;
+  if (written.empty()) {
+    if (!marks.empty()) tx.exec_prepared("marks", marks.dump());
+    return outcomes;
+  }
 
   std::map<std::string, std::pair<int64_t, int64_t>> assigned;  // id -> (position, created_at)
-  for (const auto& r : tx.exec_prepared("insert", rows.dump()))
+  for (const auto& r : tx.exec_prepared("write", rows.dump(), new_heads.dump(), marks.dump()))
     assigned[r[0].c_str()] = {r[1].as<int64_t>(), r[2].as<int64_t>()};
-  tx.exec_prepared("set_heads", new_heads.dump());
   for (auto [i, k] : written) {
     auto& m = requests[i].messages[k];
     std::tie(m.position, m.created_at) = std::pair(assigned.at(m.id).first, from_micros(assigned.at(m.id).second));
@@ -297,11 +314,7 @@ std::vector<AppendOutcome> PostgresStore::append_batch(std::vector<AppendRequest
                                                        const std::vector<std::string>& errors) {
   return pool_.run([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    std::set<std::string> streams;
-    for (size_t i = 0; i < requests.size(); ++i)
-      if (errors[i].empty()) streams.insert(requests[i].stream_id);
-    if (!streams.empty()) lock_streams(tx, streams);
-    auto outcomes = write_locked(tx, requests, errors);
+    auto outcomes = write_locked(tx, requests, errors);  // takes the streams' locks first
     tx.commit();
     return outcomes;
   });
