@@ -102,7 +102,9 @@ inline cairn::ActorDefinition<Booking> booking_actor() {
         if (c.destination.empty()) return reject("destination must not be empty");
         if (c.date.size() != 10) return reject("date must be YYYY-MM-DD");
         if (c.nights <= 0) return reject("nights must be positive");
-        return BookingStarted{c.traveller, c.destination, c.date, c.nights};
+        int within = c.answer_within_seconds.value_or(3600);
+        if (within <= 0) return reject("answer_within_seconds must be positive");
+        return BookingStarted{c.traveller, c.destination, c.date, c.nights, within};
       })
       .decide<ConfirmFlight>([flight_answer](const Booking& b, const ConfirmFlight& c) -> Decision {
         if (auto why = flight_answer(b)) return reject(*why);
@@ -120,6 +122,12 @@ inline cairn::ActorDefinition<Booking> booking_actor() {
         if (auto why = hotel_answer(b)) return reject(*why);
         return Outcome(b).add(HotelRejected{c.reason}).settle("hotel: " + c.reason);
       })
+      // The suppliers had their time: a booking still waiting for one fails (and cancels what was booked).
+      .decide<CheckDeadline>([](const Booking& b, const CheckDeadline&) -> Decision {
+        if (b.status != "pending") return {};
+        auto silent = b.flight == Leg::pending ? "flight" : "hotel";
+        return Outcome(b).settle(std::string("no answer from the ") + silent + " in time");
+      })
       .decide<ConfirmCancellation>([](const Booking& b, const ConfirmCancellation& c) -> Decision {
         if (c.what != "flight" && c.what != "hotel") return reject("what must be flight or hotel");
         if ((c.what == "flight" ? b.flight : b.hotel) != Leg::cancelling) return reject("no " + c.what + " cancellation pending");
@@ -135,11 +143,14 @@ inline cairn::ActorDefinition<Booking> booking_actor() {
       .evolve<CancellationRequested>(by_apply)
       .evolve<CancellationConfirmed>(by_apply)
       .evolve<BookingCompensated>(by_apply)
-      // Both requests leave at once: the flight and the hotel streams work concurrently.
+      // Both requests leave at once: the flight and the hotel streams work concurrently. A
+      // deadline check is scheduled (a durable, delayed command) in case one never answers.
       .react<BookingStarted>([](const BookingStarted& e, const cairn::Message& event) {
         auto id = event.stream_id.substr(booking_prefix.size());
-        return cairn::Commands{cairn::send("flight-" + id, BookFlight{id, e.traveller, e.destination, e.date}),
-                               cairn::send("hotel-" + id, BookHotel{id, e.traveller, e.destination, e.date, e.nights})};
+        return cairn::Commands{
+            cairn::send("flight-" + id, BookFlight{id, e.traveller, e.destination, e.date}),
+            cairn::send("hotel-" + id, BookHotel{id, e.traveller, e.destination, e.date, e.nights}),
+            cairn::send(event.stream_id, CheckDeadline{}).after(std::chrono::seconds(e.answer_within_seconds))};
       })
       .react<CancellationRequested>([](const CancellationRequested& e, const cairn::Message& event) {
         auto id = event.stream_id.substr(booking_prefix.size());

@@ -1,6 +1,7 @@
 // Holiday booking messages: a booking asks a flight and a hotel stream, which answer back.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "runtime/message_type.hpp"
@@ -13,6 +14,7 @@ struct StartBooking {
   std::string destination;
   std::string date;  // of departure, YYYY-MM-DD
   int nights = 0;
+  std::optional<int> answer_within_seconds = std::nullopt;  // then the booking gives up (default: an hour)
 };
 struct ConfirmFlight {
   std::string reference;
@@ -29,6 +31,7 @@ struct RejectHotel {
 struct ConfirmCancellation {
   std::string what;  // "flight" or "hotel"
 };
+struct CheckDeadline {};  // scheduled when the booking starts
 
 // Commands to the flight ("flight-<id>") and the hotel ("hotel-<id>") of booking <id>
 struct BookFlight {
@@ -57,6 +60,7 @@ struct BookingStarted {
   std::string destination;
   std::string date;
   int nights = 0;
+  int answer_within_seconds = 3600;
 };
 struct FlightConfirmed {
   std::string reference;
@@ -108,17 +112,19 @@ struct HotelCancelled {
 
 }  // namespace travel
 
-CAIRN_MESSAGE(travel::StartBooking, "travel.start_booking", 1, traveller, destination, date, nights)
+CAIRN_MESSAGE(travel::StartBooking, "travel.start_booking", 1, traveller, destination, date, nights, answer_within_seconds)
 CAIRN_MESSAGE(travel::ConfirmFlight, "travel.confirm_flight", 1, reference)
 CAIRN_MESSAGE(travel::RejectFlight, "travel.reject_flight", 1, reason)
 CAIRN_MESSAGE(travel::ConfirmHotel, "travel.confirm_hotel", 1, reference)
 CAIRN_MESSAGE(travel::RejectHotel, "travel.reject_hotel", 1, reason)
 CAIRN_MESSAGE(travel::ConfirmCancellation, "travel.confirm_cancellation", 1, what)
+CAIRN_MESSAGE(travel::CheckDeadline, "travel.check_deadline", 1)
 CAIRN_MESSAGE(travel::BookFlight, "travel.book_flight", 1, booking_id, traveller, destination, date)
 CAIRN_MESSAGE(travel::BookHotel, "travel.book_hotel", 1, booking_id, traveller, city, date, nights)
 CAIRN_MESSAGE(travel::CancelFlight, "travel.cancel_flight", 1, reason)
 CAIRN_MESSAGE(travel::CancelHotel, "travel.cancel_hotel", 1, reason)
-CAIRN_MESSAGE(travel::BookingStarted, "travel.booking_started", 1, traveller, destination, date, nights)
+CAIRN_MESSAGE(travel::BookingStarted, "travel.booking_started", 1, traveller, destination, date, nights,
+              answer_within_seconds)
 CAIRN_MESSAGE(travel::FlightConfirmed, "travel.flight_confirmed", 1, reference)
 CAIRN_MESSAGE(travel::FlightRejected, "travel.flight_rejected", 1, reason)
 CAIRN_MESSAGE(travel::HotelConfirmed, "travel.hotel_confirmed", 1, reference)

@@ -2,6 +2,8 @@
 // failure compensated, the answers in either order, and one correlation id over the whole chain.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "examples/holiday_booking/booking.hpp"
 #include "examples/holiday_booking/suppliers.hpp"
 #include "runtime/runtime.hpp"
@@ -100,6 +102,23 @@ TEST_CASE("a failed leg fails the booking and cancels the other one") {
   runtime->shutdown();
 }
 
+TEST_CASE("a supplier that never answers: the scheduled deadline fails the booking and cancels the flight") {
+  auto runtime = travel_runtime();
+  runtime->start_consumers(testing::quiet_workers());
+  auto first = book(*runtime, "b5", {"eve", "Limbo", "2027-03-01", 3, 1}, "failed");
+  CHECK(testing::eventually([&] { return runtime->load<Booking>("booking-b5").flight == Leg::cancelled; }));
+  auto booking = runtime->load<Booking>("booking-b5");
+  CHECK(booking.failure == "no answer from the hotel in time");
+  CHECK(booking.hotel == Leg::pending);
+  CHECK(runtime->load<Reservation>("flight-b5").status == "cancelled");
+  auto log = runtime->store().read_stream("booking-b5");
+  auto deadline = std::find_if(log.begin(), log.end(), [](const Message& m) { return m.type == "travel.check_deadline"; });
+  REQUIRE(deadline != log.end());
+  CHECK(deadline->created_at - log.front().created_at >= std::chrono::seconds(1));  // not before its time
+  check_one_correlation(*runtime, "b5", first);
+  runtime->shutdown();
+}
+
 TEST_CASE("the answers may arrive in either order; late and repeated answers are handled") {
   auto runtime = travel_runtime();  // no workers: the test plays the suppliers' answers itself
   auto answer = [&](const std::string& stream, const auto& command) {
@@ -123,6 +142,7 @@ TEST_CASE("the answers may arrive in either order; late and repeated answers are
   CHECK(answer("booking-y", RejectHotel{"full"}).second ==
         Types{"travel.hotel_rejected", "travel.booking_failed", "travel.cancellation_requested"});
   CHECK(runtime->state_json("booking-y")["flight"] == "cancelling");
+  CHECK(answer("booking-y", CheckDeadline{}).second.empty());  // settled already: the deadline changes nothing
 
   auto repeated = runtime->handle("booking-y", RejectHotel{"full"});
   CHECK(repeated.error == "the hotel has already answered");
