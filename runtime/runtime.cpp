@@ -262,8 +262,11 @@ void Runtime::reset_group(const std::string& group, std::chrono::milliseconds ti
   std::vector<std::unique_ptr<SliceLease>> leases;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (uint32_t slice = 0; slice < state->slice_count; ++slice) {
-    while (!(leases.emplace_back(store.try_lease_slice(group, slice, "cairn reset")))) {
-      leases.pop_back();
+    for (;;) {
+      if (auto lease = store.try_lease_slice(group, slice, "cairn reset")) {
+        leases.push_back(std::move(lease));
+        break;
+      }
       if (std::chrono::steady_clock::now() > deadline) {
         leases.clear();
         resume();
@@ -273,6 +276,8 @@ void Runtime::reset_group(const std::string& group, std::chrono::milliseconds ti
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
+  // If emptying the read model or resetting the progress throws, the group stays stopped: the two
+  // may now disagree, and `cairn reset` again is the way out (`cairn status` shows it stopped).
   for (const auto& consumer : consumer_groups(impl_->app))
     if (consumer->options().group == group) consumer->reset(store);
   store.reset_group(group);
