@@ -10,7 +10,7 @@
 #include "examples/bank_account/account.hpp"
 #include "runtime/runtime.hpp"
 #include "tests/support/backend.hpp"
-#include "tests/support/workers.hpp"
+#include "tests/support/runtimes.hpp"
 
 using namespace cairn;
 using cairn::testing::backend_is_postgres;
@@ -30,9 +30,7 @@ struct Bank {
   std::unique_ptr<Runtime> runtime;
 
   Bank() {
-    Config config;
-    config.database_url = url;
-    runtime = std::make_unique<Runtime>(config);
+    runtime = testing::backend_runtime(url);
     runtime->add(bank::account_actor());
     // The SQL projector needs the PostgreSQL store; the memory backend runs the actor alone.
     if (backend_is_postgres()) {

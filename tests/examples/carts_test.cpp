@@ -6,16 +6,14 @@
 #include "runtime/runtime.hpp"
 #include "tests/support/backend.hpp"
 #include "tests/support/eventually.hpp"
-#include "tests/support/workers.hpp"
+#include "tests/support/runtimes.hpp"
 
 using namespace cairn;
 
 namespace {
 
 std::unique_ptr<Runtime> carts_runtime() {
-  Config config;
-  config.database_url = testing::fresh_backend_url();
-  auto runtime = std::make_unique<Runtime>(config);
+  auto runtime = testing::backend_runtime();
   runtime->add(carts::cart_actor()).add(orders::order_actor());
   return runtime;
 }

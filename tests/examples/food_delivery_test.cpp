@@ -8,7 +8,7 @@
 #include "examples/food_delivery/projections.hpp"
 #include "tests/support/backend.hpp"
 #include "tests/support/eventually.hpp"
-#include "tests/support/workers.hpp"
+#include "tests/support/runtimes.hpp"
 
 using namespace cairn;
 using namespace food;
@@ -16,9 +16,7 @@ using namespace food;
 namespace {
 
 std::unique_ptr<Runtime> food_runtime() {
-  Config config;
-  config.database_url = testing::fresh_backend_url();
-  auto runtime = std::make_unique<Runtime>(config);
+  auto runtime = testing::backend_runtime();
   install(runtime->app());
   return runtime;
 }

@@ -10,7 +10,7 @@
 #include "tests/support/backend.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/process.hpp"
-#include "tests/support/workers.hpp"
+#include "tests/support/runtimes.hpp"
 
 using namespace cairn;
 using namespace travel;
@@ -18,9 +18,7 @@ using namespace travel;
 namespace {
 
 std::unique_ptr<Runtime> travel_runtime() {
-  Config config;
-  config.database_url = testing::fresh_backend_url();
-  auto runtime = std::make_unique<Runtime>(config);
+  auto runtime = testing::backend_runtime();
   runtime->add(booking_actor()).add(flight_actor()).add(hotel_actor());
   return runtime;
 }

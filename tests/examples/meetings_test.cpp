@@ -13,7 +13,7 @@
 #include "runtime/runtime.hpp"
 #include "tests/support/backend.hpp"
 #include "tests/support/eventually.hpp"
-#include "tests/support/workers.hpp"
+#include "tests/support/runtimes.hpp"
 
 using namespace cairn;
 using cairn::testing::backend_is_postgres;
@@ -53,9 +53,7 @@ struct Meetings {
   std::unique_ptr<Runtime> runtime;
 
   explicit Meetings(meetings::Clock clock = cairn::now) {
-    Config config;
-    config.database_url = url;
-    runtime = std::make_unique<Runtime>(config);
+    runtime = testing::backend_runtime(url);
     runtime->add(meetings::meeting_actor(std::move(clock)));
     runtime->app().add(meetings::email_notifications([box = outbox](const meetings::Email& m) { box->send(m); }));
     // The SQL projector needs the PostgreSQL store.

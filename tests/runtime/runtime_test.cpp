@@ -11,7 +11,7 @@
 #include "tests/support/eventually.hpp"
 #include "tests/support/backend.hpp"
 #include "tests/support/counter_actor.hpp"
-#include "tests/support/workers.hpp"
+#include "tests/support/runtimes.hpp"
 
 using namespace cairn;
 using cairn::testing::fresh_backend_url;
