@@ -1,5 +1,6 @@
 // Real cairn-worker processes sharing consumer groups on a real PostgreSQL: concurrent writes, a
-// worker killed with SIGKILL, a server restart, graceful SIGTERM.
+// worker killed with SIGKILL, a server restart, graceful SIGTERM, database sessions terminated
+// under the workers (lost leases), and the connections a worker opens while it waits for a lease.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -13,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -84,13 +86,55 @@ struct Workers {
         CAIRN_WORKER_PATH, std::vector<std::string>{"--app", CAIRN_COUNTER_MODULE, "--db", url, "--poll-ms", "20"}, log));
     return *processes.back();
   }
-  std::string logs() const {
+  std::string log(size_t i) const { return read_file(log_dir + "/worker-" + std::to_string(i) + ".log"); }
+  // Every worker's log, or the last `tail` characters of each.
+  std::string logs(size_t tail = std::string::npos) const {
     std::string all;
-    for (size_t i = 0; i < processes.size(); ++i)
-      all += "--- worker " + std::to_string(i) + "\n" + read_file(log_dir + "/worker-" + std::to_string(i) + ".log");
+    for (size_t i = 0; i < processes.size(); ++i) {
+      auto text = log(i);
+      if (text.size() > tail) text = "[...]" + text.substr(text.size() - tail);
+      all += "--- worker " + std::to_string(i) + " (pid " + std::to_string(processes[i]->pid()) + ")\n" + text;
+    }
     return all;
   }
 };
+
+// The same database URL with an application_name, so the test can tell its own sessions from the
+// workers' in pg_stat_activity (the workers set none; every session of this test is "cairn-test-*").
+std::string named_session(const std::string& url, const std::string& application_name) {
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + "application_name=" + application_name;
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+// The streams whose row in counter_totals differs from the fold of the log, at most `limit` of them.
+std::string differences(const Totals& expected, const Totals& actual, size_t limit = 15) {
+  auto show = [](const std::tuple<long, long, long>& t) {
+    return "(total " + std::to_string(std::get<0>(t)) + ", events " + std::to_string(std::get<1>(t)) + ", last_seq " +
+           std::to_string(std::get<2>(t)) + ")";
+  };
+  std::set<std::string> streams;
+  for (const auto& [s, _] : expected) streams.insert(s);
+  for (const auto& [s, _] : actual) streams.insert(s);
+  size_t differing = 0, more_events = 0;
+  std::string out;
+  for (const auto& s : streams) {
+    auto e = expected.find(s);
+    auto a = actual.find(s);
+    if (e != expected.end() && a != actual.end() && e->second == a->second) continue;
+    ++differing;
+    if (e != expected.end() && a != actual.end() && std::get<1>(a->second) > std::get<1>(e->second)) ++more_events;
+    if (differing <= limit)
+      out += "  " + s + ": log " + (e == expected.end() ? std::string("-") : show(e->second)) + ", counter_totals " +
+             (a == actual.end() ? std::string("-") : show(a->second)) + "\n";
+  }
+  return std::to_string(differing) + " of " + std::to_string(expected.size()) + " streams differ from the fold (" +
+         std::to_string(more_events) + " with more events applied than the log holds):\n" + out;
+}
 
 std::unique_ptr<Runtime> writer_runtime(const std::string& url) {
   Config config;
@@ -121,6 +165,50 @@ void write_load(Runtime& runtime, int streams, int per_stream, const std::functi
         }
     });
   for (auto& t : writers) t.join();
+}
+
+// Opens `streams` new streams over the run: 8 threads, each writing `per_stream` increments to one
+// new stream after another and pausing `pause` between streams, so first events of new streams keep
+// arriving while the load lasts.
+void write_new_streams(Runtime& runtime, const std::string& prefix, int streams, int per_stream,
+                       std::chrono::milliseconds pause) {
+  const int threads = 8;
+  std::vector<std::thread> writers;
+  for (int w = 0; w < threads; ++w)
+    writers.emplace_back([&, w] {
+      for (int s = w; s < streams; s += threads) {
+        auto stream = prefix + std::to_string(s);
+        for (int n = 0; n < per_stream; ++n) {
+          auto command = Runtime::make_command(stream, counter::Increment{(n + s) % 9 + 1}, Json::object());
+          for (int attempt = 0; attempt < 50; ++attempt) {
+            if (runtime.handle(stream, command).status != HandleResult::Status::failed) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          }
+        }
+        std::this_thread::sleep_for(pause);
+      }
+    });
+  for (auto& t : writers) t.join();
+}
+
+// Every (stream, seq) of a counter.incremented event in the log.
+std::set<std::pair<std::string, long>> incremented_events(const std::string& url) {
+  pqxx::connection c(url);
+  pqxx::read_transaction tx(c);
+  std::set<std::pair<std::string, long>> out;
+  for (const auto& r : tx.exec("SELECT stream_id, seq FROM cairn.messages WHERE type = 'counter.incremented'"))
+    out.emplace(r[0].c_str(), r[1].as<long>());
+  return out;
+}
+
+// The (stream, seq) lines counter.effects wrote, with how often each was written.
+std::map<std::pair<std::string, long>, int> effects_written(const std::string& path) {
+  std::map<std::pair<std::string, long>, int> out;
+  std::ifstream in(path);
+  std::string stream;
+  long seq = 0;
+  while (in >> stream >> seq) ++out[{stream, seq}];
+  return out;
 }
 
 }  // namespace
@@ -189,4 +277,172 @@ TEST_CASE("LISTEN/NOTIFY wakes a worker long before its next poll") {
   worker.signal(SIGTERM);
   CHECK(worker.wait(std::chrono::seconds(30)) == 0);
   std::remove(log.c_str());
+}
+
+// C5 (review-concurrency.md): a lease lives as long as its session, and today nothing fences a
+// process that lost it. Terminating the workers' sessions under load makes two processes run one
+// (group, slice) at once; the first events of a new stream have no progress row to lock, so both
+// apply them and counter_totals counts them twice. With fenced leases the table must end equal to
+// the fold of the log, and the workers must ride out every lost session.
+TEST_CASE("workers whose database sessions are terminated again and again stay up, and the read model ends equal to "
+          "the fold of the log") {
+  using namespace std::chrono_literals;
+  testing::TestDatabase db;
+  char effects_path[] = "/tmp/cairn-effects-XXXXXX";
+  int fd = mkstemp(effects_path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  setenv("COUNTER_EFFECTS_FILE", effects_path, 1);  // the workers started next inherit it
+  Workers workers(db.url());
+  for (int i = 0; i < 3; ++i) workers.start();
+  unsetenv("COUNTER_EFFECTS_FILE");
+  // The counter module runs 4 groups (counter.totals, counter.effects, counter.reactions, cairn.commands)
+  // of 4 slices each: wait until the workers share all 16.
+  REQUIRE_MESSAGE(eventually([&] { return count_of(workers.logs(), "took slice") >= 16; }, 30s), workers.logs());
+  auto runtime = writer_runtime(named_session(db.url(), "cairn-test-writer"));
+
+  // Every 300 ms, alternately: terminate the sessions holding an advisory lock (the leases), or
+  // every session of the workers (leases, pools, listeners). This test's own sessions are named
+  // cairn-test-*; the workers name theirs nothing, or anything else.
+  const std::string workers_sessions =
+      "FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND "
+      "a.backend_type = 'client backend' AND a.application_name NOT LIKE 'cairn-test%'";
+  const std::string kill_leases =
+      "SELECT pg_terminate_backend(a.pid) " + workers_sessions +
+      " AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted)";
+  const std::string kill_all = "SELECT pg_terminate_backend(a.pid) " + workers_sessions;
+  std::atomic<bool> loading{true};
+  std::atomic<int> rounds{0}, leases_killed{0}, sessions_killed{0}, killer_errors{0};
+  std::thread killer([&] {
+    std::unique_ptr<pqxx::connection> c;
+    for (int round = 0; loading; ++round) {
+      try {
+        if (!c) c = std::make_unique<pqxx::connection>(named_session(db.url(), "cairn-test-killer"));
+        pqxx::nontransaction tx(*c);
+        int killed = 0;
+        for (const auto& row : tx.exec(round % 2 == 0 ? kill_leases : kill_all)) killed += row[0].as<bool>() ? 1 : 0;
+        (round % 2 == 0 ? leases_killed : sessions_killed) += killed;
+        ++rounds;
+      } catch (const std::exception&) {
+        c.reset();
+        ++killer_errors;
+      }
+      std::this_thread::sleep_for(300ms);
+    }
+  });
+  const int streams = 480;
+  auto load_started = std::chrono::steady_clock::now();
+  write_new_streams(*runtime, "counter-new-", streams, 3, 50ms);
+  auto load_time = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - load_started);
+  loading = false;
+  killer.join();
+  MESSAGE("load of " << streams << " new streams took " << load_time.count() << " ms; " << rounds.load()
+                     << " rounds terminated " << leases_killed.load() << " lease sessions and "
+                     << sessions_killed.load() << " sessions in all (" << killer_errors.load() << " rounds failed)");
+  CHECK(leases_killed.load() > 0);
+
+  // Every worker rode it out.
+  for (size_t i = 0; i < workers.processes.size(); ++i) {
+    int rc = workers.processes[i]->wait(0ms);
+    CHECK_MESSAGE(rc == -1, "worker " << i << " exited with " << rc << "\n" << workers.logs(4000));
+  }
+
+  // The read model catches up to exactly the fold of the log. No writes are left, so a stream
+  // with more events applied than the log holds can never match again: wait until every stream
+  // matches or is overcounted, then compare.
+  auto expected = fold(db.url());
+  CHECK(expected.size() == static_cast<size_t>(streams));
+  Totals actual;
+  auto settled = [&] {
+    for (const auto& [stream, row] : expected) {
+      auto it = actual.find(stream);
+      if (it == actual.end() || (it->second != row && std::get<1>(it->second) <= std::get<1>(row))) return false;
+    }
+    return true;
+  };
+  eventually(
+      [&] {
+        actual = table(db.url());
+        return settled();
+      },
+      120s);
+  bool equal = actual == expected;
+  if (!equal) MESSAGE(differences(expected, actual) << workers.logs(4000));
+  CHECK(equal);
+  auto failed = runtime->store().failed_streams("counter.totals");  // a double or reordered event stops its stream
+  for (const auto& f : failed) MESSAGE("counter.totals stopped " << f.stream_id << ": " << f.error);
+  CHECK(failed.empty());
+
+  // counter.effects is at least once: every event's effect ran, some perhaps more than once.
+  auto events = incremented_events(db.url());
+  std::map<std::pair<std::string, long>, int> effects;
+  auto missing = [&] {
+    size_t n = 0;
+    for (const auto& e : events) n += effects.count(e) ? 0 : 1;
+    return n;
+  };
+  bool all_effects = eventually(
+      [&] {
+        effects = effects_written(effects_path);
+        return missing() == 0;
+      },
+      60s);
+  size_t repeated = 0;
+  for (const auto& [_, n] : effects) repeated += n > 1 ? 1 : 0;
+  MESSAGE("counter.effects: " << events.size() << " events, " << effects.size() << " distinct effects, " << repeated
+                              << " repeated, " << missing() << " missing");
+  CHECK(all_effects);
+
+  for (auto& p : workers.processes) p->signal(SIGTERM);
+  for (auto& p : workers.processes) CHECK(p->wait(std::chrono::seconds(30)) == 0);
+  CHECK(eventually([&] { return advisory_locks(db.url()) == 0; }, std::chrono::seconds(10)));
+  std::remove(effects_path);
+}
+
+// P1 (review-concurrency.md): today a runner that does not hold its slice opens a new backend on
+// every lease attempt (every 5 polls), so a second worker whose slices are all held elsewhere
+// churns through sessions while it has nothing to do. One lease connection per process ends that.
+TEST_CASE("a lease attempt does not open a new connection") {
+  using namespace std::chrono_literals;
+  testing::TestDatabase db;
+  Workers workers(db.url());
+  workers.start();
+  // 4 groups (counter.totals, counter.effects, counter.reactions, cairn.commands) of 4 slices: all held by worker 0.
+  REQUIRE_MESSAGE(eventually([&] { return count_of(workers.log(0), "took slice") == 16; }, 30s), workers.logs());
+  workers.start();
+  REQUIRE_MESSAGE(eventually([&] { return count_of(workers.log(1), "starting group") == 4; }, 30s), workers.logs());
+  pqxx::connection c(named_session(db.url(), "cairn-test-sampler"));
+  // Worker 1 has opened whatever it keeps open, and every session so far is counted in pg_stat_database.
+  std::this_thread::sleep_for(1500ms);
+  auto sessions_started = [&] {
+    pqxx::nontransaction tx(c);
+    return tx.exec1("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")[0].as<long>();
+  };
+  auto backends = [&] {
+    pqxx::nontransaction tx(c);
+    std::set<int> pids;
+    for (const auto& r : tx.exec("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> "
+                                 "pg_backend_pid() AND backend_type = 'client backend'"))
+      pids.insert(r[0].as<int>());
+    return pids;
+  };
+  auto sessions_before = sessions_started();
+  auto first = backends();
+  auto seen = first;
+  size_t samples = 1;
+  for (auto end = std::chrono::steady_clock::now() + 3s; std::chrono::steady_clock::now() < end; ++samples) {
+    auto now = backends();
+    seen.insert(now.begin(), now.end());
+    std::this_thread::sleep_for(10ms);
+  }
+  auto sessions_after = sessions_started();
+  MESSAGE("over 3 s of idle (" << samples << " samples): " << first.size() << " backends at first, " << seen.size()
+                               << " distinct backends seen, " << (sessions_after - sessions_before)
+                               << " sessions started (pg_stat_database.sessions)");
+  CHECK(seen.size() <= first.size() + 2);
+  CHECK(sessions_after - sessions_before <= 2);
+  CHECK(count_of(workers.log(1), "took slice") == 0);  // worker 0 still holds every slice
+
+  for (auto& p : workers.processes) p->signal(SIGTERM);
+  for (auto& p : workers.processes) CHECK(p->wait(std::chrono::seconds(30)) == 0);
 }

@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "runtime/message.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/test_database.hpp"
 
@@ -208,4 +210,47 @@ TEST_CASE("cairn dispatch, status, stop, resume, skip and reset") {
     CHECK(worker.wait(std::chrono::seconds(30)) == 0);
   }
   std::remove(log.c_str());
+}
+
+// C6 (review-concurrency.md): a worker's slice lease is an advisory lock on a key hashed from
+// "cairn.slice/<group>/<slice>" in the key space of the stream write locks, so appending to the
+// stream of that name waits for the lease: forever, while the worker runs. Lease keys need a
+// namespace of their own.
+TEST_CASE("cairn append to a stream named like a slice lease does not wait for the worker holding that slice") {
+  cairn::testing::TestDatabase db;
+  auto cairn = cli_on(db);
+  std::string log = "/tmp/cairn-c6-worker-" + std::to_string(getpid()) + ".log";
+  std::string append_log = "/tmp/cairn-c6-append-" + std::to_string(getpid()) + ".log";
+  auto text_of = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  {
+    cairn::testing::ChildProcess worker(
+        CAIRN_WORKER_PATH, {"--app", CAIRN_COUNTER_MODULE, "--db", db.url(), "--poll-ms", "20", "--groups", "counter.totals"},
+        log);
+    REQUIRE_MESSAGE(cairn::testing::eventually(
+                        [&] { return text_of(log).find("took slice 0 of group counter.totals") != std::string::npos; },
+                        std::chrono::seconds(20)),
+                    text_of(log));
+    // The exit code of `cairn append <stream> test.happened {}`, or -1 if it still runs after 10 s (then killed).
+    auto append_to = [&](const std::string& stream) {
+      cairn::testing::ChildProcess append(CAIRN_CLI_PATH, {"--db", db.url(), "append", stream, "test.happened", "{}"},
+                                          append_log);
+      return append.wait(std::chrono::seconds(10));
+    };
+    // A control: a stream named like a slice no one holds.
+    CHECK_MESSAGE(append_to("cairn.slice/counter.nope/0") == 0, text_of(append_log));
+    int rc = append_to("cairn.slice/counter.totals/0");
+    CHECK_MESSAGE(rc == 0, "cairn append exited with " << rc << " (-1: still blocked after 10 s)\n"
+                                                       << text_of(append_log) << "--- worker\n"
+                                                       << text_of(log));
+    if (rc == 0) CHECK(json_lines(cairn({"read", "cairn.slice/counter.totals/0", "--json"}).out).size() == 1);
+    worker.signal(SIGTERM);
+    CHECK(worker.wait(std::chrono::seconds(30)) == 0);
+  }
+  std::remove(log.c_str());
+  std::remove(append_log.c_str());
 }
