@@ -29,6 +29,7 @@ std::vector<Message> Stream::envelopes(const Message& command, const Decision& d
   std::vector<Message> out;
   if (!stored) out.push_back(command);
   Json metadata = command.metadata;
+  metadata.erase("dispatched");  // the command was; its events are not commands to deliver
   metadata["causation_id"] = command.id;
   metadata["producer"] = spec->name;
   for (const auto& draft : decision.drafts()) {
@@ -73,6 +74,8 @@ void Stream::process_next() const {
       append_or_finish(envelopes(command, decision, request.stored));
     } catch (const BadInput& e) {
       finish(HandleResult::failure(Status::invalid, e.what(), st.current ? st.current->seq : 0));
+    } catch (const LeaseLost& e) {
+      finish(HandleResult::failure(Status::lease_lost, e.what(), st.current ? st.current->seq : 0));
     } catch (const std::exception& e) {
       st.current.reset();  // reload before the next command: the failure may have left the state half-built
       finish(HandleResult::failure(Status::failed, std::string("handling ") + command.type + " failed: " + e.what()));
@@ -112,6 +115,8 @@ void Stream::appended(AppendOutcome& outcome) const {
   auto& pending = st.queue.front();
   switch (outcome.status) {
     case AppendOutcome::Status::invalid: return finish(HandleResult::failure(Status::invalid, outcome.error, st.current->seq));
+    case AppendOutcome::Status::lease_lost:
+      return finish(HandleResult::failure(Status::lease_lost, outcome.error, st.current->seq));
     case AppendOutcome::Status::conflict:
       // Another writer (another process) got there first: catch up and decide again.
       if (pending.conflicts++ < context->conflict_retries) {

@@ -23,11 +23,19 @@ struct ExpectedSeq {
   int64_t seq = 0;
 };
 
+// The lease a progress write is made under. The write fails (LeaseLost), and nothing of its
+// transaction commits, once another process has taken the slice.
+struct Fence {
+  uint32_t slice = 0;
+  int64_t epoch = 0;
+};
+
 // A consumer group's progress on one stream, recorded in the same transaction as an append.
 struct ProgressMark {
   std::string group_id;
   std::string stream_id;
   int64_t seq = 0;
+  std::optional<Fence> fence = std::nullopt;  // none: an operator's write, not a runner's
 };
 
 struct AppendRequest {
@@ -38,7 +46,7 @@ struct AppendRequest {
 };
 
 struct AppendOutcome {
-  enum class Status { appended, conflict, invalid };
+  enum class Status { appended, conflict, invalid, lease_lost };  // lease_lost: the mark's fence failed
   Status status = Status::invalid;
   std::vector<Message> messages;  // as stored (also when an idempotent retry found them already there)
   int64_t head_seq = 0;           // the stream's head after the append, or its actual head on conflict
@@ -106,6 +114,22 @@ struct GroupState {
   uint32_t slice_count = 1;
   int64_t generation = 1;
   FeedCursor replay_until;  // events at or before it are re-deliveries after a reset
+  // The event types the group reads: the union over every version of it that ran (sorted).
+  std::vector<std::string> types;
+};
+
+// What a process brings to a group: its slice count and the types it handles (sorted).
+struct GroupShape {
+  uint32_t slice_count = 1;
+  std::vector<std::string> types;
+};
+
+// How a process's shape fits the stored one.
+struct ShapeCheck {
+  enum class Verdict { same, adopted, refused };
+  Verdict verdict = Verdict::same;
+  GroupState group;    // as stored afterwards
+  std::string reason;  // why refused, with the way forward
 };
 
 struct StreamProgress {
@@ -129,8 +153,14 @@ struct SliceStatus {
 // Held while a process owns a (group, slice); released on destruction or when the process dies.
 class SliceLease {
  public:
+  explicit SliceLease(Fence fence) : fence_(fence) {}
   virtual ~SliceLease() = default;
   virtual bool alive() = 0;  // false once ownership may have been lost (e.g. the database restarted)
+  // What every progress write of this owner carries.
+  Fence fence() const { return fence_; }
+
+ private:
+  Fence fence_;
 };
 
 class Store {
@@ -170,38 +200,47 @@ class Store {
   // -- consumer groups --
   // Creates the group if it is new (its cursors at the start or at the current head); returns it.
   virtual GroupState ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) = 0;
+  // Compares a process's shape with the stored one. Equal: `same`. More types, the same slice
+  // count, and no event of the added types already passed by a cursor: the union is stored and
+  // the generation bumped, so no batch read with the old types can save its cursor (`adopted`).
+  // Anything else: `refused`, with the reason. A group with no stored types takes this shape.
+  virtual ShapeCheck check_shape(const std::string& group_id, const GroupShape& shape) = 0;
   virtual std::optional<GroupState> find_group(const std::string& group_id) = 0;
   virtual std::vector<GroupState> list_groups() = 0;
   virtual FeedCursor load_cursor(const std::string& group_id, uint32_t slice) = 0;
   // Saves a slice's cursor and its batch's stream progress in one transaction; false (nothing
-  // saved) when the group was reset since `generation`.
-  virtual bool save_progress(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor,
+  // saved) when the group was reset or reshaped since `generation`. Throws LeaseLost.
+  virtual bool save_progress(const std::string& group_id, Fence fence, int64_t generation, FeedCursor cursor,
                              const std::vector<ProgressMark>& marks) = 0;
-  bool save_cursor(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor) {
-    return save_progress(group_id, slice, generation, cursor, {});
+  bool save_cursor(const std::string& group_id, Fence fence, int64_t generation, FeedCursor cursor) {
+    return save_progress(group_id, fence, generation, cursor, {});
   }
   // The progress rows that exist for these streams (streams never handled have none).
   virtual std::vector<StreamProgress> load_progress(const std::string& group_id,
                                                     const std::vector<std::string>& stream_ids) = 0;
   // Streams that failed: stopped ones, and resumed ones whose failed event is still to be re-handled.
   virtual std::vector<StreamProgress> failed_streams(const std::string& group_id) = 0;
-  virtual void mark_handled(const ProgressMark& mark) = 0;  // never moves a stream's seq backwards
-  virtual void stop_stream(const std::string& group_id, const StreamProgress& failure) = 0;
-  // Lets a stopped stream flow again from its failed event, or (skip) from the one after it.
+  // Never moves a stream's seq backwards. Every write below that takes a fence throws LeaseLost
+  // when it is stale.
+  virtual void mark_handled(const ProgressMark& mark) = 0;
+  virtual void stop_stream(const std::string& group_id, const StreamProgress& failure, std::optional<Fence> fence) = 0;
+  // Lets a stopped stream flow again from its failed event, or (skip) from the one after it. The
+  // failure stays recorded (failed_seq) until a runner has caught the stream up and cleared it.
   virtual void resume_stream(const std::string& group_id, const std::string& stream_id, bool skip) = 0;
-  virtual void clear_failure(const std::string& group_id, const std::string& stream_id) = 0;
+  virtual void clear_failure(const std::string& group_id, const std::string& stream_id, std::optional<Fence> fence) = 0;
   virtual void set_group_active(const std::string& group_id, bool active) = 0;
-  // Re-delivers history: cursors to the start, progress cleared, `replaying` up to the current head.
-  virtual void reset_group(const std::string& group_id) = 0;
+  // Re-delivers history: cursors to the start, progress cleared, `replaying` up to the current
+  // head. With a shape, the group takes it (types and slice count: a reset may re-slice).
+  virtual void reset_group(const std::string& group_id, const std::optional<GroupShape>& shape = std::nullopt) = 0;
   virtual std::vector<SliceStatus> slice_status(const std::string& group_id) = 0;
-  // Null when another process owns the slice.
+  // Null when another process owns the slice. Taking a slice gives it a new epoch (fence).
   virtual std::unique_ptr<SliceLease> try_lease_slice(const std::string& group_id, uint32_t slice,
                                                       const std::string& owner) = 0;
 
   // -- state-stored projections --
   // In one transaction: unless the stream is already past mark.seq, turns the (group, key) state
-  // (null when new) into `evolve(state)` and records the mark. Concurrent updates of one key
-  // queue behind each other. Returns whether `evolve` was applied.
+  // (null when new) into `evolve(state)` and records the mark (fenced). Concurrent updates of one
+  // key queue behind each other. Returns whether `evolve` was applied.
   virtual bool update_projection(const std::string& key, const ProgressMark& mark,
                                  const std::function<Json(Json state)>& evolve) = 0;
   virtual std::optional<Json> load_projection(const std::string& group_id, const std::string& key) = 0;

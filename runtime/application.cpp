@@ -19,6 +19,10 @@ void Application::add(const ActorSpec& spec) {
 void Application::add(std::shared_ptr<Consumer> consumer) {
   const auto& options = consumer->options();
   validate_type(options.group);  // group ids follow the type-name rules: letters, digits, . _ - : /
+  // Names Cairn gives its own groups: the delivery of commands and each actor's reactions.
+  if (options.group.rfind("cairn.", 0) == 0 ||
+      (options.group.size() > 10 && options.group.compare(options.group.size() - 10, 10, ".reactions") == 0))
+    throw BadInput("consumer group name " + options.group + " is reserved (cairn.* and *.reactions are Cairn's own)");
   if (options.types.empty()) throw BadInput("consumer group " + options.group + " handles no event types");
   for (const auto& other : consumers_)
     if (other->options().group == options.group) throw BadInput("two consumer groups are named " + options.group);

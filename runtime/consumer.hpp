@@ -1,7 +1,10 @@
 // Consumers: what a consumer group runs for each event it reads from the log.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -14,12 +17,33 @@
 
 namespace cairn {
 
+// How often a failing event is tried before its stream stops for the group, and how long to wait
+// between tries (doubling from `backoff_base` up to `backoff_max`).
+struct RetryPolicy {
+  int max_attempts = 5;
+  std::chrono::milliseconds backoff_base{20};
+  std::chrono::milliseconds backoff_max{2000};
+  std::chrono::milliseconds delay(int attempt) const {
+    return std::min(backoff_max, backoff_base * (1 << std::clamp(attempt - 1, 0, 16)));
+  }
+};
+
 struct ConsumerOptions {
   std::string group;                // the consumer group id (durable progress is kept under it)
   std::vector<std::string> types;   // the event types it reads
   uint32_t slice_count = 4;         // processes share a group slice by slice
   StartFrom start = StartFrom::beginning();
   bool side_effect = false;         // at least once, and never while replaying
+  std::optional<RetryPolicy> retry;  // none: the worker's (WorkerOptions)
+};
+
+// How an event reaches a consumer: as a re-delivery after a reset or not, and under which lease.
+struct Delivery {
+  bool replaying = false;
+  Fence fence;  // every progress write for this event carries it: it fails once the slice changed owners
+  ProgressMark mark(const std::string& group, const Message& event) const {
+    return {group, event.stream_id, event.seq, fence};
+  }
 };
 
 // What the runtime offers consumers: sending commands and delivering stored ones to stream actors.
@@ -40,16 +64,18 @@ class Consumer {
   virtual ~Consumer() = default;
   virtual const ConsumerOptions& options() const = 0;
   // Handles one event; throwing makes the runner retry, then stop this stream for the group.
-  virtual void handle(Store& store, ConsumerServices& services, const Message& event, bool replaying) = 0;
+  virtual void handle(Store& store, ConsumerServices& services, const Message& event, const Delivery& delivery) = 0;
   // True when `handle` records the stream's progress itself (in its own transaction).
   virtual bool records_progress() const { return false; }
   // Consumers that can apply several events of one stream at once (e.g. in one transaction)
   // return true and implement handle_batch. A failing batch is retried event by event, so a
   // poison event still stops its stream at that event.
   virtual bool handles_batches() const { return false; }
-  virtual void handle_batch(Store&, ConsumerServices&, const std::vector<Message>&, bool /*replaying*/) {}
+  virtual void handle_batch(Store&, ConsumerServices&, const std::vector<Message>&, const Delivery&) {}
   // Called by `cairn reset` before history is re-delivered (e.g. to empty a read model).
   virtual void reset(Store&) {}
+  // Throws BadInput when a reset would leave a read model that a replay then doubles.
+  virtual void require_resettable() const {}
 };
 
 // The options every kind of consumer lets its builder set.
@@ -65,6 +91,11 @@ class ConsumerBase : public Consumer {
   // ::after(cursor) (a cursor from `cairn feed`). An existing group keeps its progress.
   Derived& start(StartFrom from) {
     options_.start = from;
+    return static_cast<Derived&>(*this);
+  }
+  // This consumer's own retry policy, instead of the worker's, e.g. retry({.max_attempts = 10}).
+  Derived& retry(RetryPolicy policy) {
+    options_.retry = policy;
     return static_cast<Derived&>(*this);
   }
 
@@ -90,8 +121,8 @@ class SideEffectHandler final : public ConsumerBase<SideEffectHandler> {
     return *this;
   }
 
-  void handle(Store&, ConsumerServices&, const Message& event, bool replaying) override {
-    if (replaying) return;
+  void handle(Store&, ConsumerServices&, const Message& event, const Delivery& delivery) override {
+    if (delivery.replaying) return;
     auto it = handlers_.find(event.type);
     if (it != handlers_.end()) it->second(event);
   }

@@ -53,6 +53,13 @@ class StoreError : public Error {
   explicit StoreError(const std::string& what) : Error(ErrorKind::store, what) {}
 };
 
+// A consumer's write was refused because its process no longer owns the slice (its lease
+// session ended and another process took the slice over); nothing of it was committed.
+class LeaseLost : public StoreError {
+ public:
+  explicit LeaseLost(const std::string& what) : StoreError(what) {}
+};
+
 // The process exit code the CLI uses for each kind (0 is success).
 inline int exit_code(ErrorKind kind) {
   switch (kind) {

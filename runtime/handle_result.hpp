@@ -10,7 +10,8 @@
 namespace cairn {
 
 struct HandleResult {
-  enum class Status { ok, rejected, conflict, invalid, failed };
+  // lease_lost: a delivered command's consumer-group slice changed owners; nothing was written.
+  enum class Status { ok, rejected, conflict, invalid, failed, lease_lost };
   Status status = Status::failed;
   std::vector<Message> events;  // as stored
   std::string error;            // the rejection's reason, or what went wrong
@@ -28,7 +29,8 @@ inline int exit_code(HandleResult::Status status) {
     case HandleResult::Status::rejected: return exit_code(ErrorKind::rejected);
     case HandleResult::Status::conflict: return exit_code(ErrorKind::conflict);
     case HandleResult::Status::invalid: return exit_code(ErrorKind::bad_input);
-    case HandleResult::Status::failed: return exit_code(ErrorKind::store);
+    case HandleResult::Status::failed:
+    case HandleResult::Status::lease_lost: return exit_code(ErrorKind::store);
   }
   return 1;
 }

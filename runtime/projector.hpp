@@ -40,11 +40,11 @@ class StateProjector final : public ConsumerBase<StateProjector<State>> {
   }
   bool records_progress() const override { return true; }
 
-  void handle(Store& store, ConsumerServices&, const Message& event, bool) override {
+  void handle(Store& store, ConsumerServices&, const Message& event, const Delivery& delivery) override {
     auto it = handlers_.find(event.type);
     if (it == handlers_.end()) return;
     auto key = it->second.key(event);
-    store.update_projection(key, {this->options_.group, event.stream_id, event.seq}, [&](Json current) {
+    store.update_projection(key, delivery.mark(this->options_.group, event), [&](Json current) {
       State state = current.is_null() ? State{} : current.get<State>();
       it->second.evolve(state, event);
       return Json(state);

@@ -27,24 +27,32 @@ ActorReactions::ActorReactions(const ActorSpec& spec) : spec_(spec) {
   for (const auto& [type, reactor] : spec.reactors) options_.types.push_back(type);
 }
 
-void ActorReactions::handle(Store&, ConsumerServices& services, const Message& event, bool) {
+void ActorReactions::handle(Store&, ConsumerServices& services, const Message& event, const Delivery&) {
   auto it = spec_.reactors.find(event.type);
   if (it != spec_.reactors.end()) services.send_commands(options_.group, event, it->second(event));
 }
 
 CommandDelivery::CommandDelivery(const Application& app) {
   options_.group = group;
-  std::set<std::string> types;
-  for (const auto& spec : app.actors())
-    for (const auto& [type, decider] : spec.deciders) types.insert(type);
-  options_.types.assign(types.begin(), types.end());
+  for (const auto& spec : app.actors()) {
+    for (const auto& [type, decider] : spec.deciders) decided_.insert(type);
+    for (const auto& type : spec.types)
+      if (type.kind == MessageKind::event) events_.insert(type.name);
+  }
 }
 
-void CommandDelivery::handle(Store& store, ConsumerServices& services, const Message& command, bool) {
+void CommandDelivery::handle(Store& store, ConsumerServices& services, const Message& command,
+                             const Delivery& delivery) {
   // Commands appended by handle() were decided in the same transaction; only dispatched ones wait.
-  if (!is_dispatched(command)) return;
-  ProgressMark mark{options_.group, command.stream_id, command.seq};
+  // (Events written before events stopped inheriting their command's metadata may carry the flag.)
+  if (!is_dispatched(command) || events_.count(command.type)) return;
+  if (!decided_.count(command.type))
+    throw StoreError("no actor of this process decides " + command.type + " (dispatched by a newer version?): "
+                     "run the version that does, then `cairn resume " + options_.group + " --stream " +
+                     command.stream_id + "`");
+  auto mark = delivery.mark(options_.group, command);
   auto result = services.deliver(command, mark);
+  if (result.status == HandleResult::Status::lease_lost) throw LeaseLost(result.error);
   if (result.status == HandleResult::Status::failed || result.status == HandleResult::Status::conflict)
     throw StoreError("delivering " + command.type + " " + command.id + " failed: " + result.error);
   if (result.status == HandleResult::Status::invalid) {

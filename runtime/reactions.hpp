@@ -1,6 +1,8 @@
 // The consumers the runtime derives from actors: their reactions, and delivery of dispatched commands.
 #pragma once
 
+#include <set>
+
 #include "runtime/application.hpp"
 
 namespace cairn {
@@ -10,7 +12,7 @@ class ActorReactions final : public Consumer {
  public:
   explicit ActorReactions(const ActorSpec& spec);
   const ConsumerOptions& options() const override { return options_; }
-  void handle(Store& store, ConsumerServices& services, const Message& event, bool replaying) override;
+  void handle(Store& store, ConsumerServices& services, const Message& event, const Delivery& delivery) override;
 
  private:
   const ActorSpec& spec_;
@@ -18,17 +20,21 @@ class ActorReactions final : public Consumer {
 };
 
 // Delivers commands put in the log by dispatch (and by reactions) to their stream actors: group
-// "cairn.commands". The actor appends the events together with this group's progress.
+// "cairn.commands". The actor appends the events together with this group's progress. It reads
+// every type, so a command that only a newer version decides stops its stream (loudly, to be
+// resumed once that version runs) instead of being passed by an older worker's cursor.
 class CommandDelivery final : public Consumer {
  public:
   static constexpr const char* group = "cairn.commands";
   explicit CommandDelivery(const Application& app);
   const ConsumerOptions& options() const override { return options_; }
   bool records_progress() const override { return true; }
-  void handle(Store& store, ConsumerServices& services, const Message& command, bool replaying) override;
+  void handle(Store& store, ConsumerServices& services, const Message& command, const Delivery& delivery) override;
 
  private:
   ConsumerOptions options_;
+  std::set<std::string> decided_;  // the command types this process's actors decide
+  std::set<std::string> events_;   // and the event types they evolve
 };
 
 // Every consumer group of an application: its projectors and handlers, then the derived ones.

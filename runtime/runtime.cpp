@@ -90,6 +90,12 @@ struct Runtime::Impl final : ConsumerServices {
   }
   const TypeRegistry& types() const override { return app.types(); }
 
+  std::shared_ptr<Consumer> consumer(const std::string& group) const {
+    for (auto& consumer : consumer_groups(app))
+      if (consumer->options().group == group) return consumer;
+    return nullptr;
+  }
+
   // Counts commands in flight so shutdown can wait for them.
   struct InFlight {
     Impl* impl;
@@ -225,10 +231,9 @@ std::vector<std::string> Runtime::consumer_group_names() {
 
 bool Runtime::wait_for(const std::string& group, const std::string& stream_id, int64_t seq,
                        std::chrono::milliseconds timeout) {
-  std::vector<std::string> types;
-  for (const auto& consumer : consumer_groups(impl_->app))
-    if (consumer->options().group == group) types = consumer->options().types;
-  if (types.empty()) throw BadInput("no consumer group '" + group + "' in this application");
+  auto consumer = impl_->consumer(group);
+  if (!consumer) throw BadInput("no consumer group '" + group + "' in this application");
+  const auto& types = consumer->options().types;  // empty: every type
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto seen = impl_->wakeup->epoch();
@@ -238,7 +243,7 @@ bool Runtime::wait_for(const std::string& group, const std::string& stream_id, i
     // Nothing left that this group reads (other types, or already handled) counts as caught up.
     bool pending = false;
     for (const auto& m : impl_->store->read_stream(stream_id, {done, seq, std::nullopt}))
-      pending = pending || std::find(types.begin(), types.end(), m.type) != types.end();
+      pending = pending || types.empty() || std::find(types.begin(), types.end(), m.type) != types.end();
     if (!pending) return true;
     auto left = deadline - std::chrono::steady_clock::now();
     if (left <= std::chrono::steady_clock::duration::zero()) return false;
@@ -251,6 +256,17 @@ void Runtime::reset_group(const std::string& group, std::chrono::milliseconds ti
   auto& store = *impl_->store;
   auto state = store.find_group(group);
   if (!state) throw BadInput("no consumer group " + group);
+  if (group == CommandDelivery::group)
+    throw BadInput(group + " cannot be reset: it would decide every dispatched command in history again");
+  // Its reset hook empties the read model; without it a replay would apply every event twice.
+  auto consumer = impl_->consumer(group);
+  if (!consumer)
+    throw BadInput("consumer group " + group + " is not defined by the loaded application: pass the module "
+                   "that defines it (--app), so its read model is emptied before the replay");
+  consumer->require_resettable();
+  const auto& options = consumer->options();
+  GroupShape shape{options.slice_count, options.types};
+  std::sort(shape.types.begin(), shape.types.end());
   // Stop the group, then hold every one of its slices: runners release a stopped group's slices
   // between batches, so once all are ours no batch is writing into the old read model anywhere.
   store.set_group_active(group, false);
@@ -278,9 +294,8 @@ void Runtime::reset_group(const std::string& group, std::chrono::milliseconds ti
   }
   // If emptying the read model or resetting the progress throws, the group stays stopped: the two
   // may now disagree, and `cairn reset` again is the way out (`cairn status` shows it stopped).
-  for (const auto& consumer : consumer_groups(impl_->app))
-    if (consumer->options().group == group) consumer->reset(store);
-  store.reset_group(group);
+  consumer->reset(store);
+  store.reset_group(group, shape);  // and the group takes this version's types and slice count
   leases.clear();
   resume();
 }

@@ -43,17 +43,18 @@ class SqlProjector final : public ConsumerBase<SqlProjector> {
   bool records_progress() const override { return true; }
   bool handles_batches() const override { return true; }
 
-  void handle(Store& store, ConsumerServices& services, const Message& event, bool replaying) override {
-    handle_batch(store, services, {event}, replaying);
+  void handle(Store& store, ConsumerServices& services, const Message& event, const Delivery& delivery) override {
+    handle_batch(store, services, {event}, delivery);
   }
 
   // A stream's events of one feed batch in one transaction: one commit instead of one per event.
-  void handle_batch(Store& store, ConsumerServices&, const std::vector<Message>& events, bool) override {
+  void handle_batch(Store& store, ConsumerServices&, const std::vector<Message>& events,
+                    const Delivery& delivery) override {
     if (events.empty()) return;
     auto& pg = postgres(store);
     // Every handler waits until the setup has committed (call_once retries it if it threw).
     if (setup_) std::call_once(set_up_, [&] { pg.transact(setup_); });
-    pg.transact_with_mark({options_.group, events.back().stream_id, events.back().seq},
+    pg.transact_with_mark(delivery.mark(options_.group, events.back()),
                           [&](pqxx::work& tx, int64_t done) {
                             for (const auto& event : events) {
                               auto it = handlers_.find(event.type);
@@ -62,10 +63,17 @@ class SqlProjector final : public ConsumerBase<SqlProjector> {
                           });
   }
 
+  // Without a reset hook its tables would keep the old rows and a replay would apply every event again.
+  void require_resettable() const override {
+    if (!reset_)
+      throw BadInput("SQL projector " + options_.group + " has no on_reset hook to empty its read model: add one "
+                     "(e.g. TRUNCATE its tables) before resetting it");
+  }
   void reset(Store& store) override {
+    require_resettable();
     auto& pg = postgres(store);
     if (setup_) pg.transact(setup_);
-    if (reset_) pg.transact(reset_);
+    pg.transact(reset_);
   }
 
  private:

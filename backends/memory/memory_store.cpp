@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "backends/append_rules.hpp"
+#include "backends/group_shape.hpp"
 #include "runtime/errors.hpp"
 
 namespace cairn {
@@ -33,6 +34,12 @@ std::vector<AppendOutcome> MemoryStore::append_locked(std::vector<AppendRequest>
     }
     auto decision = decide_append(request, existing, head);
     outcome.head_seq = head;
+    if (decision.kind != AppendDecision::Kind::invalid && request.mark &&
+        !fence_holds(request.mark->group_id, request.mark->fence)) {
+      outcome.status = AppendOutcome::Status::lease_lost;
+      outcome.error = "the lease on the consumer group's slice was lost";
+      continue;
+    }
     switch (decision.kind) {
       case AppendDecision::Kind::invalid: outcome.error = decision.error; break;
       case AppendDecision::Kind::conflict: outcome.status = AppendOutcome::Status::conflict; break;
@@ -184,10 +191,30 @@ GroupState MemoryStore::ensure_group(const std::string& group_id, uint32_t slice
   auto it = groups_.find(group_id);
   if (it != groups_.end()) return it->second.state;
   Group g;
-  g.state = {group_id, true, std::max<uint32_t>(slice_count, 1), 1, {}};
+  g.state = {group_id, true, std::max<uint32_t>(slice_count, 1), 1, {}, {}};
   g.cursors.assign(g.state.slice_count, start.first_cursor([&] { return head_locked(); }));
   g.owners.assign(g.state.slice_count, "");
+  g.epochs.assign(g.state.slice_count, 0);
+  for (auto& epoch : g.epochs) epoch = next_epoch_++;
   return groups_.emplace(group_id, std::move(g)).first->second.state;
+}
+
+ShapeCheck MemoryStore::check_shape(const std::string& group_id, const GroupShape& shape) {
+  std::lock_guard lock(mutex_);
+  auto& g = group(group_id);
+  auto passed = [&](const std::vector<std::string>& added) {
+    int64_t count = 0;
+    for (const auto& entry : log_) {
+      auto slice = stream_hash(entry.message.stream_id) % g.state.slice_count;
+      count += std::find(added.begin(), added.end(), entry.message.type) != added.end() &&
+               !(g.cursors[slice] < entry.cursor);
+    }
+    return count;
+  };
+  return apply_shape_rule(g.state, shape, passed, [&](const std::vector<std::string>& types, bool bump) {
+    g.state.types = types;
+    g.state.generation += bump;
+  });
 }
 
 std::optional<GroupState> MemoryStore::find_group(const std::string& group_id) {
@@ -209,12 +236,13 @@ FeedCursor MemoryStore::load_cursor(const std::string& group_id, uint32_t slice)
   return group(group_id).cursors.at(slice);
 }
 
-bool MemoryStore::save_progress(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor,
+bool MemoryStore::save_progress(const std::string& group_id, Fence fence, int64_t generation, FeedCursor cursor,
                                 const std::vector<ProgressMark>& marks) {
   std::lock_guard lock(mutex_);
   auto& g = group(group_id);
+  check_fence(group_id, fence);
   if (g.state.generation != generation) return false;
-  g.cursors.at(slice) = cursor;
+  g.cursors.at(fence.slice) = cursor;
   for (const auto& mark : marks) mark_locked(mark);
   return true;
 }
@@ -245,13 +273,27 @@ void MemoryStore::mark_locked(const ProgressMark& mark) {
   p.seq = std::max(p.seq, mark.seq);
 }
 
+bool MemoryStore::fence_holds(const std::string& group_id, const std::optional<Fence>& fence) {
+  if (!fence) return true;
+  const auto& epochs = group(group_id).epochs;
+  return fence->slice < epochs.size() && epochs[fence->slice] == fence->epoch;
+}
+
+void MemoryStore::check_fence(const std::string& group_id, const std::optional<Fence>& fence) {
+  if (!fence_holds(group_id, fence))
+    throw LeaseLost("the lease on slice " + std::to_string(fence->slice) + " of consumer group " + group_id +
+                    " was lost (another owner took it)");
+}
+
 void MemoryStore::mark_handled(const ProgressMark& mark) {
   std::lock_guard lock(mutex_);
+  check_fence(mark.group_id, mark.fence);
   mark_locked(mark);
 }
 
-void MemoryStore::stop_stream(const std::string& group_id, const StreamProgress& failure) {
+void MemoryStore::stop_stream(const std::string& group_id, const StreamProgress& failure, std::optional<Fence> fence) {
   std::lock_guard lock(mutex_);
+  check_fence(group_id, fence);
   auto& p = group(group_id).streams[failure.stream_id];
   auto seq = p.seq;
   p = failure;
@@ -270,8 +312,9 @@ void MemoryStore::resume_stream(const std::string& group_id, const std::string& 
   if (skip) it->second.seq = std::max(it->second.seq, it->second.failed_seq);
 }
 
-void MemoryStore::clear_failure(const std::string& group_id, const std::string& stream_id) {
+void MemoryStore::clear_failure(const std::string& group_id, const std::string& stream_id, std::optional<Fence> fence) {
   std::lock_guard lock(mutex_);
+  check_fence(group_id, fence);
   auto& streams = group(group_id).streams;
   auto it = streams.find(stream_id);
   if (it == streams.end() || it->second.stopped) return;
@@ -285,12 +328,22 @@ void MemoryStore::set_group_active(const std::string& group_id, bool active) {
   group(group_id).state.active = active;
 }
 
-void MemoryStore::reset_group(const std::string& group_id) {
+void MemoryStore::reset_group(const std::string& group_id, const std::optional<GroupShape>& shape) {
   std::lock_guard lock(mutex_);
   auto& g = group(group_id);
   g.state.generation += 1;
   g.state.replay_until = head_locked();
-  std::fill(g.cursors.begin(), g.cursors.end(), FeedCursor{});
+  if (shape) {
+    g.state.types = shape->types;
+    if (shape->slice_count != g.state.slice_count) {
+      // The leases of the old slices are held by the reset; new slices start unowned.
+      g.state.slice_count = shape->slice_count;
+      g.owners.assign(shape->slice_count, "");
+      g.epochs.assign(shape->slice_count, 0);
+      for (auto& epoch : g.epochs) epoch = next_epoch_++;
+    }
+  }
+  g.cursors.assign(g.state.slice_count, FeedCursor{});
   g.streams.clear();
 }
 
@@ -313,18 +366,15 @@ std::vector<SliceStatus> MemoryStore::slice_status(const std::string& group_id) 
 
 namespace {
 
+// Released by clearing the owner, unless a re-slicing reset replaced the slice meanwhile.
 class MemorySliceLease final : public SliceLease {
  public:
-  MemorySliceLease(std::mutex& mutex, std::string& owner) : mutex_(mutex), owner_(owner) {}
-  ~MemorySliceLease() override {
-    std::lock_guard lock(mutex_);
-    owner_.clear();
-  }
+  MemorySliceLease(Fence fence, std::function<void()> release) : SliceLease(fence), release_(std::move(release)) {}
+  ~MemorySliceLease() override { release_(); }
   bool alive() override { return true; }
 
  private:
-  std::mutex& mutex_;
-  std::string& owner_;
+  std::function<void()> release_;
 };
 
 }  // namespace
@@ -332,15 +382,22 @@ class MemorySliceLease final : public SliceLease {
 std::unique_ptr<SliceLease> MemoryStore::try_lease_slice(const std::string& group_id, uint32_t slice,
                                                          const std::string& owner) {
   std::lock_guard lock(mutex_);
-  auto& current = group(group_id).owners.at(slice);
-  if (!current.empty()) return nullptr;
-  current = owner;
-  return std::make_unique<MemorySliceLease>(mutex_, current);
+  auto& g = group(group_id);
+  if (slice >= g.state.slice_count) throw BadInput("consumer group " + group_id + " has no slice " + std::to_string(slice));
+  if (!g.owners[slice].empty()) return nullptr;
+  g.owners[slice] = owner;
+  Fence fence{slice, g.epochs[slice] = next_epoch_++};
+  return std::make_unique<MemorySliceLease>(fence, [this, group_id, fence] {
+    std::lock_guard released(mutex_);
+    auto& held = groups_.at(group_id);
+    if (fence.slice < held.epochs.size() && held.epochs[fence.slice] == fence.epoch) held.owners[fence.slice].clear();
+  });
 }
 
 bool MemoryStore::update_projection(const std::string& key, const ProgressMark& mark,
                                     const std::function<Json(Json state)>& evolve) {
   std::lock_guard lock(mutex_);
+  check_fence(mark.group_id, mark.fence);
   auto& streams = group(mark.group_id).streams;
   auto it = streams.find(mark.stream_id);
   if (it != streams.end() && it->second.seq >= mark.seq) return false;

@@ -27,20 +27,21 @@ class MemoryStore final : public Store {
   std::vector<StreamInfo> list_streams(size_t limit) override;
 
   GroupState ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) override;
+  ShapeCheck check_shape(const std::string& group_id, const GroupShape& shape) override;
   std::optional<GroupState> find_group(const std::string& group_id) override;
   std::vector<GroupState> list_groups() override;
   FeedCursor load_cursor(const std::string& group_id, uint32_t slice) override;
-  bool save_progress(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor,
+  bool save_progress(const std::string& group_id, Fence fence, int64_t generation, FeedCursor cursor,
                      const std::vector<ProgressMark>& marks) override;
   std::vector<StreamProgress> load_progress(const std::string& group_id,
                                             const std::vector<std::string>& stream_ids) override;
   std::vector<StreamProgress> failed_streams(const std::string& group_id) override;
   void mark_handled(const ProgressMark& mark) override;
-  void stop_stream(const std::string& group_id, const StreamProgress& failure) override;
+  void stop_stream(const std::string& group_id, const StreamProgress& failure, std::optional<Fence> fence) override;
   void resume_stream(const std::string& group_id, const std::string& stream_id, bool skip) override;
-  void clear_failure(const std::string& group_id, const std::string& stream_id) override;
+  void clear_failure(const std::string& group_id, const std::string& stream_id, std::optional<Fence> fence) override;
   void set_group_active(const std::string& group_id, bool active) override;
-  void reset_group(const std::string& group_id) override;
+  void reset_group(const std::string& group_id, const std::optional<GroupShape>& shape) override;
   std::vector<SliceStatus> slice_status(const std::string& group_id) override;
   std::unique_ptr<SliceLease> try_lease_slice(const std::string& group_id, uint32_t slice,
                                               const std::string& owner) override;
@@ -54,10 +55,13 @@ class MemoryStore final : public Store {
     GroupState state;
     std::vector<FeedCursor> cursors;
     std::vector<std::string> owners;
+    std::vector<int64_t> epochs;
     std::map<std::string, StreamProgress, std::less<>> streams;
   };
   Group& group(const std::string& group_id);  // throws BadInput for an unknown group
   void mark_locked(const ProgressMark& mark);
+  bool fence_holds(const std::string& group_id, const std::optional<Fence>& fence);
+  void check_fence(const std::string& group_id, const std::optional<Fence>& fence);  // throws LeaseLost
   FeedCursor head_locked() const;
 
   struct Stream {
@@ -67,6 +71,7 @@ class MemoryStore final : public Store {
   std::vector<AppendOutcome> append_locked(std::vector<AppendRequest> requests);
 
   std::mutex mutex_;
+  int64_t next_epoch_ = 1;
   uint64_t next_xid_ = 1;       // one per append transaction, so cursors look like PostgreSQL's
   std::vector<FeedEntry> log_;  // in commit order
   std::map<std::string, Stream, std::less<>> streams_;

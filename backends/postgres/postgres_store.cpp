@@ -5,6 +5,7 @@
 #include <set>
 
 #include "backends/append_rules.hpp"
+#include "backends/group_shape.hpp"
 #include "backends/postgres/migrations.hpp"
 #include "runtime/errors.hpp"
 
@@ -89,10 +90,25 @@ void prepare_statements(pqxx::connection& c) {
                             "ON CONFLICT (group_id) DO NOTHING");
   c.prepare("insert_slices", "INSERT INTO cairn.group_slices (group_id, slice, cursor_xid, cursor_position) "
                              "SELECT $1, s, $3::xid8, $4 FROM generate_series(0, $2 - 1) s ON CONFLICT DO NOTHING");
-  c.prepare("group", "SELECT group_id, status, slice_count, generation, replay_xid::text, replay_position "
-                     "FROM cairn.consumer_groups WHERE group_id = $1");
-  c.prepare("groups", "SELECT group_id, status, slice_count, generation, replay_xid::text, replay_position "
-                      "FROM cairn.consumer_groups ORDER BY group_id");
+#define CAIRN_GROUP_COLUMNS \
+  "group_id, status, slice_count, generation, replay_xid::text, replay_position, coalesce(types, '[]')::text"
+  c.prepare("group", "SELECT " CAIRN_GROUP_COLUMNS " FROM cairn.consumer_groups WHERE group_id = $1");
+  c.prepare("group_for_update", "SELECT " CAIRN_GROUP_COLUMNS " FROM cairn.consumer_groups WHERE group_id = $1 FOR UPDATE");
+  c.prepare("groups", "SELECT " CAIRN_GROUP_COLUMNS " FROM cairn.consumer_groups ORDER BY group_id");
+  // Leases and fences (sql/005_fenced_leases.sql).
+  c.prepare("check_fence", "SELECT cairn.check_fence($1, $2, $3)");
+  c.prepare("stale_fences", "SELECT * FROM cairn.stale_fences($1::jsonb)");
+  c.prepare("hold_fences", "SELECT cairn.hold_fences($1)");
+  c.prepare("store_types", "UPDATE cairn.consumer_groups SET types = $2::jsonb, generation = generation + $3, "
+                           "updated_at = now() WHERE group_id = $1");
+  // Events of these types that a cursor of the group has already passed.
+  c.prepare("passed_types",
+            "SELECT count(*) FROM cairn.messages m JOIN cairn.group_slices s "
+            "ON s.group_id = $1 AND s.slice = m.stream_hash % $2 "
+            "WHERE m.type = ANY (ARRAY(SELECT jsonb_array_elements_text($3::jsonb))) "
+            "AND (m.xid, m.position) <= (s.cursor_xid, s.cursor_position)");
+  c.prepare("reslice", "UPDATE cairn.consumer_groups SET slice_count = $2 WHERE group_id = $1");
+  c.prepare("drop_slices", "DELETE FROM cairn.group_slices WHERE group_id = $1");
   c.prepare("load_cursor", "SELECT cursor_xid::text, cursor_position FROM cairn.group_slices "
                            "WHERE group_id = $1 AND slice = $2");
   c.prepare("save_cursor", "UPDATE cairn.group_slices s SET cursor_xid = $4::xid8, cursor_position = $5, "
@@ -121,13 +137,17 @@ void prepare_statements(pqxx::connection& c) {
                             "WHERE group_id = $1");
   c.prepare("reset_streams", "DELETE FROM cairn.group_streams WHERE group_id = $1");
   c.prepare("slice_status",
-            "SELECT s.slice, s.cursor_xid::text, s.cursor_position, coalesce(s.owner, ''), "
+            // The owner only while its lease lock is held: a dead or departed process owns nothing.
+            "SELECT s.slice, s.cursor_xid::text, s.cursor_position, "
+            "CASE WHEN EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            " AND l.classid = 1129470288::oid AND l.objid = s.lease_key::oid AND l.objsubid = 2) "
+            "THEN coalesce(s.owner, '') ELSE '' END, "
             "(SELECT count(*) FROM cairn.messages m WHERE (m.xid, m.position) > (s.cursor_xid, s.cursor_position) "
             " AND m.stream_hash % g.slice_count = s.slice), "
             "coalesce((SELECT extract(epoch FROM now() - min(m.created_at)) FROM cairn.messages m "
             " WHERE (m.xid, m.position) > (s.cursor_xid, s.cursor_position) AND m.stream_hash % g.slice_count = s.slice), 0) "
             "FROM cairn.group_slices s JOIN cairn.consumer_groups g USING (group_id) WHERE s.group_id = $1 ORDER BY s.slice");
-  c.prepare("set_owner", "UPDATE cairn.group_slices SET owner = $3 WHERE group_id = $1 AND slice = $2");
   c.prepare("stream_mark_for_update",
             "SELECT seq FROM cairn.group_streams WHERE group_id = $1 AND stream_id = $2 FOR UPDATE");
   c.prepare("ensure_projection", "INSERT INTO cairn.projections (group_id, key, state) VALUES ($1, $2, 'null') "
@@ -193,9 +213,38 @@ void lock_streams(pqxx::work& tx, const std::set<std::string>& streams) {
   tx.exec_prepared("lock_streams", lock_keys(streams));
 }
 
+Json fence_json(const std::string& group_id, const Fence& fence) {
+  return {{"g", group_id}, {"s", fence.slice}, {"e", fence.epoch}};
+}
+
+// Fails the transaction (LeaseLost, from SQLSTATE CL001) unless the fence still holds; holds it
+// (shared) until the transaction ends, so the slice cannot change owners before it commits.
+void check_fence(pqxx::transaction_base& tx, const std::string& group_id, const std::optional<Fence>& fence) {
+  if (fence) tx.exec_prepared("check_fence", group_id, static_cast<int>(fence->slice), fence->epoch);
+}
+
+// The fenced marks of a group commit whose lease is gone: those requests fail, the others go on.
+// Checked after the stream locks, so a transaction holding a fence never waits for a stream lock.
+void drop_stale_fences(pqxx::work& tx, const std::vector<AppendRequest>& requests, std::vector<std::string>& errors,
+                       std::vector<AppendOutcome>& outcomes) {
+  Json fences = Json::array();
+  std::vector<size_t> which;
+  for (size_t i = 0; i < requests.size(); ++i)
+    if (errors[i].empty() && requests[i].mark && requests[i].mark->fence) {
+      fences.push_back(fence_json(requests[i].mark->group_id, *requests[i].mark->fence));
+      which.push_back(i);
+    }
+  if (which.empty()) return;
+  for (const auto& r : tx.exec_prepared("stale_fences", fences.dump())) {
+    auto i = which.at(r[0].as<size_t>());
+    errors[i] = "the lease on consumer group " + requests[i].mark->group_id + "'s slice was lost";
+    outcomes[i].status = AppendOutcome::Status::lease_lost;
+  }
+}
+
 // Locks the valid requests' streams, reads their heads and stored ids, and writes: two round trips.
 std::vector<AppendOutcome> write_locked(pqxx::work& tx, std::vector<AppendRequest>& requests,
-                                        const std::vector<std::string>& errors) {
+                                        std::vector<std::string> errors) {
   std::vector<AppendOutcome> outcomes(requests.size());
   std::set<std::string> streams;
   Json ids = Json::array();
@@ -214,6 +263,7 @@ std::vector<AppendOutcome> write_locked(pqxx::work& tx, std::vector<AppendReques
       stored.emplace(m.id, std::move(m));
     }
   }
+  drop_stale_fences(tx, requests, errors, outcomes);
 
   Json rows = Json::array(), new_heads = Json::object();
   std::vector<std::pair<size_t, size_t>> written;  // (request, message) of each row, in order
@@ -222,7 +272,7 @@ std::vector<AppendOutcome> write_locked(pqxx::work& tx, std::vector<AppendReques
     auto& outcome = outcomes[i];
     if (!errors[i].empty()) {
       outcome.error = errors[i];
-      continue;
+      continue;  // invalid, or lease_lost
     }
     std::vector<std::optional<Message>> existing;
     for (const auto& m : request.messages) {
@@ -296,13 +346,17 @@ auto PostgresStore::with_connection(Work&& work) {
     return pool_.run(std::forward<Work>(work));
   } catch (const Error&) {
     throw;
+  } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() == "CL001") throw LeaseLost(e.what());
+    throw StoreError(std::string("PostgreSQL: ") + e.what());
   } catch (const pqxx::failure& e) {
     throw StoreError(std::string("PostgreSQL: ") + e.what());
   }
 }
 
 PostgresStore::PostgresStore(const std::string& url, Limits limits, size_t pool_size)
-    : Store(limits), url_(url), pool_(url, pool_size, prepare_statements) {
+    : Store(limits), url_(url), pool_(url, pool_size, prepare_statements),
+      leases_(std::make_shared<postgres::LeaseSession>(url)) {
   int have = postgres::schema_version(url);
   int want = postgres::embedded_migrations().back().version;
   if (have < want)
@@ -489,8 +543,9 @@ FeedCursor cursor_of(const pqxx::field& xid, const pqxx::field& position) {
 }
 
 GroupState row_to_group(const pqxx::row& r) {
-  return {r[0].c_str(), std::string(r[1].c_str()) == "active", r[2].as<uint32_t>(), r[3].as<int64_t>(),
-          cursor_of(r[4], r[5])};
+  return {r[0].c_str(),         std::string(r[1].c_str()) == "active",
+          r[2].as<uint32_t>(),  r[3].as<int64_t>(),
+          cursor_of(r[4], r[5]), Json::parse(r[6].c_str()).get<std::vector<std::string>>()};
 }
 
 StreamProgress row_to_progress(const pqxx::row& r) {
@@ -504,35 +559,19 @@ GroupState require_group(pqxx::transaction_base& tx, const std::string& group_id
   return row_to_group(rows[0]);
 }
 
-// A slice's advisory lock lives on its own session: it vanishes with the process (or the server).
+// A slice's lease lock lives on the process's lease session: it vanishes with the process (or the server).
 class PostgresSliceLease final : public SliceLease {
  public:
-  PostgresSliceLease(std::unique_ptr<pqxx::connection> connection, int64_t key)
-      : connection_(std::move(connection)), key_(key) {}
-  ~PostgresSliceLease() override {
-    try {
-      pqxx::nontransaction tx(*connection_);
-      tx.exec_params("SELECT pg_advisory_unlock($1)", key_);
-    } catch (...) {
-      // Closing the session below releases the lock anyway.
-    }
-  }
-  bool alive() override {
-    try {
-      pqxx::nontransaction tx(*connection_);
-      // Still ours? (A server restart ends the session and with it the lock.)
-      return tx.exec_params1("SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND pid = "
-                             "pg_backend_pid() AND granted AND (classid::bigint << 32 | objid::bigint) = $1",
-                             key_)[0]
-          .as<bool>();
-    } catch (...) {
-      return false;
-    }
-  }
+  PostgresSliceLease(std::shared_ptr<postgres::LeaseSession> session, std::string group_id, uint32_t slice,
+                     postgres::LeaseSession::Taken taken)
+      : SliceLease({slice, taken.epoch}), session_(std::move(session)), group_id_(std::move(group_id)), taken_(taken) {}
+  ~PostgresSliceLease() override { session_->release(group_id_, fence().slice, taken_); }
+  bool alive() override { return session_->alive(taken_); }
 
  private:
-  std::unique_ptr<pqxx::connection> connection_;
-  int64_t key_;
+  std::shared_ptr<postgres::LeaseSession> session_;
+  std::string group_id_;
+  postgres::LeaseSession::Taken taken_;
 };
 
 }  // namespace
@@ -548,6 +587,29 @@ GroupState PostgresStore::ensure_group(const std::string& group_id, uint32_t sli
     auto group = require_group(tx, group_id);
     tx.commit();
     return group;
+  });
+}
+
+ShapeCheck PostgresStore::check_shape(const std::string& group_id, const GroupShape& shape) {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto rows = tx.exec_prepared("group_for_update", group_id);
+    if (rows.empty()) throw BadInput("no consumer group '" + group_id + "'");
+    auto stored = row_to_group(rows[0]);
+    bool fenced = false;
+    auto passed = [&](const std::vector<std::string>& added) {
+      // No cursor may move while this runs: every slice's fence, held until the commit.
+      tx.exec_prepared("hold_fences", group_id);
+      fenced = true;
+      return tx.exec_prepared1("passed_types", group_id, static_cast<int>(stored.slice_count), Json(added).dump())[0]
+          .as<int64_t>();
+    };
+    auto check = apply_shape_rule(stored, shape, passed, [&](const std::vector<std::string>& types, bool bump) {
+      if (bump && !fenced) tx.exec_prepared("hold_fences", group_id);
+      tx.exec_prepared("store_types", group_id, Json(types).dump(), bump ? 1 : 0);
+    });
+    tx.commit();
+    return check;
   });
 }
 
@@ -577,13 +639,14 @@ FeedCursor PostgresStore::load_cursor(const std::string& group_id, uint32_t slic
   });
 }
 
-bool PostgresStore::save_progress(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor,
+bool PostgresStore::save_progress(const std::string& group_id, Fence fence, int64_t generation, FeedCursor cursor,
                                   const std::vector<ProgressMark>& marks) {
   Json rows = Json::array();
   for (const auto& m : marks) rows.push_back({{"group_id", m.group_id}, {"stream_id", m.stream_id}, {"seq", m.seq}});
   return with_connection([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    if (tx.exec_prepared("save_cursor", group_id, static_cast<int>(slice), generation, std::to_string(cursor.xid),
+    check_fence(tx, group_id, fence);  // first: the generation is then read with a snapshot taken after it
+    if (tx.exec_prepared("save_cursor", group_id, static_cast<int>(fence.slice), generation, std::to_string(cursor.xid),
                          cursor.position)
             .affected_rows() != 1)
       return false;  // reset meanwhile: this batch's progress belongs to the old generation
@@ -617,15 +680,17 @@ void PostgresStore::mark_handled(const ProgressMark& mark) {
   Json marks = Json::array({{{"group_id", mark.group_id}, {"stream_id", mark.stream_id}, {"seq", mark.seq}}});
   with_connection([&](pqxx::connection& c) {
     pqxx::work tx(c);
+    check_fence(tx, mark.group_id, mark.fence);
     tx.exec_prepared("marks", marks.dump());
     tx.commit();
     return 0;
   });
 }
 
-void PostgresStore::stop_stream(const std::string& group_id, const StreamProgress& failure) {
+void PostgresStore::stop_stream(const std::string& group_id, const StreamProgress& failure, std::optional<Fence> fence) {
   with_connection([&](pqxx::connection& c) {
     pqxx::work tx(c);
+    check_fence(tx, group_id, fence);
     tx.exec_prepared("stop_stream", group_id, failure.stream_id, failure.failed_seq, failure.message_id,
                      failure.error, failure.attempts);
     tx.commit();
@@ -643,9 +708,11 @@ void PostgresStore::resume_stream(const std::string& group_id, const std::string
   });
 }
 
-void PostgresStore::clear_failure(const std::string& group_id, const std::string& stream_id) {
+void PostgresStore::clear_failure(const std::string& group_id, const std::string& stream_id,
+                                  std::optional<Fence> fence) {
   with_connection([&](pqxx::connection& c) {
     pqxx::work tx(c);
+    check_fence(tx, group_id, fence);
     tx.exec_prepared("clear_failure", group_id, stream_id);
     tx.commit();
     return 0;
@@ -662,12 +729,21 @@ void PostgresStore::set_group_active(const std::string& group_id, bool active) {
   });
 }
 
-void PostgresStore::reset_group(const std::string& group_id) {
+void PostgresStore::reset_group(const std::string& group_id, const std::optional<GroupShape>& shape) {
   with_connection([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    require_group(tx, group_id);
+    auto group = require_group(tx, group_id);
     auto head = head_cursor(tx);
     tx.exec_prepared("reset_group", group_id, std::to_string(head.xid), head.position);
+    if (shape) {
+      tx.exec_prepared("store_types", group_id, Json(shape->types).dump(), 0);
+      if (shape->slice_count != group.slice_count) {
+        // New slices, new lease keys and epochs: the old slices' owners are fenced out for good.
+        tx.exec_prepared("drop_slices", group_id);
+        tx.exec_prepared("reslice", group_id, static_cast<int>(shape->slice_count));
+        tx.exec_prepared("insert_slices", group_id, static_cast<int>(shape->slice_count), "0", 0);
+      }
+    }
     tx.exec_prepared("reset_slices", group_id);
     tx.exec_prepared("reset_streams", group_id);
     tx.commit();
@@ -687,31 +763,24 @@ std::vector<SliceStatus> PostgresStore::slice_status(const std::string& group_id
 
 std::unique_ptr<SliceLease> PostgresStore::try_lease_slice(const std::string& group_id, uint32_t slice,
                                                            const std::string& owner) {
-  std::string name = "cairn.slice/" + group_id + "/" + std::to_string(slice);
-  auto key = stream_lock_key(name);
   try {
-    auto connection = std::make_unique<pqxx::connection>(url_);
-    {
-      pqxx::nontransaction tx(*connection);
-      if (!tx.exec_params1("SELECT pg_try_advisory_lock($1)", key)[0].as<bool>()) return nullptr;
-    }
-    with_connection([&](pqxx::connection& c) {
-      pqxx::work tx(c);
-      tx.exec_prepared("set_owner", group_id, static_cast<int>(slice), owner);
-      tx.commit();
-      return 0;
-    });
-    return std::make_unique<PostgresSliceLease>(std::move(connection), key);
+    auto taken = leases_->take(group_id, slice, owner);
+    if (!taken) return nullptr;
+    return std::make_unique<PostgresSliceLease>(leases_, group_id, slice, *taken);
   } catch (const pqxx::broken_connection&) {
     return nullptr;  // the server is away; the runner tries again
+  } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() == "CL002") throw BadInput(e.what());
+    throw StoreError(std::string("PostgreSQL: ") + e.what());
   }
 }
 
 bool PostgresStore::transact_with_mark(const ProgressMark& mark,
                                        const std::function<void(pqxx::work&, int64_t done)>& work) {
   Json marks = Json::array({{{"group_id", mark.group_id}, {"stream_id", mark.stream_id}, {"seq", mark.seq}}});
-  return pool_.run([&](pqxx::connection& c) {
+  return with_connection([&](pqxx::connection& c) {
     pqxx::work tx(c);
+    check_fence(tx, mark.group_id, mark.fence);
     auto current = tx.exec_prepared("stream_mark_for_update", mark.group_id, mark.stream_id);
     int64_t done = current.empty() ? 0 : current[0][0].as<int64_t>();
     if (done >= mark.seq) return false;  // already applied
@@ -736,6 +805,7 @@ bool PostgresStore::update_projection(const std::string& key, const ProgressMark
   Json marks = Json::array({{{"group_id", mark.group_id}, {"stream_id", mark.stream_id}, {"seq", mark.seq}}});
   return with_connection([&](pqxx::connection& c) {
     pqxx::work tx(c);
+    check_fence(tx, mark.group_id, mark.fence);
     auto current = tx.exec_prepared("stream_mark_for_update", mark.group_id, mark.stream_id);
     if (!current.empty() && current[0][0].as<int64_t>() >= mark.seq) return false;  // already applied
     // The row lock queues concurrent updates of this key (from other streams) behind each other.

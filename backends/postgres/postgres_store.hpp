@@ -2,6 +2,7 @@
 #pragma once
 
 #include "backends/postgres/connection_pool.hpp"
+#include "backends/postgres/lease_session.hpp"
 #include "backends/store.hpp"
 
 namespace cairn {
@@ -25,20 +26,21 @@ class PostgresStore final : public Store {
   std::vector<StreamInfo> list_streams(size_t limit) override;
 
   GroupState ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) override;
+  ShapeCheck check_shape(const std::string& group_id, const GroupShape& shape) override;
   std::optional<GroupState> find_group(const std::string& group_id) override;
   std::vector<GroupState> list_groups() override;
   FeedCursor load_cursor(const std::string& group_id, uint32_t slice) override;
-  bool save_progress(const std::string& group_id, uint32_t slice, int64_t generation, FeedCursor cursor,
+  bool save_progress(const std::string& group_id, Fence fence, int64_t generation, FeedCursor cursor,
                      const std::vector<ProgressMark>& marks) override;
   std::vector<StreamProgress> load_progress(const std::string& group_id,
                                             const std::vector<std::string>& stream_ids) override;
   std::vector<StreamProgress> failed_streams(const std::string& group_id) override;
   void mark_handled(const ProgressMark& mark) override;
-  void stop_stream(const std::string& group_id, const StreamProgress& failure) override;
+  void stop_stream(const std::string& group_id, const StreamProgress& failure, std::optional<Fence> fence) override;
   void resume_stream(const std::string& group_id, const std::string& stream_id, bool skip) override;
-  void clear_failure(const std::string& group_id, const std::string& stream_id) override;
+  void clear_failure(const std::string& group_id, const std::string& stream_id, std::optional<Fence> fence) override;
   void set_group_active(const std::string& group_id, bool active) override;
-  void reset_group(const std::string& group_id) override;
+  void reset_group(const std::string& group_id, const std::optional<GroupShape>& shape) override;
   std::vector<SliceStatus> slice_status(const std::string& group_id) override;
   std::unique_ptr<SliceLease> try_lease_slice(const std::string& group_id, uint32_t slice,
                                               const std::string& owner) override;
@@ -49,8 +51,8 @@ class PostgresStore final : public Store {
 
   // Runs `work` and records `mark` in one transaction, unless the stream is already past mark.seq:
   // what makes a projector writing to this database exactly-once. `work` gets the seq the stream
-  // was at (the mark is locked meanwhile), so a batch applies only what comes after it.
-  // Returns whether `work` ran.
+  // was at (the mark is locked meanwhile), so a batch applies only what comes after it. The mark's
+  // fence is checked first (LeaseLost). Returns whether `work` ran.
   bool transact_with_mark(const ProgressMark& mark, const std::function<void(pqxx::work&, int64_t done)>& work);
   void transact(const std::function<void(pqxx::work&)>& work);
 
@@ -61,6 +63,7 @@ class PostgresStore final : public Store {
 
   std::string url_;
   postgres::ConnectionPool pool_;
+  std::shared_ptr<postgres::LeaseSession> leases_;
 };
 
 }  // namespace cairn

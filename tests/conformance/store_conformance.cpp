@@ -386,9 +386,12 @@ TEST_SUITE("conformance: consumer groups") {
     auto first = whole_feed(*store, 3).front().cursor;
     store->ensure_group("projector.after", 3, StartFrom::after(first));
     CHECK(store->load_cursor("projector.after", 2) == first);
-    CHECK(store->save_cursor("projector.a", 1, group.generation, head));
+    auto lease = store->try_lease_slice("projector.a", 1, "me");
+    REQUIRE(lease != nullptr);
+    CHECK(lease->fence().slice == 1);
+    CHECK(store->save_cursor("projector.a", lease->fence(), group.generation, head));
     CHECK(store->load_cursor("projector.a", 1) == head);
-    CHECK_FALSE(store->save_cursor("projector.a", 1, group.generation + 1, FeedCursor{}));
+    CHECK_FALSE(store->save_cursor("projector.a", lease->fence(), group.generation + 1, FeedCursor{}));
     CHECK(store->load_cursor("projector.a", 1) == head);
     CHECK(store->list_groups().size() == 3);
     CHECK_FALSE(store->find_group("nobody").has_value());
@@ -418,7 +421,7 @@ TEST_SUITE("conformance: consumer groups") {
     auto store = fresh_store();
     store->ensure_group("g", 1, StartFrom::beginning());
     store->mark_handled({"g", "poison", 2});
-    store->stop_stream("g", {"poison", 0, true, 3, new_uuid(), "boom", 5});
+    store->stop_stream("g", {"poison", 0, true, 3, new_uuid(), "boom", 5}, std::nullopt);
     auto failed = store->failed_streams("g");
     REQUIRE(failed.size() == 1);
     CHECK(failed[0].stopped);
@@ -431,7 +434,7 @@ TEST_SUITE("conformance: consumer groups") {
     REQUIRE(failed.size() == 1);  // resumed, its failed event not yet re-handled
     CHECK_FALSE(failed[0].stopped);
     CHECK(failed[0].seq == 3);    // skipped past the poison
-    store->clear_failure("g", "poison");
+    store->clear_failure("g", "poison", std::nullopt);
     CHECK(store->failed_streams("g").empty());
     CHECK_THROWS_AS(store->resume_stream("g", "poison", false), BadInput);
   }
@@ -441,7 +444,8 @@ TEST_SUITE("conformance: consumer groups") {
     store->append("r-1", ExpectedSeq::any(), msgs("r-1", 2));
     auto head = whole_feed(*store, 2).back().cursor;
     auto before = store->ensure_group("g", 2, StartFrom::beginning());
-    store->save_cursor("g", 0, before.generation, head);
+    auto lease = store->try_lease_slice("g", 0, "me");
+    store->save_cursor("g", lease->fence(), before.generation, head);
     store->mark_handled({"g", "r-1", 2});
     store->reset_group("g");
     auto after = *store->find_group("g");
@@ -449,22 +453,111 @@ TEST_SUITE("conformance: consumer groups") {
     CHECK(after.replay_until == head);
     CHECK(store->load_cursor("g", 0) == FeedCursor{});
     CHECK(store->load_progress("g", {"r-1"}).empty());
-    CHECK_FALSE(store->save_cursor("g", 0, before.generation, head));
+    CHECK_FALSE(store->save_cursor("g", lease->fence(), before.generation, head));
     auto status = store->slice_status("g");
     REQUIRE(status.size() == 2);
     CHECK(status[0].lag_events + status[1].lag_events == 2);
   }
 
-  TEST_CASE("a slice has one owner at a time; releasing it lets another take it") {
+  TEST_CASE("a slice has one owner at a time; releasing it lets another take it, and clears the owner") {
     auto store = fresh_store();
     store->ensure_group("g", 2, StartFrom::beginning());
     auto first = store->try_lease_slice("g", 0, "one");
     REQUIRE(first != nullptr);
     CHECK(first->alive());
+    CHECK(store->slice_status("g")[0].owner == "one");
     CHECK(store->try_lease_slice("g", 0, "two") == nullptr);
     CHECK(store->try_lease_slice("g", 1, "two") != nullptr);
     first.reset();
+    CHECK(store->slice_status("g")[0].owner.empty());  // `cairn status` names live owners only
     CHECK(store->try_lease_slice("g", 0, "two") != nullptr);
+    CHECK_THROWS_AS(store->try_lease_slice("g", 5, "three"), BadInput);
+  }
+
+  TEST_CASE("a lease is fenced: once another owner took the slice, no progress write of the old one lands") {
+    auto store = fresh_store();
+    store->append("f-1", ExpectedSeq::any(), msgs("f-1", 2));
+    auto head = whole_feed(*store, 2).back().cursor;
+    auto group = store->ensure_group("g", 1, StartFrom::beginning());
+    auto old_lease = store->try_lease_slice("g", 0, "old");
+    auto old = old_lease->fence();
+    store->mark_handled({"g", "f-1", 1, old});  // still the owner: lands
+    old_lease.reset();  // as if its session died: the new owner gets a new epoch
+    auto lease = store->try_lease_slice("g", 0, "new");
+    REQUIRE(lease != nullptr);
+    CHECK(lease->fence().epoch != old.epoch);
+
+    CHECK_THROWS_AS(store->mark_handled({"g", "f-1", 2, old}), LeaseLost);
+    CHECK_THROWS_AS(store->save_progress("g", old, group.generation, head, {{"g", "f-1", 2, old}}), LeaseLost);
+    CHECK_THROWS_AS(store->stop_stream("g", {"f-1", 1, true, 2, new_uuid(), "boom", 1}, old), LeaseLost);
+    CHECK_THROWS_AS(store->update_projection("k", {"g", "f-1", 2, old}, [](Json) { return Json(1); }), LeaseLost);
+    AppendRequest fenced{"f-2", ExpectedSeq::any(), msgs("f-2", 1), ProgressMark{"g", "f-2", 1, old}};
+    AppendRequest other{"f-3", ExpectedSeq::any(), msgs("f-3", 1)};
+    auto outcomes = store->append_many({fenced, other});
+    CHECK(outcomes[0].status == AppendOutcome::Status::lease_lost);
+    CHECK(outcomes[1].status == AppendOutcome::Status::appended);  // one stale fence fails only its request
+    CHECK(store->head_seq("f-2") == 0);
+    CHECK(store->load_progress("g", {"f-1", "f-2"}).front().seq == 1);
+    CHECK(store->load_cursor("g", 0) == FeedCursor{});
+    CHECK_FALSE(store->load_projection("g", "k").has_value());
+
+    auto now = lease->fence();
+    CHECK(store->save_progress("g", now, group.generation, head, {{"g", "f-1", 2, now}}));
+    CHECK(store->load_progress("g", {"f-1"}).front().seq == 2);
+  }
+
+  TEST_CASE("a group's shape: first recorded, types added with nothing passed adopted, anything else refused") {
+    auto store = fresh_store();
+    store->append("t-1", ExpectedSeq::any(), msgs("t-1", 1));  // type "test.happened"
+    auto group = store->ensure_group("g", 1, StartFrom::beginning());
+    CHECK(group.types.empty());
+    CHECK(store->check_shape("g", {1, {"test.happened"}}).verdict == ShapeCheck::Verdict::same);
+    CHECK(store->find_group("g")->types == std::vector<std::string>{"test.happened"});
+    CHECK(store->check_shape("g", {1, {"test.happened"}}).verdict == ShapeCheck::Verdict::same);
+
+    auto fewer = store->check_shape("g", {1, {}});
+    CHECK(fewer.verdict == ShapeCheck::Verdict::refused);
+    CHECK(fewer.reason.find("test.happened") != std::string::npos);
+    auto slices = store->check_shape("g", {4, {"test.happened"}});
+    CHECK(slices.verdict == ShapeCheck::Verdict::refused);
+    CHECK(slices.reason.find("has 1 slices, this process has 4") != std::string::npos);
+
+    // "test.other" exists nowhere yet: adopting it is safe, and bumps the generation.
+    auto added = store->check_shape("g", {1, {"test.happened", "test.other"}});
+    CHECK(added.verdict == ShapeCheck::Verdict::adopted);
+    CHECK(added.group.generation == group.generation + 1);
+    CHECK(store->find_group("g")->types == std::vector<std::string>{"test.happened", "test.other"});
+    CHECK(store->check_shape("g", {1, {"test.happened"}}).verdict == ShapeCheck::Verdict::refused);  // the old version
+
+    // An event of a new type that the cursor already passed: refused, with the way forward.
+    store->append("t-2", ExpectedSeq::any(), {msg("t-2", "test.fourth")});
+    auto lease = store->try_lease_slice("g", 0, "me");
+    store->save_cursor("g", lease->fence(), added.group.generation, whole_feed(*store, 2).back().cursor);
+    auto refused = store->check_shape("g", {1, {"test.fourth", "test.happened", "test.other"}});
+    CHECK(refused.verdict == ShapeCheck::Verdict::refused);
+    CHECK(refused.reason.find("already passed 1 events of [test.fourth]") != std::string::npos);
+    CHECK(refused.reason.find("cairn reset g") != std::string::npos);
+    CHECK(store->find_group("g")->types == std::vector<std::string>{"test.happened", "test.other"});
+  }
+
+  TEST_CASE("a reset with a shape re-slices the group: new slices, all at the start, old fences void") {
+    auto store = fresh_store();
+    store->append("s-1", ExpectedSeq::any(), msgs("s-1", 2));
+    store->ensure_group("g", 4, StartFrom::beginning());
+    store->check_shape("g", {4, {"test.happened"}});
+    std::vector<std::unique_ptr<SliceLease>> leases;
+    for (uint32_t s = 0; s < 4; ++s) leases.push_back(store->try_lease_slice("g", s, "reset"));
+    auto old = leases[1]->fence();
+    store->reset_group("g", GroupShape{2, {"test.happened", "test.more"}});
+    leases.clear();
+    auto group = *store->find_group("g");
+    CHECK(group.slice_count == 2);
+    CHECK(group.types == std::vector<std::string>{"test.happened", "test.more"});
+    CHECK(store->slice_status("g").size() == 2);
+    CHECK(store->load_cursor("g", 1) == FeedCursor{});
+    CHECK_THROWS_AS(store->mark_handled({"g", "s-1", 1, old}), LeaseLost);
+    CHECK(store->try_lease_slice("g", 1, "new") != nullptr);
+    CHECK(store->check_shape("g", {2, {"test.happened", "test.more"}}).verdict == ShapeCheck::Verdict::same);
   }
 }
 

@@ -2,14 +2,17 @@
 // poison streams, resume and skip, reset and replay, scheduled commands, lock release.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include <pqxx/pqxx>
 
+#include "runtime/projector.hpp"
 #include "runtime/runtime.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/counter_consumers.hpp"
@@ -275,4 +278,101 @@ TEST_CASE("read your writes: wait_for returns once the projector has the write")
   runtime->stop_consumers();
   auto result = runtime->handle("counter-ryw", counter::Increment{1});
   CHECK_FALSE(runtime->wait_for("counter.totals", "counter-ryw", result.seq, std::chrono::milliseconds(200)));
+}
+
+namespace {
+
+// How many commands and events of each stream a version of "counter.audit" saw.
+struct Audit {
+  long commands = 0;
+  long events = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Audit, commands, events)
+
+// A worker's log lines, written by its runners and read by the test.
+struct Log {
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  bool mentions(const std::string& text) {
+    std::lock_guard lock(mutex);
+    return std::any_of(lines.begin(), lines.end(), [&](const auto& line) { return line.find(text) != std::string::npos; });
+  }
+};
+
+// Version 1 of the audit reads the counter's events; version 2 also its commands.
+std::unique_ptr<Runtime> audit_version(const std::string& url, int version, Log& log) {
+  Config config;
+  config.database_url = url;
+  auto runtime = std::make_unique<Runtime>(config);
+  counter::install(runtime->app());
+  auto audit = projector<Audit>("counter.audit");
+  auto by_stream = [](const auto&, const Message& m) { return m.stream_id; };
+  audit->on<counter::Incremented>(by_stream, [](Audit& a, const counter::Incremented&, const Message&) { a.events += 1; });
+  if (version == 2)
+    audit->on<counter::Increment>(by_stream, [](Audit& a, const counter::Increment&, const Message&) { a.commands += 1; });
+  runtime->app().add(audit);
+  auto workers = fast();
+  workers.groups = {"counter.audit"};
+  workers.log = [&log](const std::string& line) {
+    std::lock_guard lock(log.mutex);
+    log.lines.push_back(line);
+  };
+  runtime->start_consumers(workers);
+  return runtime;
+}
+
+}  // namespace
+
+TEST_CASE("a rolling deploy: a version that handles more types takes the group over; the older one steps back") {
+  testing::TestDatabase db;
+  Log old_log, new_log;
+  auto old_version = audit_version(db.url(), 1, old_log);
+  REQUIRE(eventually([&] { return old_log.mentions("took slice"); }));
+  auto new_version = audit_version(db.url(), 2, new_log);  // no command passed yet: it adopts its types
+  CHECK(eventually([&] { return old_log.mentions("another version changed the group's shape"); }));
+  CHECK(eventually([&] { return old_log.mentions("not running: consumer group counter.audit reads [counter.increment]"); }));
+  for (int i = 0; i < 20; ++i) REQUIRE(old_version->handle("counter-roll" + std::to_string(i % 4), counter::Increment{1}).ok());
+  for (int i = 0; i < 4; ++i) {
+    auto stream = "counter-roll" + std::to_string(i);
+    CHECK(eventually([&] {
+      auto audit = new_version->projection<Audit>("counter.audit", stream);
+      return audit && audit->commands == 5 && audit->events == 5;  // nothing passed by the older version
+    }));
+  }
+}
+
+TEST_CASE("a version that adds a handler for events the group already passed is refused until a reset replays them") {
+  testing::TestDatabase db;
+  Log old_log, new_log;
+  auto old_version = audit_version(db.url(), 1, old_log);
+  for (int i = 0; i < 6; ++i) REQUIRE(old_version->handle("counter-late", counter::Increment{1}).ok());
+  REQUIRE(old_version->wait_for("counter.audit", "counter-late", 12));
+  auto new_version = audit_version(db.url(), 2, new_log);
+  CHECK(eventually([&] { return new_log.mentions("has already passed 6 events of [counter.increment]"); }));
+  CHECK(new_log.mentions("cairn reset counter.audit"));
+  REQUIRE(old_version->handle("counter-late", counter::Increment{1}).ok());  // the older version runs on
+  CHECK(eventually([&] { return old_version->projection<Audit>("counter.audit", "counter-late")->events == 7; }));
+  CHECK(old_version->projection<Audit>("counter.audit", "counter-late")->commands == 0);
+
+  new_version->reset_group("counter.audit");  // the group takes version 2's types and replays history
+  CHECK(eventually([&] {
+    auto audit = new_version->projection<Audit>("counter.audit", "counter-late");
+    return audit && audit->commands == 7 && audit->events == 7;
+  }));
+  CHECK(eventually([&] { return old_log.mentions("not running: consumer group counter.audit reads [counter.increment]"); }));
+}
+
+TEST_CASE("resetting an SQL projector that has no reset hook is refused") {
+  testing::TestDatabase db;
+  Config config;
+  config.database_url = db.url();
+  Runtime runtime(config);
+  counter::install(runtime.app());
+  auto bare = sql_projector("counter.bare");
+  bare->on<counter::Incremented>([](pqxx::work&, const counter::Incremented&, const Message&) {});
+  runtime.app().add(bare);
+  runtime.start_consumers(fast());
+  REQUIRE(eventually([&] { return runtime.store().find_group("counter.bare").has_value(); }));
+  CHECK_THROWS_WITH_AS(runtime.reset_group("counter.bare"), doctest::Contains("has no on_reset hook"), BadInput);
+  CHECK(runtime.store().find_group("counter.bare")->active);  // nothing was reset, the group runs on
 }

@@ -328,14 +328,11 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Tally, total, events, last_seq)
 }  // namespace
 
 TEST_CASE("an event-sourced projector's view of each stream is the fold of its history, upcast, and rebuilt on reset") {
-  size_t cached_streams = 0;
-  SUBCASE("with its cache of recent streams") { cached_streams = 10000; }
-  SUBCASE("re-reading each stream for every event") { cached_streams = 0; }
   auto runtime = counter_runtime();
   auto old = make_message("counter-es0", "counter.incremented", {{"amount", 7}});
   old.revision = 1;  // stored before `amount` became `by`
   runtime->store().append("counter-es0", ExpectedSeq::exactly(0), {old});
-  auto tally = stream_projector<Tally>("counter.tally", cached_streams);
+  auto tally = stream_projector<Tally>("counter.tally");
   tally->on<counter::Incremented>([](Tally& view, const counter::Incremented& e, const Message& m) {
     view.total += e.by;
     view.events += 1;

@@ -135,16 +135,16 @@ void add_group_commands(CLI::App& app, Context& context) {
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand(
-        "reset", "Re-deliver a group's history (replaying); with --app, first empty its read model");
+        "reset", "Empty a group's read model and re-deliver its history (replaying); the group takes the "
+                 "module's event types and slice count");
     cmd->add_option("group", args->group, "Consumer group")->required();
     cmd->add_option("--app", args->modules, "The module defining the group (runs its reset hook)")
+        ->required()
         ->allow_extra_args(false);
     cmd->callback([&context, args] {
       auto runtime = context.open_runtime(args->modules);
       require_group(runtime->store(), args->group);
       runtime->reset_group(args->group);
-      if (args->modules.empty())
-        std::cerr << "cairn: progress reset; the read model was not emptied (pass --app to run its reset hook)\n";
     });
   }
 }

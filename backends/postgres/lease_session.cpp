@@ -1,0 +1,87 @@
+#include "backends/postgres/lease_session.hpp"
+
+#include <algorithm>
+
+namespace cairn::postgres {
+namespace {
+
+// The client's side of the keepalives, in whichever form the connection string uses.
+std::string with_keepalives(const std::string& url) {
+  static const std::string options = "keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3";
+  if (url.rfind("postgres://", 0) != 0 && url.rfind("postgresql://", 0) != 0) return url + " " + options;
+  std::string query = options;
+  std::replace(query.begin(), query.end(), ' ', '&');
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + query;
+}
+
+}  // namespace
+
+void LeaseSession::drop_connection() {
+  connection_.reset();
+  held_.clear();
+}
+
+pqxx::connection& LeaseSession::connection() {
+  if (connection_ && connection_->is_open()) return *connection_;
+  drop_connection();
+  auto fresh = std::make_unique<pqxx::connection>(with_keepalives(url_));
+  pqxx::nontransaction tx(*fresh);
+  // The server's side: it is the server that must notice a dead host to free the leases.
+  tx.exec0("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3; "
+           "SET tcp_user_timeout = 25000; SET application_name = 'cairn lease session'");
+  connection_ = std::move(fresh);
+  ++incarnation_;
+  verified_ = std::chrono::steady_clock::now();
+  return *connection_;
+}
+
+std::optional<LeaseSession::Taken> LeaseSession::take(const std::string& group_id, uint32_t slice,
+                                                      const std::string& owner) {
+  std::lock_guard lock(mutex_);
+  if (held_.count({group_id, slice})) return std::nullopt;
+  try {
+    auto& c = connection();
+    pqxx::work tx(c);
+    auto rows = tx.exec_params("SELECT epoch, lease_key FROM cairn.take_lease($1, $2, $3)", group_id,
+                               static_cast<int>(slice), owner);
+    tx.commit();
+    if (rows.empty()) return std::nullopt;
+    held_.insert({group_id, slice});
+    return Taken{rows[0][0].as<int64_t>(), rows[0][1].as<int>(), incarnation_};
+  } catch (const pqxx::broken_connection&) {
+    drop_connection();  // every lease of this session is gone with it
+    throw;
+  }
+}
+
+void LeaseSession::release(const std::string& group_id, uint32_t slice, const Taken& lease) {
+  std::lock_guard lock(mutex_);
+  if (lease.incarnation != incarnation_ || !connection_ || !connection_->is_open()) return;  // gone already
+  held_.erase({group_id, slice});
+  try {
+    pqxx::work tx(*connection_);
+    tx.exec_params("SELECT cairn.release_lease($1, $2, $3, $4)", group_id, static_cast<int>(slice), lease.epoch,
+                   lease.lease_key);
+    tx.commit();
+  } catch (const std::exception&) {
+    drop_connection();  // closing the session releases its locks anyway
+  }
+}
+
+bool LeaseSession::alive(const Taken& lease) {
+  std::lock_guard lock(mutex_);
+  if (lease.incarnation != incarnation_ || !connection_ || !connection_->is_open()) return false;
+  auto now = std::chrono::steady_clock::now();
+  if (now - verified_ < std::chrono::seconds(1)) return true;
+  try {
+    pqxx::nontransaction tx(*connection_);
+    tx.exec1("SELECT 1");
+    verified_ = now;
+    return true;
+  } catch (const std::exception&) {
+    drop_connection();
+    return false;
+  }
+}
+
+}  // namespace cairn::postgres

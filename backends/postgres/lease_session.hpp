@@ -1,0 +1,51 @@
+// The one PostgreSQL session per process that holds its slice leases: a lease lives exactly as
+// long as that session, and a host that dies loses it within keepalive_bound.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+#include <pqxx/pqxx>
+
+namespace cairn::postgres {
+
+class LeaseSession {
+ public:
+  // TCP keepalives on both ends: the server ends the session of a host it cannot reach after
+  // 10 s idle + 3 probes 5 s apart (or 25 s of unacknowledged data), which frees its leases.
+  static constexpr std::chrono::seconds keepalive_bound{25};
+
+  explicit LeaseSession(std::string url) : url_(std::move(url)) {}
+
+  // A lease on the slice: its epoch and the session incarnation it lives on; nullopt when
+  // another process, or another part of this one, holds it.
+  struct Taken {
+    int64_t epoch;
+    int lease_key;
+    uint64_t incarnation;
+  };
+  std::optional<Taken> take(const std::string& group_id, uint32_t slice, const std::string& owner);
+  void release(const std::string& group_id, uint32_t slice, const Taken& lease);
+  // Whether the session the lease was taken on is still up: checked with the server at most once a second.
+  bool alive(const Taken& lease);
+
+ private:
+  pqxx::connection& connection();  // opens a new incarnation when there is none
+  void drop_connection();          // with it, every lease it held
+
+  std::mutex mutex_;
+  std::string url_;
+  std::unique_ptr<pqxx::connection> connection_;
+  uint64_t incarnation_ = 0;
+  // Advisory locks are re-entrant within a session: this process's own leases are refused here.
+  std::set<std::pair<std::string, uint32_t>> held_;
+  std::chrono::steady_clock::time_point verified_{};
+};
+
+}  // namespace cairn::postgres

@@ -1,0 +1,215 @@
+// Consumer groups under an operator's hands, on the backend under test: resume and skip while
+// events keep coming, poison events in every kind of consumer, retry policies, a changed slice
+// count, reserved group names and refused resets.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+
+#include "runtime/reactions.hpp"
+#include "runtime/runtime.hpp"
+#include "runtime/stream_projector.hpp"
+#include "tests/support/counter_actor.hpp"
+#include "tests/support/eventually.hpp"
+#include "tests/support/runtimes.hpp"
+
+using namespace cairn;
+using cairn::testing::eventually;
+
+namespace {
+
+// What a consumer saw, in order, per stream; it throws on an increment of 666 until `fixed`.
+struct Journal {
+  std::mutex mutex;
+  std::map<std::string, std::vector<int64_t>> seqs;
+  std::atomic<bool> fixed{false};
+
+  void record(const counter::Incremented& e, const Message& m) {
+    if (e.by == 666 && !fixed) throw std::runtime_error("poison on " + m.stream_id);
+    std::lock_guard lock(mutex);
+    seqs[m.stream_id].push_back(m.seq);
+  }
+  std::vector<int64_t> of(const std::string& stream) {
+    std::lock_guard lock(mutex);
+    return seqs[stream];
+  }
+};
+
+std::unique_ptr<Runtime> counter_runtime() {
+  auto runtime = testing::backend_runtime();
+  counter::install(runtime->app());
+  return runtime;
+}
+
+bool stopped(Runtime& runtime, const std::string& group, const std::string& stream) {
+  for (const auto& f : runtime.store().failed_streams(group))
+    if (f.stream_id == stream && f.stopped) return true;
+  return false;
+}
+
+// The group's cursors have passed everything in the log.
+bool caught_up(Runtime& runtime, const std::string& group) {
+  int64_t lag = 0;
+  for (const auto& s : runtime.store().slice_status(group)) lag += s.lag_events;
+  return lag == 0;
+}
+
+int64_t increment(Runtime& runtime, const std::string& stream, int by) {
+  auto result = runtime.handle(stream, counter::Increment{by});
+  REQUIRE(result.ok());
+  return result.seq;
+}
+
+}  // namespace
+
+TEST_CASE("resume and skip lose nothing while events keep arriving: from the failed event, or the one after, in order") {
+  bool skip = false;
+  SUBCASE("resume") { skip = false; }
+  SUBCASE("skip") { skip = true; }
+  auto runtime = counter_runtime();
+  Journal journal;
+  auto handler = side_effect("counter.journal");
+  handler->on<counter::Incremented>([&](const counter::Incremented& e, const Message& m) { journal.record(e, m); })
+      .retry({.max_attempts = 1});
+  runtime->app().add(handler);
+  runtime->start_consumers(testing::quiet_workers());
+
+  // Several streams, so that the feed brings new events before a recovery would on some of them.
+  std::vector<std::string> streams = {"counter-op1", "counter-op2", "counter-op3", "counter-op4"};
+  std::map<std::string, std::vector<int64_t>> expected;
+  for (const auto& s : streams) {
+    expected[s].push_back(increment(*runtime, s, 1));
+    auto poison = increment(*runtime, s, 666);
+    if (!skip) expected[s].push_back(poison);
+  }
+  for (const auto& s : streams) REQUIRE(eventually([&] { return stopped(*runtime, "counter.journal", s); }));
+  for (const auto& s : streams)
+    for (int i = 0; i < 3; ++i) expected[s].push_back(increment(*runtime, s, 2));  // while stopped
+  REQUIRE(eventually([&] { return caught_up(*runtime, "counter.journal"); }));  // the cursor is past them
+
+  journal.fixed = true;
+  for (const auto& s : streams) {
+    runtime->store().resume_stream("counter.journal", s, skip);
+    expected[s].push_back(increment(*runtime, s, 3));  // at once: the feed may bring it first
+  }
+  for (const auto& s : streams)
+    for (int i = 0; i < 2; ++i) expected[s].push_back(increment(*runtime, s, 4));
+  for (const auto& s : streams) {
+    CHECK(eventually([&] { return journal.of(s).size() >= expected[s].size(); }));
+    CHECK(journal.of(s) == expected[s]);
+  }
+  CHECK(eventually([&] { return runtime->store().failed_streams("counter.journal").empty(); }));
+  runtime->shutdown();
+}
+
+namespace {
+struct Sum {
+  long total = 0;
+  long events = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Sum, total, events)
+}  // namespace
+
+TEST_CASE("skip clears a poison event in an event-sourced projector: the view goes on without it") {
+  auto runtime = counter_runtime();
+  auto sums = stream_projector<Sum>("counter.sums");
+  sums->on<counter::Incremented>([](Sum& view, const counter::Incremented& e, const Message&) {
+        if (e.by == 666) throw std::runtime_error("cannot sum 666");
+        view.total += e.by;
+        view.events += 1;
+      })
+      .retry({.max_attempts = 2, .backoff_base = std::chrono::milliseconds(1)});
+  runtime->app().add(sums);
+  runtime->start_consumers(testing::quiet_workers());
+  increment(*runtime, "counter-es", 5);
+  increment(*runtime, "counter-es", 666);
+  REQUIRE(eventually([&] { return stopped(*runtime, "counter.sums", "counter-es"); }));
+  CHECK(runtime->store().failed_streams("counter.sums")[0].attempts == 2);  // its own policy
+  runtime->store().resume_stream("counter.sums", "counter-es", true);
+  increment(*runtime, "counter-es", 7);
+  CHECK(eventually([&] {
+    auto view = runtime->projection<Sum>("counter.sums", "counter-es");
+    return view && view->total == 12 && view->events == 2;
+  }));
+  CHECK(eventually([&] { return runtime->store().failed_streams("counter.sums").empty(); }));
+  runtime->shutdown();
+}
+
+TEST_CASE("a throw that is not a std::exception stops only its stream, with a clear reason") {
+  auto runtime = counter_runtime();
+  Journal journal;
+  auto handler = side_effect("counter.odd_throw");
+  handler->on<counter::Incremented>([&](const counter::Incremented& e, const Message& m) {
+    if (e.by == 13) throw 13;  // user code may throw anything
+    journal.record(e, m);
+  });
+  runtime->app().add(handler);
+  auto workers = testing::quiet_workers();
+  workers.max_attempts = 2;
+  workers.backoff_base = std::chrono::milliseconds(1);
+  runtime->start_consumers(workers);
+  increment(*runtime, "counter-odd", 13);
+  increment(*runtime, "counter-fine", 1);
+  REQUIRE(eventually([&] { return stopped(*runtime, "counter.odd_throw", "counter-odd"); }));
+  auto failed = runtime->store().failed_streams("counter.odd_throw");
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0].error.find("non-standard exception") != std::string::npos);
+  CHECK(failed[0].attempts == 2);
+  CHECK(eventually([&] { return journal.of("counter-fine").size() == 1; }));
+  increment(*runtime, "counter-fine", 1);  // the group still runs
+  CHECK(eventually([&] { return journal.of("counter-fine").size() == 2; }));
+  runtime->shutdown();
+}
+
+TEST_CASE("a changed slice count is refused, naming both counts; a reset re-slices the group") {
+  auto runtime = counter_runtime();
+  Journal journal;
+  auto handler = side_effect("counter.sliced");
+  handler->on<counter::Incremented>([&](const counter::Incremented& e, const Message& m) { journal.record(e, m); })
+      .slices(4);
+  runtime->app().add(handler);
+  runtime->store().ensure_group("counter.sliced", 8, StartFrom::beginning());  // an earlier version had 8
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  auto workers = testing::quiet_workers();
+  workers.log = [&](const std::string& line) {
+    std::lock_guard lock(mutex);
+    lines.push_back(line);
+  };
+  runtime->start_consumers(workers);
+  for (int i = 0; i < 8; ++i) increment(*runtime, "counter-sl" + std::to_string(i), 1);
+  auto logged = [&](const std::string& text) {
+    std::lock_guard lock(mutex);
+    return std::any_of(lines.begin(), lines.end(), [&](const auto& l) { return l.find(text) != std::string::npos; });
+  };
+  CHECK(eventually([&] { return logged("has 8 slices, this process has 4"); }));
+  CHECK_FALSE(runtime->wait_for("counter.sliced", "counter-sl0", 2, std::chrono::milliseconds(300)));
+  CHECK_FALSE(logged("took slice 0 of group counter.sliced"));
+  for (const auto& s : runtime->store().slice_status("counter.sliced")) CHECK(s.owner.empty());
+
+  runtime->reset_group("counter.sliced");
+  CHECK(runtime->store().find_group("counter.sliced")->slice_count == 4);
+  for (int i = 0; i < 8; ++i)
+    CHECK(runtime->wait_for("counter.sliced", "counter-sl" + std::to_string(i), 2, std::chrono::seconds(20)));
+  CHECK(runtime->store().slice_status("counter.sliced").size() == 4);
+  runtime->shutdown();
+}
+
+TEST_CASE("Cairn's own group names are reserved; resets Cairn cannot do safely are refused") {
+  auto runtime = counter_runtime();
+  CHECK_THROWS_AS(runtime->app().add(side_effect("cairn.mine")), BadInput);
+  CHECK_THROWS_AS(runtime->app().add(side_effect("counter.reactions")), BadInput);
+  auto log = side_effect("counter.reactions_log");  // only the exact suffix is Cairn's
+  log->on<counter::Incremented>([](const counter::Incremented&, const Message&) {});
+  runtime->app().add(log);
+  runtime->start_consumers(testing::quiet_workers());
+  increment(*runtime, "counter-r", 1);
+  REQUIRE(eventually([&] { return runtime->store().find_group(CommandDelivery::group).has_value(); }));
+  CHECK_THROWS_AS(runtime->reset_group(CommandDelivery::group), BadInput);  // it would decide every command again
+  runtime->store().ensure_group("someone.elses", 1, StartFrom::beginning());
+  CHECK_THROWS_WITH_AS(runtime->reset_group("someone.elses"), doctest::Contains("not defined by the loaded application"),
+                       BadInput);
+  runtime->shutdown();
+}
