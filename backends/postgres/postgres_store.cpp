@@ -148,8 +148,13 @@ void prepare_statements(pqxx::connection& c) {
             "coalesce((SELECT extract(epoch FROM now() - min(m.created_at)) FROM cairn.messages m "
             " WHERE (m.xid, m.position) > (s.cursor_xid, s.cursor_position) AND m.stream_hash % g.slice_count = s.slice), 0) "
             "FROM cairn.group_slices s JOIN cairn.consumer_groups g USING (group_id) WHERE s.group_id = $1 ORDER BY s.slice");
+  // One row: the group's seq on the stream (NULL before its first event), its row locked.
   c.prepare("stream_mark_for_update",
-            "SELECT seq FROM cairn.group_streams WHERE group_id = $1 AND stream_id = $2 FOR UPDATE");
+            "SELECT (SELECT seq FROM cairn.group_streams WHERE group_id = $1 AND stream_id = $2 FOR UPDATE)");
+  // The same with the fence check, in one round trip (the fence is held until the commit either way).
+  c.prepare("fenced_mark_for_update",
+            "SELECT (SELECT seq FROM cairn.group_streams WHERE group_id = $1 AND stream_id = $2 FOR UPDATE), "
+            "cairn.check_fence($1, $3, $4)");
   c.prepare("ensure_projection", "INSERT INTO cairn.projections (group_id, key, state) VALUES ($1, $2, 'null') "
                                  "ON CONFLICT (group_id, key) DO NOTHING");
   c.prepare("lock_projection", "SELECT state::text FROM cairn.projections WHERE group_id = $1 AND key = $2 FOR UPDATE");
@@ -329,6 +334,15 @@ std::vector<AppendOutcome> write_locked(pqxx::work& tx, std::vector<AppendReques
     outcomes[i].messages.push_back(m);
   }
   return outcomes;
+}
+
+// The seq the group's progress on the mark's stream is at, its row locked (when it exists) and the
+// mark's fence checked: how every exactly-once update starts.
+int64_t locked_mark(pqxx::work& tx, const ProgressMark& mark) {
+  auto row = mark.fence ? tx.exec_prepared1("fenced_mark_for_update", mark.group_id, mark.stream_id,
+                                            static_cast<int>(mark.fence->slice), mark.fence->epoch)
+                        : tx.exec_prepared1("stream_mark_for_update", mark.group_id, mark.stream_id);
+  return row[0].is_null() ? 0 : row[0].as<int64_t>();
 }
 
 bool is_unique_violation(const pqxx::sql_error& e) { return e.sqlstate() == "23505"; }
@@ -780,9 +794,7 @@ bool PostgresStore::transact_with_mark(const ProgressMark& mark,
   Json marks = Json::array({{{"group_id", mark.group_id}, {"stream_id", mark.stream_id}, {"seq", mark.seq}}});
   return with_connection([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    check_fence(tx, mark.group_id, mark.fence);
-    auto current = tx.exec_prepared("stream_mark_for_update", mark.group_id, mark.stream_id);
-    int64_t done = current.empty() ? 0 : current[0][0].as<int64_t>();
+    auto done = locked_mark(tx, mark);
     if (done >= mark.seq) return false;  // already applied
     work(tx, done);
     tx.exec_prepared("marks", marks.dump());
@@ -805,9 +817,7 @@ bool PostgresStore::update_projection(const std::string& key, const ProgressMark
   Json marks = Json::array({{{"group_id", mark.group_id}, {"stream_id", mark.stream_id}, {"seq", mark.seq}}});
   return with_connection([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    check_fence(tx, mark.group_id, mark.fence);
-    auto current = tx.exec_prepared("stream_mark_for_update", mark.group_id, mark.stream_id);
-    if (!current.empty() && current[0][0].as<int64_t>() >= mark.seq) return false;  // already applied
+    if (locked_mark(tx, mark) >= mark.seq) return false;  // already applied
     // The row lock queues concurrent updates of this key (from other streams) behind each other.
     tx.exec_prepared("ensure_projection", mark.group_id, key);
     auto state = Json::parse(tx.exec_prepared1("lock_projection", mark.group_id, key)[0].c_str());
