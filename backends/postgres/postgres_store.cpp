@@ -5,6 +5,7 @@
 #include <set>
 
 #include "backends/append_rules.hpp"
+#include "backends/postgres/feed_health.hpp"
 #include "backends/postgres/migrations.hpp"
 #include "runtime/errors.hpp"
 
@@ -397,6 +398,13 @@ FeedCursor PostgresStore::feed_head() {
   return with_connection([&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
     return head_cursor(tx);
+  });
+}
+
+FeedHealth PostgresStore::feed_health() {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    return postgres::read_feed_health(tx);
   });
 }
 
