@@ -5,6 +5,7 @@
 #include <set>
 
 #include "backends/append_rules.hpp"
+#include "backends/postgres/cluster_xids.hpp"
 #include "backends/postgres/feed_health.hpp"
 #include "backends/postgres/migrations.hpp"
 #include "runtime/errors.hpp"
@@ -309,6 +310,11 @@ PostgresStore::PostgresStore(const std::string& url, Limits limits, size_t pool_
   if (have < want)
     throw StoreError("the database schema is at version " + std::to_string(have) + ", this build needs " +
                      std::to_string(want) + ": run `cairn migrate`");
+  with_connection([](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    postgres::require_own_xids(tx);  // a log restored into another cluster would skip events
+    return 0;
+  });
 }
 
 std::vector<AppendOutcome> PostgresStore::append_batch(std::vector<AppendRequest>& requests,
