@@ -150,6 +150,26 @@ struct SliceStatus {
   double lag_seconds = 0;
 };
 
+// The transaction that holds the feed's horizon back (a backend's, or a prepared one's).
+struct HorizonHolder {
+  int pid = 0;               // 0 for a prepared transaction: no backend runs it any more
+  std::string prepared_gid;  // the PREPARE TRANSACTION name, for a prepared transaction
+  std::string application_name, state, database, user;
+  double transaction_seconds = 0;       // how long it has been open (prepared: since it was prepared)
+  std::optional<Timestamp> query_start;  // its current or last statement's start
+};
+
+// Why the feed may stall: it reads only below the oldest transaction still running anywhere in
+// the PostgreSQL cluster (docs/SCHEMA.md), so one long transaction holds back every consumer group.
+struct FeedHealth {
+  uint64_t horizon_xid = 0;  // the feed reads only below this transaction id
+  bool held = false;         // committed rows wait behind a transaction with that id, still running
+  // Unset when no transaction holds the horizon, or when this role may not see the one that does
+  // (other roles' sessions need pg_read_all_stats).
+  std::optional<HorizonHolder> holder;
+  double age_seconds() const { return holder ? holder->transaction_seconds : 0; }
+};
+
 // Held while a process owns a (group, slice); released on destruction or when the process dies.
 class SliceLease {
  public:
@@ -182,6 +202,8 @@ class Store {
 
   // The newest cursor below the commit horizon: every entry at or before it is final.
   virtual FeedCursor feed_head() = 0;
+  // The commit horizon and what holds it back (the memory store's never is).
+  virtual FeedHealth feed_health() = 0;
 
   // Every message carrying this correlation id, in log order.
   virtual std::vector<Message> read_correlation(std::string_view correlation_id) = 0;

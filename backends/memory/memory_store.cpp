@@ -118,6 +118,12 @@ FeedCursor MemoryStore::feed_head() {
   return head_locked();
 }
 
+// Appends are atomic under the mutex: no transaction is ever left open to hold the horizon.
+FeedHealth MemoryStore::feed_health() {
+  std::lock_guard lock(mutex_);
+  return {next_xid_, false, std::nullopt};
+}
+
 std::vector<Message> MemoryStore::read_correlation(std::string_view correlation_id) {
   std::lock_guard lock(mutex_);
   std::vector<Message> out;

@@ -5,6 +5,18 @@
 #include <thread>
 
 namespace cairn::postgres {
+namespace {
+
+// A Cairn session left idle inside a transaction (a handler stuck mid-batch, a hung client) holds
+// the feed's horizon back for every consumer group in the cluster: end it after a minute. A
+// timeout the operator already chose (server, database or role setting) is kept.
+void limit_idle_transactions(pqxx::connection& connection) {
+  pqxx::nontransaction tx(connection);
+  tx.exec("SELECT set_config('idle_in_transaction_session_timeout', '60s', false) "
+          "WHERE current_setting('idle_in_transaction_session_timeout') = '0'");
+}
+
+}  // namespace
 
 ConnectionPool::ConnectionPool(std::string url, size_t max_size, Setup setup)
     : url_(std::move(url)), max_size_(std::max<size_t>(max_size, 1)), setup_(std::move(setup)) {}
@@ -22,6 +34,7 @@ std::unique_ptr<pqxx::connection> ConnectionPool::acquire() {
   }
   try {
     auto connection = std::make_unique<pqxx::connection>(url_);
+    limit_idle_transactions(*connection);
     if (setup_) setup_(*connection);
     return connection;
   } catch (...) {

@@ -6,6 +6,8 @@
 
 #include "backends/append_rules.hpp"
 #include "backends/group_shape.hpp"
+#include "backends/postgres/cluster_xids.hpp"
+#include "backends/postgres/feed_health.hpp"
 #include "backends/postgres/migrations.hpp"
 #include "runtime/errors.hpp"
 
@@ -376,6 +378,11 @@ PostgresStore::PostgresStore(const std::string& url, Limits limits, size_t pool_
   if (have < want)
     throw StoreError("the database schema is at version " + std::to_string(have) + ", this build needs " +
                      std::to_string(want) + ": run `cairn migrate`");
+  with_connection([](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    postgres::require_own_xids(tx);  // a log restored into another cluster would skip events
+    return 0;
+  });
 }
 
 std::vector<AppendOutcome> PostgresStore::append_batch(std::vector<AppendRequest>& requests,
@@ -465,6 +472,13 @@ FeedCursor PostgresStore::feed_head() {
   return with_connection([&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
     return head_cursor(tx);
+  });
+}
+
+FeedHealth PostgresStore::feed_health() {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    return postgres::read_feed_health(tx);
   });
 }
 

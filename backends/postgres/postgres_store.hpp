@@ -18,6 +18,7 @@ class PostgresStore final : public Store {
   std::optional<Message> find_message(std::string_view id) override;
   std::vector<FeedEntry> read_feed(FeedCursor after, size_t limit, const FeedFilter& filter) override;
   FeedCursor feed_head() override;
+  FeedHealth feed_health() override;
   std::vector<Message> read_correlation(std::string_view correlation_id) override;
   void save_snapshot(const Snapshot& snapshot) override;
   std::optional<Snapshot> load_snapshot(std::string_view stream_id) override;

@@ -165,7 +165,7 @@ TEST_CASE("cairn dispatch, status, stop, resume, skip and reset") {
         2);
   CHECK(cairn({"dispatch", "--app", CAIRN_COUNTER_MODULE, "counter-cli", "counter.increment", "{}", "--at", "whenever"})
             .exit_code == 2);
-  CHECK(cairn({"status"}).out.empty());
+  CHECK(json_lines(cairn({"status", "--json"}).out).empty());  // no groups yet
   CHECK(cairn({"stop", "counter.totals"}).exit_code == 2);  // no such group yet
 
   // One worker delivers the command; the projector meets the poison increment and stops the stream.

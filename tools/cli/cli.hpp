@@ -29,6 +29,7 @@ class CommandFailed : public std::runtime_error {
 };
 
 void add_migrate_command(CLI::App& app, Context& context);
+void add_repair_xids_command(CLI::App& app, Context& context);
 void add_store_commands(CLI::App& app, Context& context);
 void add_app_commands(CLI::App& app, Context& context);
 void add_group_commands(CLI::App& app, Context& context);

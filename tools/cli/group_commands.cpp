@@ -1,6 +1,7 @@
 // `cairn dispatch | status | stop | resume | skip | reset`: consumer groups from the shell.
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "runtime/errors.hpp"
 #include "runtime/runtime.hpp"
@@ -44,6 +45,63 @@ void print_status(const Json& status) {
               << f["attempts"].get<int>() << " attempts): " << f["error"].get<std::string>() << "\n";
 }
 
+Json holder_json(const HorizonHolder& h) {
+  return {{"pid", h.pid},
+          {"prepared_gid", h.prepared_gid},
+          {"application_name", h.application_name},
+          {"state", h.state},
+          {"database", h.database},
+          {"user", h.user},
+          {"transaction_seconds", h.transaction_seconds},
+          {"query_start", h.query_start ? format_time(*h.query_start) : ""}};
+}
+
+// Every group reads the feed only below the horizon, so one old transaction stalls them all.
+Json feed_json(const FeedHealth& health, double warn_seconds) {
+  return {{"horizon_xid", health.horizon_xid},
+          {"held", health.held},
+          {"age_seconds", health.age_seconds()},
+          {"stalled", health.age_seconds() > warn_seconds},
+          {"holder", health.holder ? holder_json(*health.holder) : Json()}};
+}
+
+std::string describe_holder(const Json& holder) {
+  std::ostringstream out;
+  if (holder["pid"].get<int>() == 0)
+    out << "prepared transaction '" << holder["prepared_gid"].get<std::string>() << "'";
+  else
+    out << "pid " << holder["pid"].get<int>() << " (" << holder["application_name"].get<std::string>() << ", "
+        << holder["state"].get<std::string>() << ", query started " << holder["query_start"].get<std::string>() << ")";
+  out << " in database " << holder["database"].get<std::string>() << " as " << holder["user"].get<std::string>();
+  return out.str();
+}
+
+void print_feed(const Json& feed) {
+  std::cout << "feed horizon: xid " << feed["horizon_xid"].get<uint64_t>();
+  if (!feed["holder"].is_null())
+    std::cout << ", held " << std::fixed << std::setprecision(1) << feed["age_seconds"].get<double>() << " s by "
+              << describe_holder(feed["holder"]);
+  else if (feed["held"].get<bool>())
+    std::cout << ", held by a transaction not in pg_stat_activity (it just ended, or this role needs "
+                 "pg_read_all_stats to see it)";
+  else
+    std::cout << ", not held";
+  std::cout << "\n";
+}
+
+// On stderr, so that --json output stays data.
+void warn_if_stalled(const Json& feed, double warn_seconds) {
+  if (!feed["stalled"].get<bool>()) return;
+  const auto& holder = feed["holder"];
+  std::cerr << "cairn: warning: every consumer group has waited " << std::fixed << std::setprecision(1)
+            << feed["age_seconds"].get<double>() << " s (over " << warn_seconds << " s) for "
+            << describe_holder(holder) << " to end its transaction: ";
+  if (holder["pid"].get<int>() == 0)
+    std::cerr << "COMMIT PREPARED or ROLLBACK PREPARED it\n";
+  else
+    std::cerr << "end it, or SELECT pg_terminate_backend(" << holder["pid"].get<int>() << ")\n";
+}
+
 GroupState require_group(Store& store, const std::string& group) {
   auto found = store.find_group(group);
   if (!found) throw BadInput("no consumer group '" + group + "' (groups appear once a worker has run them)");
@@ -77,17 +135,31 @@ void add_group_commands(CLI::App& app, Context& context) {
     });
   }
   {
-    auto json = std::make_shared<bool>(false);
-    auto* cmd = app.add_subcommand("status", "Every consumer group: state, position, lag, stopped streams");
-    cmd->add_flag("--json", *json, "One JSON object per group");
-    cmd->callback([&context, json] {
+    struct Args {
+      bool json = false;
+      double warn_horizon_seconds = 30;
+    };
+    auto args = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand(
+        "status", "The feed's horizon, then every consumer group: state, position, lag, stopped streams");
+    cmd->add_flag("--json", args->json, "One JSON object per group, each with the feed's horizon (\"feed\")");
+    cmd->add_option("--warn-horizon-seconds", args->warn_horizon_seconds,
+                    "Warn when a transaction has held the feed back longer than this")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    cmd->callback([&context, args] {
       auto store = context.open_store();
+      auto feed = feed_json(store->feed_health(), args->warn_horizon_seconds);
+      warn_if_stalled(feed, args->warn_horizon_seconds);
+      if (!args->json) print_feed(feed);
       for (const auto& group : store->list_groups()) {
         auto status = group_status(*store, group);
-        if (*json)
+        if (args->json) {
+          status["feed"] = feed;
           std::cout << status.dump() << "\n";
-        else
+        } else {
           print_status(status);
+        }
       }
     });
   }

@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "backends/postgres/cluster_xids.hpp"
 #include "backends/postgres/migrations.hpp"
 #include "runtime/errors.hpp"
 #include "tools/cli/cli.hpp"
@@ -24,6 +25,22 @@ void add_migrate_command(CLI::App& app, Context& context) {
   });
 }
 
+void add_repair_xids_command(CLI::App& app, Context& context) {
+  auto* cmd = app.add_subcommand(
+      "repair-xids",
+      "After restoring a dump into another PostgreSQL cluster: renumber the log's transaction ids "
+      "(stop every worker first; docs/SCHEMA.md)");
+  cmd->callback([&context] {
+    auto repaired = postgres::repair_xids(context.require_database());
+    if (!repaired) {
+      std::cout << "the log's transaction ids belong to this cluster: nothing to repair\n";
+      return;
+    }
+    std::cout << "renumbered " << repaired->messages << " messages and moved " << repaired->cursors
+              << " group cursors; run VACUUM ANALYZE cairn.messages before starting the workers\n";
+  });
+}
+
 }  // namespace cairn::cli
 
 int main(int argc, char** argv) {
@@ -34,6 +51,7 @@ int main(int argc, char** argv) {
   if (const char* url = std::getenv("CAIRN_DATABASE_URL")) context.database_url = url;
   app.add_option("--db", context.database_url, "PostgreSQL URL (default: $CAIRN_DATABASE_URL)");
   cairn::cli::add_migrate_command(app, context);
+  cairn::cli::add_repair_xids_command(app, context);
   cairn::cli::add_store_commands(app, context);
   cairn::cli::add_app_commands(app, context);
   cairn::cli::add_group_commands(app, context);
