@@ -409,8 +409,8 @@ TEST_CASE("at most once: commands delivered again after their progress is delete
   }));
   auto stream = runtime->store().read_stream("counter-sql");
   REQUIRE(stream.size() == 4);
-  CHECK(stream[1].type == "counter.incremented");
-  CHECK(stream[1].metadata["causation_id"] == deposit);
+  CHECK(stream[2].type == "counter.incremented");
+  CHECK(stream[2].metadata["causation_id"] == deposit);
   CHECK(stream[3].type == "cairn.command_rejected");
   CHECK(stream[3].metadata["causation_id"] == refused);
   CHECK(runtime->load<counter::State>("counter-sql").total == 5);
