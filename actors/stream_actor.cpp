@@ -16,6 +16,9 @@ struct Stream {
   writer_actor writer;
 
   void process_next() const;
+  bool answered() const;
+  void settle_answered() const;
+  void reject(std::string reason) const;
   void finish(HandleResult result) const;
   void append(std::vector<Message> messages) const;
   void appended(AppendOutcome& outcome) const;
@@ -23,6 +26,14 @@ struct Stream {
   void append_or_finish(std::vector<Message> messages) const;
   void maybe_snapshot(int64_t before, int64_t after) const;
 };
+
+// Whether a message answers the command `id`: an event it decided, or its rejection (not another
+// command, whose metadata its caller chose).
+bool answers(const ActorSpec& spec, const Message& message, const std::string& id) {
+  if (spec.deciders.count(message.type)) return false;
+  auto cause = message.metadata.find("causation_id");
+  return cause != message.metadata.end() && cause->is_string() && cause->get_ref<const std::string&>() == id;
+}
 
 // The command first, then its events: caused by it, in its correlation, carrying its user metadata.
 std::vector<Message> Stream::envelopes(const Message& command, const Decision& decision, bool stored) const {
@@ -51,28 +62,45 @@ void Stream::process_next() const {
   auto& st = self->state;
   while (!st.busy && !st.queue.empty()) {
     st.busy = true;
-    const auto& command = st.queue.front().request.command;
+    const auto& request = st.queue.front().request;
+    const auto& command = request.command;
     try {
       if (!st.current) st.current = rehydrate(*spec, context->app->types(), *context->store, id);
+      // A stored command is decided at most once: a re-delivery, or a retry after an append
+      // whose outcome was unknown, finds its answer in the stream and decides nothing.
+      if (request.stored && answered()) {
+        settle_answered();
+        continue;
+      }
       auto decider = spec->deciders.find(command.type);
       if (decider == spec->deciders.end()) {
-        finish(HandleResult::failure(Status::invalid, "actor " + spec->name + " has no decide for " + command.type,
-                                     st.current->seq));
+        auto reason = "actor " + spec->name + " has no decide for " + command.type;
+        if (request.stored) {
+          reject(std::move(reason));
+          continue;
+        }
+        finish(HandleResult::failure(Status::invalid, std::move(reason), st.current->seq));
         continue;
       }
       auto decision = decider->second(st.current->state, command);
-      const auto& request = st.queue.front().request;
       if (decision.rejected() && request.stored) {
         // A dispatched command's rejection is recorded in its stream: the caller is long gone.
-        append(envelopes(command, Decision(Rejection{command.id, command.type, decision.rejection()}), true));
+        reject(decision.rejection());
         continue;
       }
       if (decision.rejected()) {
         finish(HandleResult::failure(Status::rejected, decision.rejection(), st.current->seq));
         continue;
       }
+      st.queue.front().rejecting = false;
       append_or_finish(envelopes(command, decision, request.stored));
     } catch (const BadInput& e) {
+      // A stored command that can never be decided (say, a payload this version cannot read) is
+      // answered with its rejection, so it is not retried forever; a caller gets the error.
+      if (request.stored && st.current) {
+        reject(e.what());
+        continue;
+      }
       finish(HandleResult::failure(Status::invalid, e.what(), st.current ? st.current->seq : 0));
     } catch (const LeaseLost& e) {
       finish(HandleResult::failure(Status::lease_lost, e.what(), st.current ? st.current->seq : 0));
@@ -84,13 +112,52 @@ void Stream::process_next() const {
   if (!st.busy && st.queue.empty() && st.passivating) self->quit();
 }
 
-// A stored command that decides no events still has to record that it was handled.
-void Stream::append_or_finish(std::vector<Message> messages) const {
+// Whether the stream already answers the front (stored) command: a message after it, caused by
+// it (its events or its rejection). Reads only what the state has folded after the command (in
+// pages), and only once: the stream's newer part makes the append conflict, and the conflict path
+// looks there. A command just dispatched is the stream's head, so this reads nothing.
+bool Stream::answered() const {
+  constexpr int64_t page = 1000;
+  auto& st = self->state;
+  auto& pending = st.queue.front();
+  const auto& command = pending.request.command;
+  for (int64_t after = std::max(command.seq, pending.checked); after < st.current->seq; after += page) {
+    auto upto = std::min(after + page, st.current->seq);
+    for (const auto& message : context->store->read_stream(id, {after, upto, std::nullopt}))
+      if (answers(*spec, message, command.id)) return true;
+  }
+  pending.checked = std::max(pending.checked, st.current->seq);
+  return false;
+}
+
+// A stored command already answered: nothing is decided, and the group's mark (fenced) is
+// recorded, in case it was lost with a reply or deleted.
+void Stream::settle_answered() const {
   auto& st = self->state;
   const auto& request = st.queue.front().request;
-  if (!messages.empty()) return append(std::move(messages));
-  if (request.mark) context->store->mark_handled(*request.mark);
+  try {
+    if (request.mark) context->store->mark_handled(*request.mark);
+  } catch (const LeaseLost& e) {
+    return finish(HandleResult::failure(Status::lease_lost, e.what(), st.current->seq));
+  } catch (const std::exception& e) {
+    return finish(HandleResult::failure(Status::failed, std::string("recording an answered command: ") + e.what()));
+  }
   finish({Status::ok, {}, {}, st.current->seq});
+}
+
+// Answers the front (stored) command with a rejection, appended with the group's mark in one
+// transaction: a crash cannot leave the one without the other.
+void Stream::reject(std::string reason) const {
+  auto& pending = self->state.queue.front();
+  pending.rejecting = true;
+  const auto& command = pending.request.command;
+  append(envelopes(command, Decision(Rejection{command.id, command.type, std::move(reason)}), true));
+}
+
+// A stored command that decides no events still has to record that it was handled.
+void Stream::append_or_finish(std::vector<Message> messages) const {
+  if (!messages.empty()) return append(std::move(messages));
+  settle_answered();
 }
 
 void Stream::append(std::vector<Message> messages) const {
@@ -114,7 +181,11 @@ void Stream::appended(AppendOutcome& outcome) const {
   auto& st = self->state;
   auto& pending = st.queue.front();
   switch (outcome.status) {
-    case AppendOutcome::Status::invalid: return finish(HandleResult::failure(Status::invalid, outcome.error, st.current->seq));
+    case AppendOutcome::Status::invalid:
+      // A stored command's events the store refuses (too big, say) will never fit: reject it.
+      if (pending.request.stored && !pending.rejecting)
+        return reject("its events cannot be stored: " + outcome.error);
+      return finish(HandleResult::failure(Status::invalid, outcome.error, st.current->seq));
     case AppendOutcome::Status::lease_lost:
       return finish(HandleResult::failure(Status::lease_lost, outcome.error, st.current->seq));
     case AppendOutcome::Status::conflict:
@@ -123,9 +194,11 @@ void Stream::appended(AppendOutcome& outcome) const {
         try {
           auto newer = catch_up(*spec, context->app->types(), *context->store, id, *st.current);
           // Another process already handled this stored command (it owned the delivery meanwhile).
-          for (const auto& m : newer)
-            if (pending.request.stored && m.metadata.value("causation_id", "") == pending.request.command.id)
-              return finish({Status::ok, {}, {}, st.current->seq});
+          if (pending.request.stored) {
+            for (const auto& m : newer)
+              if (answers(*spec, m, pending.request.command.id)) return settle_answered();
+            pending.checked = st.current->seq;
+          }
         } catch (const std::exception& e) {
           st.current.reset();
           return finish(HandleResult::failure(Status::failed, std::string("reloading after a conflict failed: ") + e.what()));

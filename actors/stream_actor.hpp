@@ -24,6 +24,8 @@ struct StreamActorState {
     HandleRequest request;
     caf::typed_response_promise<HandleResult> promise;
     int conflicts = 0;
+    int64_t checked = 0;     // a stored command: the stream holds no answer to it up to this seq
+    bool rejecting = false;  // a stored command: what is being appended is its rejection
   };
   // Explicit stash: the front one is being decided or appended. A list, not a deque: an empty
   // deque still holds a ~600-byte block, and most live actors are idle with an empty queue.

@@ -41,8 +41,7 @@ CommandDelivery::CommandDelivery(const Application& app) {
   }
 }
 
-void CommandDelivery::handle(Store& store, ConsumerServices& services, const Message& command,
-                             const Delivery& delivery) {
+void CommandDelivery::handle(Store&, ConsumerServices& services, const Message& command, const Delivery& delivery) {
   // Commands appended by handle() were decided in the same transaction; only dispatched ones wait.
   // (Events written before events stopped inheriting their command's metadata may carry the flag.)
   if (!is_dispatched(command) || events_.count(command.type)) return;
@@ -50,21 +49,11 @@ void CommandDelivery::handle(Store& store, ConsumerServices& services, const Mes
     throw StoreError("no actor of this process decides " + command.type + " (dispatched by a newer version?): "
                      "run the version that does, then `cairn resume " + options_.group + " --stream " +
                      command.stream_id + "`");
-  auto mark = delivery.mark(options_.group, command);
-  auto result = services.deliver(command, mark);
+  // The stream actor answers it at most once: its events or its rejection, appended with the mark.
+  auto result = services.deliver(command, delivery.mark(options_.group, command));
   if (result.status == HandleResult::Status::lease_lost) throw LeaseLost(result.error);
-  if (result.status == HandleResult::Status::failed || result.status == HandleResult::Status::conflict)
+  if (result.status != HandleResult::Status::ok)
     throw StoreError("delivering " + command.type + " " + command.id + " failed: " + result.error);
-  if (result.status == HandleResult::Status::invalid) {
-    // It can never succeed: record it as handled, with the reason, instead of retrying forever.
-    store.append(command.stream_id, ExpectedSeq::any(),
-                 {make_message(command.stream_id, MessageTraits<Rejection>::name,
-                               to_payload(Rejection{command.id, command.type, result.error}),
-                               {{"correlation_id", command.metadata.value("correlation_id", command.id)},
-                                {"causation_id", command.id},
-                                {"producer", options_.group}})});
-    store.mark_handled(mark);
-  }
 }
 
 std::vector<std::shared_ptr<Consumer>> consumer_groups(const Application& app) {

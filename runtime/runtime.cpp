@@ -35,6 +35,7 @@ struct Runtime::Impl final : ConsumerServices {
       if (config.migrate) postgres::migrate(config.database_url);
       store = std::make_unique<PostgresStore>(config.database_url, config.limits, config.pool_size);
     }
+    if (config.wrap_store) store = config.wrap_store(std::move(store));
   }
 
   // Actors start with the first command, so the application can be registered after construction.

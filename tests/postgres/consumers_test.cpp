@@ -376,3 +376,42 @@ TEST_CASE("resetting an SQL projector that has no reset hook is refused") {
   CHECK_THROWS_WITH_AS(runtime.reset_group("counter.bare"), doctest::Contains("has no on_reset hook"), BadInput);
   CHECK(runtime.store().find_group("counter.bare")->active);  // nothing was reset, the group runs on
 }
+
+TEST_CASE("at most once: commands delivered again after their progress is deleted by hand are not decided again") {
+  testing::TestDatabase db;
+  std::string deposit, refused;
+  {
+    auto runtime = consumer_runtime(db.url());
+    runtime->start_consumers(fast());
+    deposit = runtime->dispatch("counter-sql", counter::Increment{5});
+    refused = runtime->dispatch("counter-sql", counter::Increment{-1});
+    REQUIRE(eventually([&] {
+      auto progress = runtime->store().load_progress("cairn.commands", {"counter-sql"});
+      return !progress.empty() && progress.front().seq == 2;
+    }));
+    REQUIRE(runtime->store().head_seq("counter-sql") == 4);
+  }
+  {
+    // The marks go, and the cursor goes back to the start (without it nothing is delivered again).
+    pqxx::connection c(db.url());
+    pqxx::work tx(c);
+    tx.exec0("DELETE FROM cairn.group_streams WHERE group_id = 'cairn.commands'");
+    tx.exec0("UPDATE cairn.group_slices SET cursor_xid = '0', cursor_position = 0 WHERE group_id = 'cairn.commands'");
+    tx.commit();
+  }
+  auto runtime = consumer_runtime(db.url());  // a new process: its stream actor rehydrates
+  runtime->start_consumers(fast());
+  REQUIRE(eventually([&] {
+    long lag = 0;
+    for (const auto& s : runtime->store().slice_status("cairn.commands")) lag += s.lag_events;
+    auto progress = runtime->store().load_progress("cairn.commands", {"counter-sql"});
+    return lag == 0 && !progress.empty() && progress.front().seq == 2;
+  }));
+  auto stream = runtime->store().read_stream("counter-sql");
+  REQUIRE(stream.size() == 4);
+  CHECK(stream[2].type == "counter.incremented");
+  CHECK(stream[2].metadata["causation_id"] == deposit);
+  CHECK(stream[3].type == "cairn.command_rejected");
+  CHECK(stream[3].metadata["causation_id"] == refused);
+  CHECK(runtime->load<counter::State>("counter-sql").total == 5);
+}
