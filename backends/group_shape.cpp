@@ -29,7 +29,7 @@ ShapeCheck apply_shape_rule(GroupState stored, const GroupShape& shape,
                   " slices, this process has " + std::to_string(shape.slice_count) + ": `cairn reset " + group +
                   " --app MODULE` re-slices it (and replays its history), or keep slices(" +
                   std::to_string(stored.slice_count) + ")");
-  if (stored.types.empty()) {  // recorded by no process yet
+  if (stored.types.empty() && !shape.types.empty()) {  // recorded by no process yet (cairn.commands reads every type: [])
     store(shape.types, false);
     auto now = stored;
     now.types = shape.types;
