@@ -1,375 +1,410 @@
 #include "actors/group_runner.hpp"
 
 #include <algorithm>
-#include <optional>
-#include <thread>
+#include <deque>
+#include <set>
 #include <unordered_map>
 
+#include "actors/slice_progress.hpp"
+#include "actors/slice_set.hpp"
+#include "actors/stream_work.hpp"
 #include "runtime/errors.hpp"
 
 namespace cairn {
 namespace {
 
-using run_atom = caf::atom_constant<caf::atom("run")>;
-using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
 
-// What a runner holds while it owns its slice: the lease (whose fence every progress write
-// carries), the group as last read, and the slice's cursor.
-struct Owned {
-  std::unique_ptr<SliceLease> lease;
-  GroupState group;
-  FeedCursor cursor;
-  Fence fence() const { return lease->fence(); }
+// A stream handler busy with a unit this long has the unit's streams it has not started handed to
+// other handlers: one slow stream holds up no other.
+constexpr milliseconds take_back_after{50};
+// How often progress is saved while events flow (and always when the runner stops).
+constexpr milliseconds save_interval{50};
+
+// A stream with events read and not yet handled.
+struct StreamState {
+  uint32_t slice = 0;
+  std::deque<FeedEntry> queued;
+  std::vector<std::pair<int64_t, FeedCursor>> in_flight;  // seq and cursor of the events handed out
+  std::optional<StreamProgress> progress;
+  bool busy = false;    // a handler has it: its next events wait, so it stays in seq order
+  bool catch_up = false;  // resumed by an operator: read from the stream itself
+  int failures = 0;       // interrupted tries in a row
+  Clock::time_point not_before{};
 };
 
-// The part of a batch one stream handler works on.
-struct Assignment {
-  GroupState group;
-  Fence fence;
-  FeedCursor cursor;  // the slice's cursor before the batch: events re-read from the stream sort at it
-  struct Stream {
-    std::string stream_id;
-    std::vector<FeedEntry> events;  // from the feed, in seq order
-    std::optional<StreamProgress> progress;
-  };
-  std::vector<Stream> streams;
+struct InFlight {
+  std::shared_ptr<Unit> unit;
+  size_t handler;
+  Clock::time_point since;
+  bool taken_back = false;
 };
-
-// What a stream handler did with its share of a batch: the progress to save with the cursor.
-struct Handled {
-  bool complete = true;     // false: interrupted, the cursor must not move past this batch
-  bool lease_lost = false;  // another process owns the slice now: drop it
-  std::vector<ProgressMark> marks;
-};
-
-}  // namespace
-}  // namespace cairn
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::Assignment)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::Handled)
-
-namespace cairn {
-namespace {
-
-bool reads(const ConsumerOptions& options, const std::string& type) {
-  return options.types.empty() || std::find(options.types.begin(), options.types.end(), type) != options.types.end();
-}
-
-RetryPolicy retry_policy(const RunnerContext& context) {
-  const auto& options = context.options;
-  return context.consumer->options().retry.value_or(
-      RetryPolicy{options.max_attempts, options.backoff_base, options.backoff_max});
-}
-
-// What a handler threw, whatever it was: user code may throw anything.
-std::string describe(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "a non-standard exception (not derived from std::exception)";
-  }
-}
-
-bool is_resumed(const std::optional<StreamProgress>& progress) {
-  return progress && !progress->stopped && progress->failed_seq > 0;
-}
-
-// A resumed (or skipped) stream's events from its last handled one, read from the stream itself:
-// the cursor went past the ones that arrived while it was stopped. Up to the batch's last event
-// (or the stream's head when the batch has none), so nothing after comes before them.
-std::vector<FeedEntry> catch_up_events(const RunnerContext& context, const Assignment& job,
-                                       const Assignment::Stream& stream) {
-  std::optional<int64_t> upto;
-  if (!stream.events.empty()) upto = stream.events.back().message.seq;
-  std::vector<FeedEntry> out;
-  for (auto& m : context.store->read_stream(stream.stream_id, {stream.progress->seq, upto, std::nullopt}))
-    if (reads(context.consumer->options(), m.type)) out.push_back({std::move(m), job.cursor});
-  return out;
-}
-
-// One attempt at a stream's new events of this batch at once (those on the same side of the
-// replay boundary). Returns the seq handled up to: `handled` as it was if the batch failed, and
-// the caller then goes event by event, with retries, to find the event that fails.
-int64_t handle_as_batch(const RunnerContext& context, const Assignment& job, std::vector<FeedEntry>& entries,
-                        int64_t handled) {
-  std::vector<Message> events;
-  std::optional<bool> replaying;
-  for (auto& entry : entries) {
-    if (entry.message.seq <= handled) continue;
-    bool replayed = !(job.group.replay_until < entry.cursor);
-    if (replaying && *replaying != replayed) break;
-    replaying = replayed;
-    context.services->types().upcast(entry.message);
-    events.push_back(entry.message);
-  }
-  if (events.size() < 2) return handled;
-  try {
-    context.consumer->handle_batch(*context.store, *context.services, events, {*replaying, job.fence});
-    return events.back().seq;
-  } catch (const LeaseLost&) {
-    throw;
-  } catch (...) {
-    return handled;
-  }
-}
-
-// Handles one stream's events in order: skips what was done, retries a failing event with
-// backoff, then stops the stream for this group (recording why) so the others keep flowing.
-// False when interrupted by shutdown before the stream was done: the cursor must not pass it.
-// Throws LeaseLost.
-bool handle_stream(const RunnerContext& context, const Assignment& job, Assignment::Stream& stream,
-                   std::vector<ProgressMark>& marks) {
-  auto& consumer = *context.consumer;
-  const auto& group_id = job.group.group_id;
-  if (stream.progress && stream.progress->stopped) return true;  // its events wait for a resume
-  bool resumed = is_resumed(stream.progress);
-  auto events = resumed ? catch_up_events(context, job, stream) : std::move(stream.events);
-  int64_t done = stream.progress ? stream.progress->seq : 0;
-  int64_t handled = done;
-  auto mark = [&] { return ProgressMark{group_id, stream.stream_id, handled, job.fence}; };
-  auto keep_progress = [&] {
-    if (handled > done && !consumer.records_progress()) marks.push_back(mark());
-  };
-  if (consumer.handles_batches()) handled = handle_as_batch(context, job, events, handled);
-  auto policy = retry_policy(context);
-  for (auto& entry : events) {
-    auto& event = entry.message;
-    if (event.seq <= handled) continue;  // already handled before a restart (or a duplicate)
-    bool replaying = !(job.group.replay_until < entry.cursor);
-    for (int attempt = 1;; ++attempt) {
-      std::exception_ptr error;
-      try {
-        context.services->types().upcast(event);  // consumers see the current revision, like actors
-        consumer.handle(*context.store, *context.services, event, {replaying, job.fence});
-        handled = event.seq;
-        break;
-      } catch (const LeaseLost&) {
-        throw;
-      } catch (...) {
-        error = std::current_exception();
-      }
-      if (attempt >= policy.max_attempts || context.stopping->load()) {
-        keep_progress();
-        if (attempt < policy.max_attempts) return false;
-        auto why = describe(error);
-        context.store->stop_stream(group_id, {stream.stream_id, handled, true, event.seq, event.id, why, attempt},
-                                   job.fence);
-        context.log("group " + group_id + " stopped stream " + stream.stream_id + " at seq " +
-                    std::to_string(event.seq) + " after " + std::to_string(attempt) + " attempts: " + why);
-        return true;
-      }
-      std::this_thread::sleep_for(policy.delay(attempt));
-    }
-  }
-  keep_progress();
-  if (resumed) {
-    // Saved now, not with the cursor: once the failure is cleared, nothing brings these events back.
-    if (!consumer.records_progress() && handled > done) context.store->mark_handled(mark());
-    context.store->clear_failure(group_id, stream.stream_id, job.fence);
-    context.log("group " + group_id + " caught up resumed stream " + stream.stream_id + " to seq " +
-                std::to_string(handled));
-  }
-  return true;
-}
-
-void stream_handler(caf::blocking_actor* self, std::shared_ptr<const RunnerContext> context) {
-  bool running = true;
-  self->receive_while(running)(
-      [&](run_atom, Assignment& job) {
-        Handled handled;
-        for (auto& stream : job.streams) {
-          try {
-            handled.complete = handle_stream(*context, job, stream, handled.marks) && handled.complete;
-          } catch (const LeaseLost&) {
-            handled.complete = false;
-            handled.lease_lost = true;
-            break;
-          } catch (...) {
-            // Recording a failure failed (the database is away): the batch is read again later.
-            context->log("group " + job.group.group_id + " stream " + stream.stream_id + ": " +
-                         describe(std::current_exception()));
-            handled.complete = false;
-          }
-        }
-        return handled;
-      },
-      [&](stop_atom) { running = false; });
-}
-
-// Splits a batch by stream, each stream to the handler that always gets it, with its progress.
-std::vector<Assignment> assign(const RunnerContext& context, const Owned& owned, const std::vector<FeedEntry>& batch,
-                               size_t handlers) {
-  std::vector<Assignment> jobs(handlers, Assignment{owned.group, owned.fence(), owned.cursor, {}});
-  std::unordered_map<std::string, std::pair<size_t, size_t>> where;  // stream -> (handler, index)
-  std::vector<std::string> stream_ids;
-  for (const auto& entry : batch) {
-    const auto& id = entry.message.stream_id;
-    auto [it, fresh] = where.try_emplace(id);
-    if (fresh) {
-      size_t h = stream_hash(id) / owned.group.slice_count % handlers;
-      it->second = {h, jobs[h].streams.size()};
-      jobs[h].streams.push_back({id, {}, std::nullopt});
-      stream_ids.push_back(id);
-    }
-    jobs[it->second.first].streams[it->second.second].events.push_back(entry);
-  }
-  for (auto& progress : context.store->load_progress(owned.group.group_id, stream_ids)) {
-    auto [h, i] = where.at(progress.stream_id);
-    jobs[h].streams[i].progress = std::move(progress);
-  }
-  return jobs;
-}
-
-// Resumed streams of this slice that the feed may not bring again: caught up from the stream.
-std::vector<Assignment::Stream> resumed_streams(const RunnerContext& context, const Owned& owned) {
-  std::vector<Assignment::Stream> out;
-  for (auto& failed : context.store->failed_streams(owned.group.group_id))
-    if (is_resumed(failed) && stream_hash(failed.stream_id) % owned.group.slice_count == context.slice)
-      out.push_back({failed.stream_id, {}, std::move(failed)});
-  return out;
-}
-
-// Hands the assignments to the stream handlers, all at once, and waits for every one.
-Handled run_assignments(caf::blocking_actor* self, const std::vector<caf::actor>& handlers,
-                        std::vector<Assignment> jobs) {
-  std::vector<decltype(self->request(handlers[0], caf::infinite, run_atom::value, Assignment{}))> replies;
-  for (size_t h = 0; h < handlers.size(); ++h)
-    if (!jobs[h].streams.empty()) replies.push_back(self->request(handlers[h], caf::infinite, run_atom::value, std::move(jobs[h])));
-  Handled all;
-  for (auto& reply : replies)
-    reply.receive(
-        [&](Handled& done) {
-          all.complete = all.complete && done.complete;
-          all.lease_lost = all.lease_lost || done.lease_lost;
-          all.marks.insert(all.marks.end(), done.marks.begin(), done.marks.end());
-        },
-        [&](caf::error&) { all.complete = false; });
-  return all;
-}
-
-// The shape this process brings to the group.
-GroupShape shape_of(const ConsumerOptions& options) {
-  GroupShape shape{options.slice_count, options.types};
-  std::sort(shape.types.begin(), shape.types.end());
-  return shape;
-}
-
-bool same_shape(const GroupState& group, const GroupShape& shape) {
-  return group.slice_count == shape.slice_count && group.types == shape.types;
-}
 
 class Runner {
  public:
   Runner(caf::blocking_actor* self, std::shared_ptr<const RunnerContext> context)
-      : self_(self), context_(std::move(context)), options_(context_->consumer->options()),
-        shape_(shape_of(options_)) {
-    for (size_t i = 0; i < std::max<size_t>(context_->options.stream_handlers, 1); ++i)
+      : self_(self), context_(std::move(context)), options_(context_->consumer->options()), slices_(*context_) {
+    for (size_t i = 0; i < std::max<size_t>(context_->options.stream_handlers, 1); ++i) {
       handlers_.push_back(self_->spawn(stream_handler, context_));
+      idle_.push_back(i);
+    }
   }
 
   ~Runner() {
     for (auto& h : handlers_) self_->send(h, stop_atom::value);
-    release("released");
   }
 
   void run() {
     while (!context_->stopping->load()) {
       try {
-        if (!owned_ && !acquire()) continue;
-        if (!still_ours()) continue;
-        for (auto& stream : resumed_streams(*context_, *owned_)) {
-          Assignment job{owned_->group, owned_->fence(), owned_->cursor, {}};
-          std::vector<ProgressMark> marks;
-          handle_stream(*context_, job, stream, marks);
-        }
-        run_batch();
-      } catch (const LeaseLost&) {
-        release("lost", " (fenced: another process took it)");
+        round();
       } catch (const std::exception& e) {
-        log("group " + options_.group + " slice " + std::to_string(context_->slice) + ": " + e.what());
-        if (owned_ && !owned_->lease->alive()) release("lost");
-        idle(context_->options.poll_interval * 5);
+        log("group " + options_.group + ": " + e.what());
+        pause(context_->options.poll_interval * 5);
       }
+    }
+    drain();
+    try {
+      save(true);
+    } catch (const std::exception& e) {
+      log("group " + options_.group + ": progress not saved on the way out: " + e.what());
     }
   }
 
  private:
-  // Takes the slice if the group runs, its stored shape fits this process's, and nobody holds it.
-  bool acquire() {
-    auto known = context_->store->find_group(options_.group);
-    if (known && !known->active) return idle(context_->options.poll_interval);
-    auto check = context_->store->check_shape(options_.group, shape_);
-    if (check.verdict == ShapeCheck::Verdict::refused) {
-      if (refusal_ != check.reason) log("not running: " + check.reason);
-      refusal_ = check.reason;
-      return idle(context_->options.poll_interval * 20);
+  void round() {
+    auto now = Clock::now();
+    if (now >= next_balance_) balance();
+    if (slices_.empty()) return pause(context_->options.poll_interval * 5);
+    if (wants_to_read()) {
+      refresh();
+      if (slices_.empty()) return;
+      find_resumed();
+      read();
     }
-    refusal_.clear();
-    if (check.verdict == ShapeCheck::Verdict::adopted)
-      log("group " + options_.group + " now reads the event types of this version");
-    auto lease = context_->store->try_lease_slice(options_.group, context_->slice, context_->owner);
-    if (!lease) return idle(context_->options.poll_interval * 5);
-    auto group = context_->store->find_group(options_.group);
-    if (!group) throw StoreError("consumer group " + options_.group + " disappeared");
-    owned_ = Owned{std::move(lease), *group, context_->store->load_cursor(options_.group, context_->slice)};
-    log("took slice " + std::to_string(context_->slice) + " of group " + options_.group);
-    return true;
+    wake_rested();
+    take_back_slow();
+    dispatch();
+    collect(wait_time());
+    give_up_lost();
+    save(false);
   }
 
-  // Refreshes the group; gives the slice up when the lease is gone, the group stopped (a reset
-  // waits for that) or another version changed its shape.
-  bool still_ours() {
-    if (!owned_->lease->alive()) return release("lost");
-    auto current = context_->store->find_group(options_.group);
-    if (!current || !current->active) return release("paused");
-    if (!same_shape(*current, shape_)) return release("gave up", " (another version changed the group's shape)");
-    if (current->generation != owned_->group.generation)
-      owned_->cursor = context_->store->load_cursor(options_.group, context_->slice);
-    owned_->group = *current;
-    return true;
+  // -- slices
+
+  void balance() {
+    next_balance_ = Clock::now() + context_->options.poll_interval * 5;
+    auto balance = slices_.balance();
+    for (auto slice : balance.taken) {
+      progress_.insert_or_assign(slice, SliceProgress(context_->store->load_cursor(options_.group, slice)));
+      more_ = true;
+    }
+    if (balance.surplus) give_up(*balance.surplus, "released", " (its fair share went to another process)");
   }
 
-  void run_batch() {
-    auto& owned = *owned_;
-    auto seen = context_->wakeup->epoch();
-    // Read before the batch: a batch shorter than the limit holds every matching entry up to
-    // `head`, so the cursor may move to `head`, past entries of other types and slices.
-    auto head = context_->store->feed_head();
-    auto batch = context_->store->read_feed(owned.cursor, context_->options.batch_size,
-                                            {options_.types, owned.group.slice_count, context_->slice});
-    auto next = batch.empty() ? owned.cursor : batch.back().cursor;
-    if (batch.size() < context_->options.batch_size) next = std::max(next, head);
-    Handled handled;
-    if (!batch.empty()) handled = run_assignments(self_, handlers_, assign(*context_, owned, batch, handlers_.size()));
-    if (handled.lease_lost) throw LeaseLost("a progress write of group " + options_.group + " was fenced off");
-    if (!handled.complete) {
-      for (const auto& mark : handled.marks) context_->store->mark_handled(mark);  // keep what was done
-      idle(retry_policy(*context_).delay(++incomplete_));  // never a hot loop on a failing batch
+  // Follows the group: a pause or another version's shape gives every slice up, a reset reloads
+  // the cursors, and a lost lease gives its slice up.
+  void refresh() {
+    std::string why;
+    auto change = slices_.refresh(why);
+    if (change == SliceSet::Change::stop) {
+      drain();
+      save(true);
+      forget_all();
+      slices_.release_all(why, why == "paused" ? "" : " (another version changed the group's shape)");
       return;
     }
-    incomplete_ = 0;
-    if (owned.cursor < next || !handled.marks.empty()) {
-      if (context_->store->save_progress(options_.group, owned.fence(), owned.group.generation, next, handled.marks))
-        owned.cursor = next;
-      else
-        owned.cursor = context_->store->load_cursor(options_.group, context_->slice);  // reset meanwhile
+    if (change == SliceSet::Change::generation) {
+      drain();
+      forget_all();
+      for (auto slice : slices_.owned())
+        progress_.insert_or_assign(slice, SliceProgress(context_->store->load_cursor(options_.group, slice)));
     }
-    if (batch.empty()) context_->wakeup->wait(seen, context_->options.poll_interval);
+    for (auto slice : slices_.lost()) lost_.insert(slice);
+    give_up_lost();
   }
 
-  bool release(const std::string& what, const std::string& why = "") {
-    if (owned_) {
-      owned_.reset();
-      log(what + " slice " + std::to_string(context_->slice) + " of group " + options_.group + why);
-    }
-    return false;
+  void give_up_lost() {
+    for (auto slice : std::set<uint32_t>(std::move(lost_))) give_up(slice, "lost", " (another process owns it now)");
+    lost_.clear();
   }
 
-  bool idle(std::chrono::milliseconds timeout) {
+  // Once the handlers are done with it (and its progress saved, if the lease still holds).
+  void give_up(uint32_t slice, const std::string& what, const std::string& why) {
+    drain();
+    try {
+      save(true);
+    } catch (const LeaseLost&) {
+    }
+    forget(slice);
+    slices_.release(slice, what, why);
+  }
+
+  void forget(uint32_t slice) {
+    std::erase_if(streams_, [&](const auto& s) { return s.second.slice == slice; });
+    progress_.erase(slice);
+  }
+
+  void forget_all() {
+    streams_.clear();
+    ready_.clear();
+    rested_.clear();
+    progress_.clear();
+  }
+
+  // -- reading
+
+  size_t pending() const {
+    size_t n = 0;
+    for (const auto& [slice, progress] : progress_) n += progress.pending();
+    return n;
+  }
+
+  bool wants_to_read() const {
+    if (pending() >= 4 * context_->options.batch_size) return false;  // bounded memory
+    return more_ || context_->wakeup->epoch() != seen_ || Clock::now() - last_read_ >= context_->options.poll_interval;
+  }
+
+  // One read of the feed for every slice this process owns, from the slowest one's place.
+  void read() {
+    seen_ = context_->wakeup->epoch();
+    last_read_ = Clock::now();
+    auto owned = slices_.owned();
+    FeedCursor from = progress_.at(owned.front()).read_upto();
+    for (auto slice : owned) from = std::min(from, progress_.at(slice).read_upto());
+    // Read before the batch: a batch shorter than the limit holds every matching entry up to
+    // `head`, so the slices may move to `head`, past entries of other types and slices.
+    auto head = context_->store->feed_head();
+    auto limit = context_->options.batch_size;
+    auto batch = context_->store->read_feed(from, limit, {options_.types, slices_.group().slice_count, owned});
+    more_ = batch.size() >= limit;
+    std::vector<std::string> arrived, unknown;
+    for (auto& entry : batch) {
+      auto slice = slices_.slice_of(entry.message.stream_id);
+      auto& progress = progress_.at(slice);
+      if (!(progress.read_upto() < entry.cursor)) continue;  // this slice had read it already
+      progress.read(entry.cursor);
+      auto [it, fresh] = streams_.try_emplace(entry.message.stream_id);
+      if (fresh) {
+        it->second.slice = slice;
+        unknown.push_back(it->first);
+      }
+      if (it->second.queued.empty()) arrived.push_back(it->first);
+      it->second.queued.push_back(std::move(entry));
+    }
+    for (auto& progress : context_->store->load_progress(options_.group, unknown))
+      streams_.at(progress.stream_id).progress = std::move(progress);
+    for (const auto& id : arrived) settle_queue(id);
+    auto through = more_ ? batch.back().cursor : std::max(head, batch.empty() ? from : batch.back().cursor);
+    for (auto& [slice, progress] : progress_) progress.read_through(through);
+  }
+
+  // Resumed streams of the owned slices: caught up from the stream itself, since the feed went past
+  // the events that arrived while they were stopped.
+  void find_resumed() {
+    if (Clock::now() - last_resume_check_ < context_->options.poll_interval) return;
+    last_resume_check_ = Clock::now();
+    for (auto& failed : context_->store->failed_streams(options_.group)) {
+      if (!is_resumed(failed) || !progress_.count(slices_.slice_of(failed.stream_id))) continue;
+      auto [it, fresh] = streams_.try_emplace(failed.stream_id);
+      auto& stream = it->second;
+      if (stream.busy || stream.catch_up) continue;
+      stream.slice = slices_.slice_of(failed.stream_id);
+      stream.progress = std::move(failed);
+      stream.catch_up = true;
+      ready_.push_back(it->first);
+    }
+  }
+
+  // Resolves what a stream's progress already covers; the rest waits for a handler.
+  void settle_queue(const std::string& id) {
+    auto it = streams_.find(id);
+    auto& stream = it->second;
+    auto& progress = progress_.at(stream.slice);
+    bool stopped = stream.progress && stream.progress->stopped;
+    int64_t done = stream.progress ? stream.progress->seq : 0;
+    while (!stream.queued.empty() && (stopped || stream.queued.front().message.seq <= done)) {
+      progress.handled(stream.queued.front().cursor);  // a stopped stream's events wait for a resume
+      stream.queued.pop_front();
+    }
+    if (stream.busy || stream.not_before > Clock::now()) return;
+    if (stream.queued.empty() && !stream.catch_up)
+      streams_.erase(it);
+    else
+      ready_.push_back(id);
+  }
+
+  // -- handling
+
+  void wake_rested() {
+    auto now = Clock::now();
+    std::erase_if(rested_, [&](const std::string& id) {
+      auto it = streams_.find(id);
+      if (it == streams_.end()) return true;
+      if (it->second.not_before > now) return false;
+      settle_queue(id);
+      return true;
+    });
+  }
+
+  // Hands ready streams to idle handlers, a share of a batch each.
+  void dispatch() {
+    size_t unit_events = std::max<size_t>(context_->options.batch_size / handlers_.size(), 1);
+    while (!idle_.empty() && !ready_.empty()) {
+      auto unit = std::make_shared<Unit>();
+      unit->group = slices_.group();
+      size_t events = 0;
+      while (!ready_.empty() && events < unit_events) {
+        auto id = std::move(ready_.front());
+        ready_.pop_front();
+        auto it = streams_.find(id);
+        if (it == streams_.end() || it->second.busy) continue;
+        auto& stream = it->second;
+        if (stream.queued.empty() && !stream.catch_up) continue;
+        StreamJob job{id, slices_.fence(stream.slice), {}, stream.progress, progress_.at(stream.slice).safe()};
+        for (auto& entry : stream.queued) {
+          stream.in_flight.push_back({entry.message.seq, entry.cursor});
+          job.events.push_back(std::move(entry));
+        }
+        stream.queued.clear();
+        stream.busy = true;
+        events += std::max<size_t>(job.events.size(), 1);
+        unit->streams.push_back(std::move(job));
+      }
+      if (unit->streams.empty()) return;
+      auto handler = idle_.back();
+      idle_.pop_back();
+      self_->send(handlers_[handler], run_atom::value, unit);
+      in_flight_.push_back({unit, handler, Clock::now()});
+    }
+  }
+
+  // The streams a slow unit has not started go back to the ready ones.
+  void take_back_slow() {
+    auto now = Clock::now();
+    for (auto& flight : in_flight_) {
+      if (flight.taken_back || now - flight.since < take_back_after) continue;
+      flight.taken_back = true;
+      auto& streams = flight.unit->streams;
+      for (size_t i = flight.unit->take_back(); i < streams.size(); ++i) {
+        auto& stream = streams_.at(streams[i].stream_id);
+        stream.queued.insert(stream.queued.begin(), std::make_move_iterator(streams[i].events.begin()),
+                             std::make_move_iterator(streams[i].events.end()));
+        stream.in_flight.clear();
+        stream.busy = false;
+        ready_.push_front(streams[i].stream_id);
+      }
+    }
+  }
+
+  // Waits up to `wait` for a handler to finish, then takes every finished unit there is.
+  void collect(milliseconds wait) {
+    bool waited = false;
+    for (;;) {
+      bool got = false;
+      auto done = [&](done_atom, UnitDone& unit) {
+        got = true;
+        settle(unit);
+      };
+      if (in_flight_.empty()) {
+        if (!waited && wait.count() > 0) context_->wakeup->wait(seen_, wait);
+        return;
+      }
+      self_->receive(done, caf::after(waited ? milliseconds(0) : wait) >> [] {});
+      waited = true;
+      if (!got) return;
+    }
+  }
+
+  void drain() {
+    while (!in_flight_.empty()) collect(milliseconds(100));
+  }
+
+  void settle(UnitDone& done) {
+    auto flight = std::find_if(in_flight_.begin(), in_flight_.end(), [&](auto& f) { return f.unit == done.unit; });
+    idle_.push_back(flight->handler);
+    in_flight_.erase(flight);
+    for (auto& outcome : done.outcomes) settle(outcome, *done.unit);
+  }
+
+  void settle(StreamOutcome& outcome, Unit& unit) {
+    auto it = streams_.find(outcome.stream_id);
+    auto& stream = it->second;
+    auto& progress = progress_.at(stream.slice);
+    if (outcome.lease_lost) lost_.insert(stream.slice);
+    for (auto& [seq, cursor] : stream.in_flight)
+      if (outcome.stopped || seq <= outcome.handled) progress.handled(cursor);
+    if (outcome.mark) progress.keep(*outcome.mark);
+    stream.in_flight.clear();
+    if (!stream.progress) {
+      stream.progress.emplace();
+      stream.progress->stream_id = outcome.stream_id;
+    }
+    stream.progress->seq = std::max(stream.progress->seq, outcome.handled);
+    stream.progress->stopped = stream.progress->stopped || outcome.stopped;
+    if (outcome.caught_up) stream.progress->failed_seq = 0;
+    stream.catch_up = false;
+    stream.busy = false;
+    if (!outcome.complete && !outcome.lease_lost) {
+      // Interrupted (the database is away, or shutting down): its events are tried again later,
+      // after a backoff, never in a hot loop.
+      requeue_unhandled(stream, outcome, unit);
+      stream.not_before = Clock::now() + retry_policy(*context_).delay(++stream.failures);
+      rested_.push_back(outcome.stream_id);
+      return;
+    }
+    if (outcome.complete) stream.failures = 0;
+    settle_queue(outcome.stream_id);
+  }
+
+  // The events handed out and not handled go back to the front of the stream's queue, in order.
+  void requeue_unhandled(StreamState& stream, const StreamOutcome& outcome, Unit& unit) {
+    auto job = std::find_if(unit.streams.begin(), unit.streams.end(),
+                            [&](const StreamJob& j) { return j.stream_id == outcome.stream_id; });
+    auto first = std::find_if(job->events.begin(), job->events.end(),
+                              [&](const FeedEntry& e) { return e.message.seq > outcome.handled; });
+    stream.queued.insert(stream.queued.begin(), std::make_move_iterator(first),
+                         std::make_move_iterator(job->events.end()));
+  }
+
+  // -- progress
+
+  void save(bool now) {
+    if (!now && Clock::now() - last_save_ < save_interval) return;
+    last_save_ = Clock::now();
+    const auto& group = slices_.group();
+    for (auto& [slice, progress] : progress_) {
+      if (!progress.unsaved()) continue;
+      auto cursor = progress.safe();
+      try {
+        // False: a reset or reshape came first; the next refresh reloads the cursors.
+        if (context_->store->save_progress(group.group_id, slices_.fence(slice), group.generation, cursor,
+                                           progress.marks()))
+          progress.saved(cursor);
+      } catch (const LeaseLost&) {
+        lost_.insert(slice);
+      }
+    }
+  }
+
+  milliseconds wait_time() const {
+    if (!ready_.empty() && !idle_.empty()) return milliseconds(0);
+    if (wants_to_read()) return milliseconds(0);
+    auto now = Clock::now();
+    auto until = std::min(next_balance_, last_read_ + context_->options.poll_interval);
+    if (!in_flight_.empty()) until = std::min(until, now + milliseconds(5));  // new events are seen soon
+    for (const auto& flight : in_flight_)
+      if (!flight.taken_back) until = std::min(until, flight.since + take_back_after);
+    for (const auto& id : rested_)
+      if (auto it = streams_.find(id); it != streams_.end()) until = std::min(until, it->second.not_before);
+    if (std::any_of(progress_.begin(), progress_.end(), [](const auto& p) { return p.second.unsaved(); }))
+      until = std::min(until, last_save_ + save_interval);
+    return std::max(milliseconds(0), std::chrono::ceil<milliseconds>(until - now));
+  }
+
+  void pause(milliseconds timeout) {
     context_->wakeup->wait(context_->wakeup->epoch(), timeout);
-    return false;
   }
 
   void log(const std::string& line) const { context_->log(line); }
@@ -377,11 +412,18 @@ class Runner {
   caf::blocking_actor* self_;
   std::shared_ptr<const RunnerContext> context_;
   const ConsumerOptions& options_;
-  GroupShape shape_;
+  SliceSet slices_;
+  std::map<uint32_t, SliceProgress> progress_;  // of each owned slice
+  std::unordered_map<std::string, StreamState> streams_;
+  std::deque<std::string> ready_;  // streams with events for a handler (may name some twice)
+  std::vector<std::string> rested_;  // streams waiting out a backoff
   std::vector<caf::actor> handlers_;
-  std::optional<Owned> owned_;
-  std::string refusal_;  // the last reason the group's shape was refused (logged once)
-  int incomplete_ = 0;   // batches in a row that could not complete
+  std::vector<size_t> idle_;
+  std::vector<InFlight> in_flight_;
+  std::set<uint32_t> lost_;
+  uint64_t seen_ = 0;  // the wakeup epoch of the last read
+  bool more_ = true;   // the last read was full: the feed has more right away
+  Clock::time_point last_read_{}, last_save_{}, next_balance_{}, last_resume_check_{};
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
-// The group runner: owns one (consumer group, slice) through a lease, reads the gap-safe feed in
-// batches and hands each stream's events to stream handlers that run concurrently.
+// The group runner: one per consumer group in a process. It owns its fair share of the group's
+// slices through fenced leases, reads the gap-safe feed once for all of them, and hands each
+// stream's events to stream handlers that run concurrently; each slice's cursor follows the
+// contiguous low-water mark of what they handled.
 #pragma once
 
 #include <atomic>
@@ -51,7 +53,7 @@ class Wakeup {
 struct RunnerOptions {
   size_t batch_size = 500;
   std::chrono::milliseconds poll_interval{100};
-  size_t stream_handlers = 4;  // streams of one slice handled concurrently
+  size_t stream_handlers = 4;  // streams of one group handled concurrently
   int max_attempts = 5;        // then the (group, stream) stops
   std::chrono::milliseconds backoff_base{20};
   std::chrono::milliseconds backoff_max{2000};
@@ -61,7 +63,6 @@ struct RunnerContext {
   Store* store = nullptr;
   ConsumerServices* services = nullptr;
   std::shared_ptr<Consumer> consumer;
-  uint32_t slice = 0;
   std::string owner;  // who holds the lease, for `cairn status`
   RunnerOptions options;
   std::shared_ptr<Wakeup> wakeup;
@@ -69,8 +70,8 @@ struct RunnerContext {
   std::function<void(const std::string&)> log;
 };
 
-// A blocking (detached) CAF actor: it returns once `stopping` is set, after finishing its batch,
-// saving its cursor and releasing its lease.
+// A blocking (detached) CAF actor: it returns once `stopping` is set, after its stream handlers
+// finished what they had, its progress is saved and its leases released.
 void group_runner(caf::blocking_actor* self, std::shared_ptr<const RunnerContext> context);
 
 }  // namespace cairn

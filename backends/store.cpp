@@ -1,5 +1,6 @@
 #include "backends/store.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <unordered_set>
 
@@ -82,6 +83,12 @@ FeedCursor FeedCursor::parse(std::string_view text) {
       b.ptr != text.data() + text.size() || c.position < 0)
     throw bad();
   return c;
+}
+
+bool FeedFilter::matches(std::string_view stream_id, const std::string& type) const {
+  if (!types.empty() && std::find(types.begin(), types.end(), type) == types.end()) return false;
+  return slice_count <= 1 || slices.empty() ||
+         std::find(slices.begin(), slices.end(), stream_hash(stream_id) % slice_count) != slices.end();
 }
 
 std::unique_ptr<Store> open_store(const std::string& database_url, Limits limits) {

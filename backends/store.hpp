@@ -65,7 +65,8 @@ struct FeedCursor {
 struct FeedFilter {
   std::vector<std::string> types;  // empty: every type
   uint32_t slice_count = 1;        // the feed split by stream_hash(stream_id) % slice_count
-  uint32_t slice = 0;
+  std::vector<uint32_t> slices;    // the slices read (empty: all of them)
+  bool matches(std::string_view stream_id, const std::string& type) const;
 };
 
 struct FeedEntry {
@@ -170,6 +171,20 @@ struct FeedHealth {
   double age_seconds() const { return holder ? holder->transaction_seconds : 0; }
 };
 
+// Who shares a group: the processes that joined it and the live owner of each slice.
+struct GroupCensus {
+  size_t members = 0;
+  std::vector<std::string> owners;  // per slice; empty when nobody holds it
+};
+
+// A process's part in a group, from join_group until destroyed (or the process dies): members
+// count each other to take fair shares of the slices.
+class GroupMembership {
+ public:
+  virtual ~GroupMembership() = default;
+  virtual GroupCensus census() = 0;
+};
+
 // Held while a process owns a (group, slice); released on destruction or when the process dies.
 class SliceLease {
  public:
@@ -255,6 +270,7 @@ class Store {
   // head. With a shape, the group takes it (types and slice count: a reset may re-slice).
   virtual void reset_group(const std::string& group_id, const std::optional<GroupShape>& shape = std::nullopt) = 0;
   virtual std::vector<SliceStatus> slice_status(const std::string& group_id) = 0;
+  virtual std::unique_ptr<GroupMembership> join_group(const std::string& group_id) = 0;
   // Null when another process owns the slice. Taking a slice gives it a new epoch (fence).
   virtual std::unique_ptr<SliceLease> try_lease_slice(const std::string& group_id, uint32_t slice,
                                                       const std::string& owner) = 0;

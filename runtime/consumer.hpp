@@ -35,6 +35,12 @@ struct ConsumerOptions {
   StartFrom start = StartFrom::beginning();
   bool side_effect = false;         // at least once, and never while replaying
   std::optional<RetryPolicy> retry;  // none: the worker's (WorkerOptions)
+  // What a process running this consumer brings to its group (the types sorted, as stored).
+  GroupShape shape() const {
+    GroupShape shape{slice_count, types};
+    std::sort(shape.types.begin(), shape.types.end());
+    return shape;
+  }
 };
 
 // How an event reaches a consumer: as a re-delivery after a reset or not, and under which lease.
@@ -44,6 +50,14 @@ struct Delivery {
   ProgressMark mark(const std::string& group, const Message& event) const {
     return {group, event.stream_id, event.seq, fence};
   }
+};
+
+// Events of several streams handed to a consumer at once (each stream's in seq order, all on the
+// same side of a reset's replay boundary), with the mark each stream reaches once they are applied.
+struct DeliveryBatch {
+  std::vector<Message> events;
+  std::vector<ProgressMark> marks;  // one per stream, each with its slice's fence
+  bool replaying = false;
 };
 
 // What the runtime offers consumers: sending commands and delivering stored ones to stream actors.
@@ -67,11 +81,11 @@ class Consumer {
   virtual void handle(Store& store, ConsumerServices& services, const Message& event, const Delivery& delivery) = 0;
   // True when `handle` records the stream's progress itself (in its own transaction).
   virtual bool records_progress() const { return false; }
-  // Consumers that can apply several events of one stream at once (e.g. in one transaction)
-  // return true and implement handle_batch. A failing batch is retried event by event, so a
-  // poison event still stops its stream at that event.
+  // Consumers that can apply the events of several streams at once (e.g. in one transaction)
+  // return true and implement handle_batch. A failing batch is retried stream by stream, then
+  // event by event, so a poison event still stops exactly its own stream at that event.
   virtual bool handles_batches() const { return false; }
-  virtual void handle_batch(Store&, ConsumerServices&, const std::vector<Message>&, const Delivery&) {}
+  virtual void handle_batch(Store&, ConsumerServices&, const DeliveryBatch&) {}
   // Called by `cairn reset` before history is re-delivered (e.g. to empty a read model).
   virtual void reset(Store&) {}
   // Throws BadInput when a reset would leave a read model that a replay then doubles.

@@ -1,5 +1,6 @@
 #include "runtime/runtime.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -29,6 +30,8 @@ Config Config::from_env() {
 
 struct Runtime::Impl final : ConsumerServices {
   explicit Impl(Config c) : config(std::move(c)) {
+    static std::atomic<int> runtimes{0};
+    nth = ++runtimes;
     if (config.database_url.empty()) {
       store = std::make_unique<MemoryStore>(config.limits);
     } else {
@@ -114,6 +117,7 @@ struct Runtime::Impl final : ConsumerServices {
   Config config;
   Application app;
   std::unique_ptr<Store> store;
+  int nth = 0;  // this runtime is the nth of its process
   caf::actor_system_config caf_config;
   std::unique_ptr<caf::actor_system> system;
   std::vector<writer_actor> writers;
@@ -265,9 +269,6 @@ void Runtime::reset_group(const std::string& group, std::chrono::milliseconds ti
     throw BadInput("consumer group " + group + " is not defined by the loaded application: pass the module "
                    "that defines it (--app), so its read model is emptied before the replay");
   consumer->require_resettable();
-  const auto& options = consumer->options();
-  GroupShape shape{options.slice_count, options.types};
-  std::sort(shape.types.begin(), shape.types.end());
   // Stop the group, then hold every one of its slices: runners release a stopped group's slices
   // between batches, so once all are ours no batch is writing into the old read model anywhere.
   store.set_group_active(group, false);
@@ -296,7 +297,7 @@ void Runtime::reset_group(const std::string& group, std::chrono::milliseconds ti
   // If emptying the read model or resetting the progress throws, the group stays stopped: the two
   // may now disagree, and `cairn reset` again is the way out (`cairn status` shows it stopped).
   consumer->reset(store);
-  store.reset_group(group, shape);  // and the group takes this version's types and slice count
+  store.reset_group(group, consumer->options().shape());  // and the group takes this version's types and slice count
   leases.clear();
   resume();
 }
@@ -307,7 +308,9 @@ void Runtime::start_consumers(WorkerOptions options) {
   if (options.owner.empty()) {
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    options.owner = std::string(host) + ":" + std::to_string(getpid());
+    // One per runtime: members of a group count each other's slices by owner.
+    options.owner = std::string(host) + ":" + std::to_string(getpid()) +
+                    (impl_->nth > 1 ? "/" + std::to_string(impl_->nth) : "");
   }
   if (!options.log) options.log = [](const std::string& line) { std::cerr << "cairn: " << line << std::endl; };
   auto stopping = std::make_shared<std::atomic<bool>>(false);
@@ -324,12 +327,9 @@ void Runtime::start_consumers(WorkerOptions options) {
     impl_->store->ensure_group(consumer_options.group, consumer_options.slice_count, consumer_options.start);
     options.log("starting group " + consumer_options.group + " (" + std::to_string(consumer_options.slice_count) +
                 " slices)");
-    for (uint32_t slice = 0; slice < consumer_options.slice_count; ++slice) {
-      auto context = std::make_shared<RunnerContext>(RunnerContext{impl_->store.get(), impl_.get(), consumer, slice,
-                                                                   options.owner, runner, impl_->wakeup, stopping,
-                                                                   options.log});
-      impl_->runners.push_back(impl_->system->spawn(group_runner, std::shared_ptr<const RunnerContext>(context)));
-    }
+    auto context = std::make_shared<const RunnerContext>(RunnerContext{
+        impl_->store.get(), impl_.get(), consumer, options.owner, runner, impl_->wakeup, stopping, options.log});
+    impl_->runners.push_back(impl_->system->spawn(group_runner, context));
   }
   // Scheduled messages enter their streams when due; promoting is safe from many processes at once.
   impl_->promoter = std::thread([store = impl_->store.get(), wakeup = impl_->wakeup, stopping, options] {

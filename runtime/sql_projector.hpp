@@ -44,23 +44,22 @@ class SqlProjector final : public ConsumerBase<SqlProjector> {
   bool handles_batches() const override { return true; }
 
   void handle(Store& store, ConsumerServices& services, const Message& event, const Delivery& delivery) override {
-    handle_batch(store, services, {event}, delivery);
+    handle_batch(store, services, {{event}, {delivery.mark(options_.group, event)}, delivery.replaying});
   }
 
-  // A stream's events of one feed batch in one transaction: one commit instead of one per event.
-  void handle_batch(Store& store, ConsumerServices&, const std::vector<Message>& events,
-                    const Delivery& delivery) override {
-    if (events.empty()) return;
+  // The events of a feed batch, across streams, in one transaction with every stream's mark: one
+  // commit instead of one per stream or per event.
+  void handle_batch(Store& store, ConsumerServices&, const DeliveryBatch& batch) override {
+    if (batch.events.empty()) return;
     auto& pg = postgres(store);
     // Every handler waits until the setup has committed (call_once retries it if it threw).
     if (setup_) std::call_once(set_up_, [&] { pg.transact(setup_); });
-    pg.transact_with_mark(delivery.mark(options_.group, events.back()),
-                          [&](pqxx::work& tx, int64_t done) {
-                            for (const auto& event : events) {
-                              auto it = handlers_.find(event.type);
-                              if (event.seq > done && it != handlers_.end()) it->second(tx, event);
-                            }
-                          });
+    pg.transact_with_marks(batch.marks, [&](pqxx::work& tx, const PostgresStore::Handled& handled) {
+      for (const auto& event : batch.events) {
+        auto it = handlers_.find(event.type);
+        if (it != handlers_.end() && !handled(event)) it->second(tx, event);
+      }
+    });
   }
 
   // Without a reset hook its tables would keep the old rows and a replay would apply every event again.

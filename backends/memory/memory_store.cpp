@@ -103,12 +103,7 @@ std::vector<FeedEntry> MemoryStore::read_feed(FeedCursor after, size_t limit, co
   for (size_t i = static_cast<size_t>(std::max<int64_t>(after.position, 0)); i < log_.size() && out.size() < limit;
        ++i) {
     const auto& entry = log_[i];
-    if (!(after < entry.cursor)) continue;
-    if (!filter.types.empty() &&
-        std::find(filter.types.begin(), filter.types.end(), entry.message.type) == filter.types.end())
-      continue;
-    if (filter.slice_count > 1 && stream_hash(entry.message.stream_id) % filter.slice_count != filter.slice) continue;
-    out.push_back(entry);
+    if (after < entry.cursor && filter.matches(entry.message.stream_id, entry.message.type)) out.push_back(entry);
   }
   return out;
 }
@@ -383,7 +378,35 @@ class MemorySliceLease final : public SliceLease {
   std::function<void()> release_;
 };
 
+// Counted in the group while it lives.
+class MemoryGroupMembership final : public GroupMembership {
+ public:
+  MemoryGroupMembership(std::function<GroupCensus()> census, std::function<void()> leave)
+      : census_(std::move(census)), leave_(std::move(leave)) {}
+  ~MemoryGroupMembership() override { leave_(); }
+  GroupCensus census() override { return census_(); }
+
+ private:
+  std::function<GroupCensus()> census_;
+  std::function<void()> leave_;
+};
+
 }  // namespace
+
+std::unique_ptr<GroupMembership> MemoryStore::join_group(const std::string& group_id) {
+  std::lock_guard lock(mutex_);
+  ++group(group_id).members;
+  return std::make_unique<MemoryGroupMembership>(
+      [this, group_id] {
+        std::lock_guard counted(mutex_);
+        const auto& g = group(group_id);
+        return GroupCensus{g.members, g.owners};
+      },
+      [this, group_id] {
+        std::lock_guard left(mutex_);
+        if (auto it = groups_.find(group_id); it != groups_.end()) --it->second.members;
+      });
+}
 
 std::unique_ptr<SliceLease> MemoryStore::try_lease_slice(const std::string& group_id, uint32_t slice,
                                                          const std::string& owner) {

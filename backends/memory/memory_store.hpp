@@ -44,6 +44,7 @@ class MemoryStore final : public Store {
   void set_group_active(const std::string& group_id, bool active) override;
   void reset_group(const std::string& group_id, const std::optional<GroupShape>& shape) override;
   std::vector<SliceStatus> slice_status(const std::string& group_id) override;
+  std::unique_ptr<GroupMembership> join_group(const std::string& group_id) override;
   std::unique_ptr<SliceLease> try_lease_slice(const std::string& group_id, uint32_t slice,
                                               const std::string& owner) override;
   bool update_projection(const std::string& key, const ProgressMark& mark,
@@ -57,6 +58,7 @@ class MemoryStore final : public Store {
     std::vector<FeedCursor> cursors;
     std::vector<std::string> owners;
     std::vector<int64_t> epochs;
+    size_t members = 0;  // live GroupMemberships
     std::map<std::string, StreamProgress, std::less<>> streams;
   };
   Group& group(const std::string& group_id);  // throws BadInput for an unknown group

@@ -19,6 +19,17 @@ std::string with_keepalives(const std::string& url) {
 void LeaseSession::drop_connection() {
   connection_.reset();
   held_.clear();
+  joined_.clear();
+}
+
+template <class Work>
+auto LeaseSession::on_session(Work&& work) {
+  try {
+    return work(connection());
+  } catch (const pqxx::broken_connection&) {
+    drop_connection();  // every lease of this session is gone with it
+    throw;
+  }
 }
 
 pqxx::connection& LeaseSession::connection() {
@@ -39,8 +50,7 @@ std::optional<LeaseSession::Taken> LeaseSession::take(const std::string& group_i
                                                       const std::string& owner) {
   std::lock_guard lock(mutex_);
   if (held_.count({group_id, slice})) return std::nullopt;
-  try {
-    auto& c = connection();
+  return on_session([&](pqxx::connection& c) -> std::optional<Taken> {
     pqxx::work tx(c);
     auto rows = tx.exec_params("SELECT epoch, lease_key FROM cairn.take_lease($1, $2, $3)", group_id,
                                static_cast<int>(slice), owner);
@@ -48,9 +58,50 @@ std::optional<LeaseSession::Taken> LeaseSession::take(const std::string& group_i
     if (rows.empty()) return std::nullopt;
     held_.insert({group_id, slice});
     return Taken{rows[0][0].as<int64_t>(), rows[0][1].as<int>(), incarnation_};
-  } catch (const pqxx::broken_connection&) {
-    drop_connection();  // every lease of this session is gone with it
-    throw;
+  });
+}
+
+void LeaseSession::join_locked(const std::string& group_id) {
+  if (joined_.count(group_id)) return;
+  on_session([&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    tx.exec_params("SELECT pg_advisory_lock_shared(1129470290, member_key) FROM cairn.consumer_groups "
+                   "WHERE group_id = $1",
+                   group_id);
+    return 0;
+  });
+  joined_.insert(group_id);
+}
+
+void LeaseSession::join(const std::string& group_id) {
+  std::lock_guard lock(mutex_);
+  join_locked(group_id);
+}
+
+GroupCensus LeaseSession::census(const std::string& group_id) {
+  std::lock_guard lock(mutex_);
+  join_locked(group_id);
+  return on_session([&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    GroupCensus census;
+    for (const auto& r : tx.exec_params("SELECT members, owner FROM cairn.group_census($1)", group_id)) {
+      census.members = r[0].as<size_t>();
+      census.owners.push_back(r[1].c_str());
+    }
+    return census;
+  });
+}
+
+void LeaseSession::leave(const std::string& group_id) {
+  std::lock_guard lock(mutex_);
+  if (!joined_.erase(group_id) || !connection_ || !connection_->is_open()) return;
+  try {
+    pqxx::nontransaction tx(*connection_);
+    tx.exec_params("SELECT pg_advisory_unlock_shared(1129470290, member_key) FROM cairn.consumer_groups "
+                   "WHERE group_id = $1",
+                   group_id);
+  } catch (const std::exception&) {
+    drop_connection();  // closing the session leaves every group anyway
   }
 }
 

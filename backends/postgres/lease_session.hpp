@@ -13,6 +13,8 @@
 
 #include <pqxx/pqxx>
 
+#include "backends/store.hpp"
+
 namespace cairn::postgres {
 
 class LeaseSession {
@@ -35,9 +37,18 @@ class LeaseSession {
   // Whether the session the lease was taken on is still up: checked with the server at most once a second.
   bool alive(const Taken& lease);
 
+  // Group membership lives on the session too: census() joins again after a reconnect.
+  void join(const std::string& group_id);
+  GroupCensus census(const std::string& group_id);
+  void leave(const std::string& group_id);
+
  private:
   pqxx::connection& connection();  // opens a new incarnation when there is none
   void drop_connection();          // with it, every lease it held
+  void join_locked(const std::string& group_id);
+  // Runs `work` on the session; a broken connection is dropped (with its leases) and rethrown.
+  template <class Work>
+  auto on_session(Work&& work);
 
   std::mutex mutex_;
   std::string url_;
@@ -45,6 +56,7 @@ class LeaseSession {
   uint64_t incarnation_ = 0;
   // Advisory locks are re-entrant within a session: this process's own leases are refused here.
   std::set<std::pair<std::string, uint32_t>> held_;
+  std::set<std::string> joined_;
   std::chrono::steady_clock::time_point verified_{};
 };
 

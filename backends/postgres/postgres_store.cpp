@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "backends/append_rules.hpp"
 #include "backends/group_shape.hpp"
@@ -61,7 +62,7 @@ void prepare_statements(pqxx::connection& c) {
                     " FROM cairn.messages WHERE (xid, position) > ($1::xid8, $2::bigint) "
                     "AND xid < pg_snapshot_xmin(pg_current_snapshot()) "
                     "AND ($3::jsonb = '[]'::jsonb OR type IN (SELECT jsonb_array_elements_text($3::jsonb))) "
-                    "AND ($4::bigint <= 1 OR stream_hash % $4::bigint = $5::bigint) "
+                    "AND ($4::bigint <= 1 OR cardinality($5::bigint[]) = 0 OR stream_hash % $4::bigint = ANY($5::bigint[])) "
                     "ORDER BY xid, position LIMIT $6");
   c.prepare("correlation", "SELECT " CAIRN_MESSAGE_COLUMNS
                            " FROM cairn.messages WHERE metadata->>'correlation_id' = $1 ORDER BY position");
@@ -153,6 +154,10 @@ void prepare_statements(pqxx::connection& c) {
   // One row: the group's seq on the stream (NULL before its first event), its row locked.
   c.prepare("stream_mark_for_update",
             "SELECT (SELECT seq FROM cairn.group_streams WHERE group_id = $1 AND stream_id = $2 FOR UPDATE)");
+  // The rows of several streams, locked in one order so that two transactions never deadlock.
+  c.prepare("marks_for_update",
+            "SELECT stream_id, seq FROM cairn.group_streams WHERE group_id = $1 "
+            "AND stream_id IN (SELECT jsonb_array_elements_text($2::jsonb)) ORDER BY stream_id FOR UPDATE");
   // The same with the fence check, in one round trip (the fence is held until the commit either way).
   c.prepare("fenced_mark_for_update",
             "SELECT (SELECT seq FROM cairn.group_streams WHERE group_id = $1 AND stream_id = $2 FOR UPDATE), "
@@ -460,9 +465,12 @@ std::vector<FeedEntry> PostgresStore::read_feed(FeedCursor after, size_t limit, 
     // million events) to walking the (xid, position) index until the batch is full (6 ms).
     tx.exec0("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off");
     std::vector<FeedEntry> out;
+    std::string slices = "{";
+    for (auto slice : filter.slices) slices += (slices.size() > 1 ? "," : "") + std::to_string(slice);
+    slices += "}";
     for (const auto& r : tx.exec_prepared("feed", std::to_string(after.xid), after.position, types.dump(),
-                                          static_cast<int64_t>(filter.slice_count),
-                                          static_cast<int64_t>(filter.slice), static_cast<int64_t>(limit)))
+                                          static_cast<int64_t>(filter.slice_count), slices,
+                                          static_cast<int64_t>(limit)))
       out.push_back(row_to_entry(r));
     return out;
   });
@@ -602,7 +610,29 @@ class PostgresSliceLease final : public SliceLease {
   postgres::LeaseSession::Taken taken_;
 };
 
+class PostgresGroupMembership final : public GroupMembership {
+ public:
+  PostgresGroupMembership(std::shared_ptr<postgres::LeaseSession> session, std::string group_id)
+      : session_(std::move(session)), group_id_(std::move(group_id)) {
+    session_->join(group_id_);
+  }
+  ~PostgresGroupMembership() override { session_->leave(group_id_); }
+  GroupCensus census() override { return session_->census(group_id_); }
+
+ private:
+  std::shared_ptr<postgres::LeaseSession> session_;
+  std::string group_id_;
+};
+
 }  // namespace
+
+std::unique_ptr<GroupMembership> PostgresStore::join_group(const std::string& group_id) {
+  try {
+    return std::make_unique<PostgresGroupMembership>(leases_, group_id);
+  } catch (const pqxx::failure& e) {
+    throw StoreError(std::string("PostgreSQL: ") + e.what());
+  }
+}
 
 GroupState PostgresStore::ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) {
   return with_connection([&](pqxx::connection& c) {
@@ -803,17 +833,35 @@ std::unique_ptr<SliceLease> PostgresStore::try_lease_slice(const std::string& gr
   }
 }
 
-bool PostgresStore::transact_with_mark(const ProgressMark& mark,
-                                       const std::function<void(pqxx::work&, int64_t done)>& work) {
-  Json marks = Json::array({{{"group_id", mark.group_id}, {"stream_id", mark.stream_id}, {"seq", mark.seq}}});
-  return with_connection([&](pqxx::connection& c) {
+void PostgresStore::transact_with_marks(const std::vector<ProgressMark>& marks,
+                                        const std::function<void(pqxx::work&, const Handled&)>& work) {
+  if (marks.empty()) return;
+  const auto& group_id = marks.front().group_id;
+  Json streams = Json::array(), fences = Json::array();
+  std::set<std::pair<uint32_t, int64_t>> fenced;
+  for (const auto& mark : marks) {
+    streams.push_back(mark.stream_id);
+    if (mark.fence && fenced.insert({mark.fence->slice, mark.fence->epoch}).second)
+      fences.push_back(fence_json(group_id, *mark.fence));
+  }
+  with_connection([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    auto done = locked_mark(tx, mark);
-    if (done >= mark.seq) return false;  // already applied
-    work(tx, done);
-    tx.exec_prepared("marks", marks.dump());
+    if (!fences.empty() && !tx.exec_prepared("stale_fences", fences.dump()).empty())
+      throw LeaseLost("a slice of consumer group " + group_id + " has another owner now");
+    std::unordered_map<std::string, int64_t> done;
+    for (const auto& r : tx.exec_prepared("marks_for_update", group_id, streams.dump()))
+      done[r[0].c_str()] = r[1].as<int64_t>();
+    work(tx, [&](const Message& event) {
+      auto it = done.find(event.stream_id);
+      return it != done.end() && it->second >= event.seq;
+    });
+    Json moved = Json::array();
+    for (const auto& mark : marks)
+      if (done[mark.stream_id] < mark.seq)
+        moved.push_back({{"group_id", group_id}, {"stream_id", mark.stream_id}, {"seq", mark.seq}});
+    if (!moved.empty()) tx.exec_prepared("marks", moved.dump());
     tx.commit();
-    return true;
+    return 0;
   });
 }
 

@@ -43,6 +43,7 @@ class PostgresStore final : public Store {
   void set_group_active(const std::string& group_id, bool active) override;
   void reset_group(const std::string& group_id, const std::optional<GroupShape>& shape) override;
   std::vector<SliceStatus> slice_status(const std::string& group_id) override;
+  std::unique_ptr<GroupMembership> join_group(const std::string& group_id) override;
   std::unique_ptr<SliceLease> try_lease_slice(const std::string& group_id, uint32_t slice,
                                               const std::string& owner) override;
   bool update_projection(const std::string& key, const ProgressMark& mark,
@@ -50,11 +51,14 @@ class PostgresStore final : public Store {
   std::optional<Json> load_projection(const std::string& group_id, const std::string& key) override;
   void clear_projections(const std::string& group_id) override;
 
-  // Runs `work` and records `mark` in one transaction, unless the stream is already past mark.seq:
-  // what makes a projector writing to this database exactly-once. `work` gets the seq the stream
-  // was at (the mark is locked meanwhile), so a batch applies only what comes after it. The mark's
-  // fence is checked first (LeaseLost). Returns whether `work` ran.
-  bool transact_with_mark(const ProgressMark& mark, const std::function<void(pqxx::work&, int64_t done)>& work);
+  // Whether an event is already covered by its stream's progress (applied before: skip it).
+  using Handled = std::function<bool(const Message& event)>;
+  // Runs `work` and records every mark (one per stream, of one group) in one transaction: what
+  // makes a projector writing to this database exactly-once. The marks' fences are checked and
+  // their rows locked first (LeaseLost); `work` learns which events the streams' progress already
+  // covers, so it applies only the rest.
+  void transact_with_marks(const std::vector<ProgressMark>& marks,
+                           const std::function<void(pqxx::work&, const Handled&)>& work);
   void transact(const std::function<void(pqxx::work&)>& work);
 
  private:

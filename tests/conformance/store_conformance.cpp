@@ -181,15 +181,15 @@ TEST_SUITE("conformance") {
       std::string stream = "slice-" + std::to_string(i);
       store->append(stream, ExpectedSeq::any(), {msg(stream, i % 2 ? "odd.happened" : "even.happened")});
     }
-    auto odd = whole_feed(*store, 20, {{"odd.happened"}, 1, 0});
+    auto odd = whole_feed(*store, 20, {{"odd.happened"}, 1, {}});
     CHECK(odd.size() == 20);
     for (const auto& e : odd) CHECK(e.message.type == "odd.happened");
-    CHECK(whole_feed(*store, 40, {{"odd.happened", "even.happened"}, 1, 0}).size() == 40);
-    CHECK(whole_feed(*store, 0, {{"none.happened"}, 1, 0}).empty());
+    CHECK(whole_feed(*store, 40, {{"odd.happened", "even.happened"}, 1, {}}).size() == 40);
+    CHECK(whole_feed(*store, 0, {{"none.happened"}, 1, {}}).empty());
     std::set<std::string> seen;
     size_t total = 0;
     for (uint32_t slice = 0; slice < 4; ++slice) {
-      for (const auto& e : whole_feed(*store, 0, {{}, 4, slice})) {  // all 40 are visible by now
+      for (const auto& e : whole_feed(*store, 0, {{}, 4, {slice}})) {  // all 40 are visible by now
         CHECK(stream_hash(e.message.stream_id) % 4 == slice);
         seen.insert(e.message.id);
         ++total;
@@ -197,6 +197,13 @@ TEST_SUITE("conformance") {
     }
     CHECK(total == 40);
     CHECK(seen.size() == 40);
+    // A process that owns several slices reads them at once, in feed order.
+    auto two = whole_feed(*store, 0, {{}, 4, {1, 3}});
+    CHECK(std::is_sorted(two.begin(), two.end(), [](auto& a, auto& b) { return a.cursor < b.cursor; }));
+    size_t expected = 0;
+    for (const auto& e : whole_feed(*store, 40)) expected += stream_hash(e.message.stream_id) % 4 % 2 == 1;
+    CHECK(two.size() == expected);
+    for (const auto& e : two) CHECK(stream_hash(e.message.stream_id) % 2 == 1);
   }
 
   TEST_CASE("read_correlation returns the causal trail in order") {
@@ -267,7 +274,7 @@ TEST_SUITE("conformance") {
     b.join();
     CHECK(appended.load() == count);
     std::set<int> seen;
-    for (const auto& e : whole_feed(*store, count + 2, {{"test.remind"}, 1, 0}))
+    for (const auto& e : whole_feed(*store, count + 2, {{"test.remind"}, 1, {}}))
       if (e.message.stream_id.rfind("due-", 0) == 0) CHECK(seen.insert(e.message.payload["i"].get<int>()).second);
     CHECK(seen.size() == count);
   }
@@ -472,6 +479,22 @@ TEST_SUITE("conformance: consumer groups") {
     CHECK(store->slice_status("g")[0].owner.empty());  // `cairn status` names live owners only
     CHECK(store->try_lease_slice("g", 0, "two") != nullptr);
     CHECK_THROWS_AS(store->try_lease_slice("g", 5, "three"), BadInput);
+  }
+
+  TEST_CASE("a group's census counts the processes that joined it and names each slice's live owner") {
+    auto store = fresh_store();
+    store->ensure_group("g", 3, StartFrom::beginning());
+    auto membership = store->join_group("g");
+    auto lease = store->try_lease_slice("g", 1, "me");
+    REQUIRE(lease != nullptr);
+    auto census = membership->census();
+    CHECK(census.members == 1);
+    CHECK(census.owners == std::vector<std::string>{"", "me", ""});
+    lease.reset();
+    CHECK(membership->census().owners == std::vector<std::string>{"", "", ""});
+    membership.reset();
+    auto other = store->join_group("g");
+    CHECK(other->census().members == 1);  // the first one left
   }
 
   TEST_CASE("a lease is fenced: once another owner took the slice, no progress write of the old one lands") {

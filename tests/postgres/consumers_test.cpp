@@ -415,3 +415,75 @@ TEST_CASE("at most once: commands delivered again after their progress is delete
   CHECK(stream[3].metadata["causation_id"] == refused);
   CHECK(runtime->load<counter::State>("counter-sql").total == 5);
 }
+
+TEST_CASE("an SQL projector commits a feed batch across streams at once; a poison event still stops only its stream") {
+  testing::TestDatabase db;
+  auto runtime = consumer_runtime(db.url());
+  auto wide = [](int s) { return "counter-wide" + std::to_string(s); };
+  for (int s = 0; s < 60; ++s)
+    for (int by : {1, 2}) REQUIRE(runtime->handle(wide(s), counter::Increment{by}).ok());
+  {  // which transaction applied each event
+    pqxx::connection c(db.url());
+    pqxx::work tx(c);
+    tx.exec0("CREATE TABLE counter_applied (stream_id text, seq bigint, txid bigint)");
+    tx.exec0("CREATE FUNCTION counter_note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+             "INSERT INTO counter_applied VALUES (NEW.stream_id, NEW.last_seq, txid_current()); RETURN NEW; END $$");
+    tx.exec0("CREATE TABLE IF NOT EXISTS counter_totals (stream_id text PRIMARY KEY, total bigint NOT NULL, "
+             "events bigint NOT NULL, last_seq bigint NOT NULL)");
+    tx.exec0("CREATE TRIGGER counter_note AFTER INSERT OR UPDATE ON counter_totals FOR EACH ROW "
+             "EXECUTE FUNCTION counter_note()");
+    tx.commit();
+  }
+  auto workers = fast();
+  workers.batch_size = 1000;
+  runtime->start_consumers(workers);
+  CHECK(eventually([&] { return totals(db.url()).size() == 60; }));
+  {
+    pqxx::connection c(db.url());
+    pqxx::read_transaction tx(c);
+    auto applied = tx.exec1("SELECT count(*), count(DISTINCT txid) FROM counter_applied");
+    INFO(applied[0].as<int>(), " events applied in ", applied[1].as<int>(), " transactions");
+    CHECK(applied[0].as<int>() == 120);
+    CHECK(applied[1].as<int>() <= 4);  // one per stream handler's share of the batch, not one per stream
+  }
+
+  // A poison event fails its batch: the streams go one by one, and only the poisoned one stops.
+  REQUIRE(runtime->handle(wide(7), counter::Increment{666}).ok());
+  for (int s = 0; s < 60; s += 3) REQUIRE(runtime->handle(wide(s), counter::Increment{4}).ok());
+  CHECK(eventually([&] { return runtime->store().failed_streams("counter.totals").size() == 1; }));
+  CHECK(eventually([&] { return std::get<1>(totals(db.url())[wide(57)]) == 3; }));
+  auto table = totals(db.url());
+  for (int s = 0; s < 60; ++s)
+    CHECK(table[wide(s)] == (s % 3 ? std::tuple<long, long, long>{3, 2, 4} : std::tuple<long, long, long>{7, 3, 6}));
+  CHECK(runtime->store().failed_streams("counter.totals")[0].stream_id == wide(7));
+  CHECK(runtime->store().failed_streams("counter.totals")[0].failed_seq == 6);
+}
+
+TEST_CASE("processes share a group's slices fairly, and the one left takes them all") {
+  testing::TestDatabase db;
+  auto first = consumer_runtime(db.url());
+  auto second = consumer_runtime(db.url());
+  auto workers = fast();
+  workers.groups = {"counter.totals"};
+  first->start_consumers(workers);
+  second->start_consumers(workers);
+  auto owners = [&] {
+    std::map<std::string, int> held;
+    for (const auto& s : first->store().slice_status("counter.totals"))
+      if (!s.owner.empty()) ++held[s.owner];
+    return held;
+  };
+  auto even = [&] {
+    auto held = owners();
+    return held.size() == 2 && std::all_of(held.begin(), held.end(), [](const auto& h) { return h.second == 2; });
+  };
+  CHECK(eventually(even));
+  for (int i = 0; i < 40; ++i) REQUIRE(first->handle("counter-fair" + std::to_string(i % 8), counter::Increment{1}).ok());
+  second->shutdown();
+  CHECK(eventually([&] { return owners().size() == 1 && owners().begin()->second == 4; }));
+  for (int i = 0; i < 40; ++i) REQUIRE(first->handle("counter-fair" + std::to_string(i % 8), counter::Increment{1}).ok());
+  if (!eventually([&] { return totals(db.url()) == fold_of_log(*first); })) {
+    explain(db.url(), *first);
+    FAIL_CHECK("the projector's table differs from the log");
+  }
+}

@@ -7,12 +7,14 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "runtime/reactions.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/stream_projector.hpp"
 #include "tests/support/counter_actor.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/faulty_store.hpp"
 #include "tests/support/runtimes.hpp"
 
 using namespace cairn;
@@ -54,6 +56,27 @@ bool caught_up(Runtime& runtime, const std::string& group) {
   int64_t lag = 0;
   for (const auto& s : runtime.store().slice_status(group)) lag += s.lag_events;
   return lag == 0;
+}
+
+// A counter runtime on the backend under test whose store is wrapped in a W, which `wrapped` points at.
+template <class W>
+std::unique_ptr<Runtime> wrapped_runtime(W*& wrapped) {
+  Config config;
+  config.database_url = testing::fresh_backend_url();
+  config.wrap_store = [&wrapped](std::unique_ptr<Store> inner) {
+    auto store = std::make_unique<W>(std::move(inner));
+    wrapped = store.get();
+    return std::unique_ptr<Store>(std::move(store));
+  };
+  auto runtime = std::make_unique<Runtime>(config);
+  counter::install(runtime->app());
+  return runtime;
+}
+
+std::string seqs_text(const std::vector<int64_t>& seqs) {
+  std::string out;
+  for (auto seq : seqs) out += (out.empty() ? "" : " ") + std::to_string(seq);
+  return "[" + out + "]";
 }
 
 int64_t increment(Runtime& runtime, const std::string& stream, int by) {
@@ -98,6 +121,7 @@ TEST_CASE("resume and skip lose nothing while events keep arriving: from the fai
     for (int i = 0; i < 2; ++i) expected[s].push_back(increment(*runtime, s, 4));
   for (const auto& s : streams) {
     CHECK(eventually([&] { return journal.of(s).size() >= expected[s].size(); }));
+    INFO(s, ": saw ", seqs_text(journal.of(s)), ", expected ", seqs_text(expected[s]));
     CHECK(journal.of(s) == expected[s]);
   }
   CHECK(eventually([&] { return runtime->store().failed_streams("counter.journal").empty(); }));
@@ -212,4 +236,125 @@ TEST_CASE("Cairn's own group names are reserved; resets Cairn cannot do safely a
   CHECK_THROWS_WITH_AS(runtime->reset_group("someone.elses"), doctest::Contains("not defined by the loaded application"),
                        BadInput);
   runtime->shutdown();
+}
+
+TEST_CASE("a slow stream holds up no other stream of its slice: they flow while its handler is busy") {
+  using namespace std::chrono_literals;
+  auto runtime = counter_runtime();
+  std::atomic<bool> slow_started{false}, slow_returned{false};
+  std::mutex mutex;
+  std::map<std::string, int> seen;
+  std::chrono::system_clock::duration worst_lag{};
+  auto handler = side_effect("counter.slowpoke");
+  handler
+      ->on<counter::Incremented>([&](const counter::Incremented&, const Message& m) {
+        if (m.stream_id == "counter-slow") {
+          slow_started = true;
+          std::this_thread::sleep_for(5s);  // a handler stuck on a slow call
+          slow_returned = true;
+          return;
+        }
+        std::lock_guard lock(mutex);
+        ++seen[m.stream_id];
+        worst_lag = std::max(worst_lag, std::chrono::system_clock::now() - m.created_at);
+      })
+      .slices(1);  // every stream in the one slice
+  runtime->app().add(handler);
+  runtime->start_consumers(testing::quiet_workers());
+  increment(*runtime, "counter-slow", 1);
+  REQUIRE(eventually([&] { return slow_started.load(); }));
+  for (int round = 0; round < 10; ++round) {
+    for (int s = 0; s < 8; ++s) increment(*runtime, "counter-quick" + std::to_string(s), 1);
+    std::this_thread::sleep_for(20ms);
+  }
+  auto all_seen = [&] {
+    std::lock_guard lock(mutex);
+    return seen.size() == 8 && std::all_of(seen.begin(), seen.end(), [](const auto& s) { return s.second == 10; });
+  };
+  CHECK(eventually(all_seen, 4s));
+  CHECK_FALSE(slow_returned.load());  // all of that happened while the slow handler was still busy
+  {
+    std::lock_guard lock(mutex);
+    INFO("worst lag of the other streams: ", std::chrono::duration<double, std::milli>(worst_lag).count(), " ms");
+    CHECK(worst_lag < 200ms);
+  }
+  auto next = increment(*runtime, "counter-slow", 1);  // the slow stream itself goes on in order afterwards
+  CHECK(runtime->wait_for("counter.slowpoke", "counter-slow", next, 20s));
+  runtime->shutdown();
+}
+
+namespace {
+// Counts the feed reads of one group's runner, and remembers the slices each read asked for.
+class CountingStore final : public testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  std::vector<FeedEntry> read_feed(FeedCursor after, size_t limit, const FeedFilter& filter) override {
+    if (filter.slice_count == 4) {
+      std::lock_guard lock(mutex);
+      slices_read.push_back(filter.slices);
+    }
+    return ForwardingStore::read_feed(after, limit, filter);
+  }
+  std::mutex mutex;
+  std::vector<std::vector<uint32_t>> slices_read;
+};
+}  // namespace
+
+TEST_CASE("a process reads the feed once for all the slices it owns") {
+  CountingStore* counting = nullptr;
+  auto owned = wrapped_runtime(counting);
+  auto& runtime = *owned;
+  std::atomic<int> handled{0};
+  auto handler = side_effect("counter.once");
+  handler->on<counter::Incremented>([&](const counter::Incremented&, const Message&) { ++handled; }).slices(4);
+  runtime.app().add(handler);
+  for (int i = 0; i < 200; ++i) increment(runtime, "counter-once" + std::to_string(i % 40), 1);
+  auto workers = testing::quiet_workers();
+  workers.batch_size = 100;
+  runtime.start_consumers(workers);
+  CHECK(eventually([&] { return handled.load() == 200; }));
+  runtime.stop_consumers();
+  std::lock_guard lock(counting->mutex);
+  REQUIRE_FALSE(counting->slices_read.empty());
+  for (const auto& slices : counting->slices_read) CHECK(slices == std::vector<uint32_t>{0, 1, 2, 3});
+  CHECK(handled.load() == 200);
+}
+
+namespace {
+// A store whose stop_stream fails while `broken` is set: the database went away just then.
+class UnrecordableStore final : public testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  void stop_stream(const std::string& group_id, const StreamProgress& failure, std::optional<Fence> fence) override {
+    if (broken) throw StoreError("the database is away");
+    ForwardingStore::stop_stream(group_id, failure, fence);
+  }
+  std::atomic<bool> broken{true};
+};
+}  // namespace
+
+TEST_CASE("a stream whose failure cannot be recorded is tried again after a backoff, never in a hot loop") {
+  using namespace std::chrono_literals;
+  UnrecordableStore* store = nullptr;
+  auto owned = wrapped_runtime(store);
+  auto& runtime = *owned;
+  std::atomic<int> attempts{0};
+  auto handler = side_effect("counter.unrecordable");
+  handler
+      ->on<counter::Incremented>([&](const counter::Incremented&, const Message&) {
+        ++attempts;
+        throw std::runtime_error("poison");
+      })
+      .retry({.max_attempts = 1, .backoff_base = 20ms, .backoff_max = 2s});
+  runtime.app().add(handler);
+  increment(runtime, "counter-unrecordable", 1);
+  runtime.start_consumers(testing::quiet_workers());
+  REQUIRE(eventually([&] { return attempts.load() > 0; }));
+  std::this_thread::sleep_for(1s);
+  INFO("attempts in the first second: ", attempts.load());
+  CHECK(attempts.load() >= 2);   // tried again
+  CHECK(attempts.load() <= 15);  // 20 ms doubling: about 6 tries a second; a hot loop makes thousands
+  store->broken = false;
+  CHECK(eventually([&] { return stopped(runtime, "counter.unrecordable", "counter-unrecordable"); }));
+  runtime.shutdown();
 }

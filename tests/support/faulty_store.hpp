@@ -72,6 +72,9 @@ class ForwardingStore : public Store {
     inner_->reset_group(group_id, shape);
   }
   std::vector<SliceStatus> slice_status(const std::string& group_id) override { return inner_->slice_status(group_id); }
+  std::unique_ptr<GroupMembership> join_group(const std::string& group_id) override {
+    return inner_->join_group(group_id);
+  }
   std::unique_ptr<SliceLease> try_lease_slice(const std::string& group_id, uint32_t slice,
                                               const std::string& owner) override {
     return inner_->try_lease_slice(group_id, slice, owner);

@@ -112,7 +112,7 @@ void add_store_commands(CLI::App& app, Context& context) {
     cmd->callback([&context, args] {
       auto cursor = FeedCursor::parse(args->after);
       for (const auto& t : args->types) validate_type(t);
-      for (const auto& entry : context.open_store()->read_feed(cursor, args->limit, {args->types, 1, 0})) {
+      for (const auto& entry : context.open_store()->read_feed(cursor, args->limit, {args->types, 1, {}})) {
         Json line = entry.message;
         line["cursor"] = entry.cursor.str();
         std::cout << line.dump() << "\n";
