@@ -272,6 +272,48 @@ TEST_SUITE("conformance") {
     CHECK(seen.size() == count);
   }
 
+  TEST_CASE("scheduling an id that is already scheduled changes nothing") {
+    auto store = fresh_store();
+    auto first = msg("reminder-d", "test.remind", {{"n", 1}});
+    auto again = first;
+    again.payload = {{"n", 2}};
+    auto t0 = now();
+    store->schedule(first, t0 - std::chrono::seconds(2));
+    store->schedule(again, t0 - std::chrono::seconds(1));
+    CHECK(store->promote_due(t0 - std::chrono::milliseconds(1500), 100).size() == 1);
+    CHECK(store->promote_due(t0, 100).empty());  // the second was never scheduled
+    auto stream = store->read_stream("reminder-d");
+    REQUIRE(stream.size() == 1);
+    CHECK(stream[0].payload["n"] == 1);
+  }
+
+  TEST_CASE("correlation and causation ids are strings of at most 200 bytes; an odd one fails only its own append") {
+    auto store = fresh_store();
+    std::string huge;  // random hex: no compression brings it under the btree's limit
+    while (huge.size() < 4000) huge += new_uuid();
+    for (const char* key : {"correlation_id", "causation_id"}) {
+      CAPTURE(key);
+      auto odd = msg("trace-1");
+      odd.metadata[key] = std::string(201, 'c');
+      CHECK_THROWS_AS(store->append("trace-1", ExpectedSeq::any(), {odd}), BadInput);
+      odd.metadata[key] = 42;
+      CHECK_THROWS_AS(store->append("trace-1", ExpectedSeq::any(), {odd}), BadInput);
+      CHECK_THROWS_AS(store->schedule(odd, now()), BadInput);
+      odd.metadata[key] = std::string(200, 'c');
+      CHECK(store->append("trace-1", ExpectedSeq::any(), {odd}).size() == 1);
+    }
+    auto hostile = msg("trace-2");
+    hostile.metadata["correlation_id"] = huge;
+    auto outcomes = store->append_many({{"trace-2", ExpectedSeq::any(), {hostile}},
+                                        {"trace-3", ExpectedSeq::any(), {msg("trace-3")}}});
+    REQUIRE(outcomes.size() == 2);
+    CHECK(outcomes[0].status == AppendOutcome::Status::invalid);
+    CHECK(outcomes[0].error.find("correlation_id") != std::string::npos);
+    CHECK(outcomes[1].status == AppendOutcome::Status::appended);
+    CHECK(store->head_seq("trace-2") == 0);
+    CHECK(store->head_seq("trace-3") == 1);
+  }
+
   TEST_CASE("list_streams shows the most recently written first, with heads") {
     auto store = fresh_store();
     store->append("old", ExpectedSeq::any(), msgs("old", 2));
