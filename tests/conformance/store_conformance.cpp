@@ -242,11 +242,11 @@ TEST_SUITE("conformance") {
     auto t0 = now();
     store->schedule(msg("reminder-1", "test.remind"), t0 + std::chrono::hours(1));
     store->schedule(msg("reminder-1", "test.remind"), t0 - std::chrono::seconds(1));
-    auto promoted = store->promote_due(t0, 100);
+    auto promoted = store->promote_due(t0, 100).appended;
     REQUIRE(promoted.size() == 1);
     CHECK(promoted[0].seq == 1);
     CHECK(store->promote_due(t0, 100).empty());
-    CHECK(store->promote_due(t0 + std::chrono::hours(2), 100).size() == 1);
+    CHECK(store->promote_due(t0 + std::chrono::hours(2), 100).appended.size() == 1);
     CHECK(store->head_seq("reminder-1") == 2);
 
     constexpr int count = 200;
@@ -259,7 +259,7 @@ TEST_SUITE("conformance") {
       for (;;) {
         auto batch = store->promote_due(now(), 16);
         if (batch.empty()) return;
-        appended += static_cast<int>(batch.size());
+        appended += static_cast<int>(batch.appended.size());
       }
     };
     std::thread a(promoter), b(promoter);
@@ -280,11 +280,38 @@ TEST_SUITE("conformance") {
     auto t0 = now();
     store->schedule(first, t0 - std::chrono::seconds(2));
     store->schedule(again, t0 - std::chrono::seconds(1));
-    CHECK(store->promote_due(t0 - std::chrono::milliseconds(1500), 100).size() == 1);
+    CHECK(store->promote_due(t0 - std::chrono::milliseconds(1500), 100).appended.size() == 1);
     CHECK(store->promote_due(t0, 100).empty());  // the second was never scheduled
     auto stream = store->read_stream("reminder-d");
     REQUIRE(stream.size() == 1);
     CHECK(stream[0].payload["n"] == 1);
+  }
+
+  TEST_CASE("a due message that cannot be appended is kept as undeliverable, with its reason; the others go on") {
+    auto store = fresh_store();
+    auto taken = msg("kept-a", "test.remind");
+    store->append("kept-a", ExpectedSeq::exactly(0), {taken});
+    auto clash = taken;  // its id is already in kept-a
+    clash.stream_id = "kept-b";
+    auto due = now() - std::chrono::seconds(1);
+    store->schedule(clash, due);
+    store->schedule(msg("kept-b", "test.remind", {{"ok", true}}), due);
+    auto round = store->promote_due(now(), 100);
+    REQUIRE(round.appended.size() == 1);
+    CHECK(round.appended[0].payload["ok"] == true);
+    REQUIRE(round.undeliverable.size() == 1);
+    CHECK(round.undeliverable[0].id == taken.id);
+    CHECK(round.undeliverable[0].stream_id == "kept-b");
+    CHECK(round.undeliverable[0].error.find(taken.id) != std::string::npos);
+    CHECK(store->promote_due(now(), 100).empty());  // never promoted again
+    auto kept = store->undeliverable_messages(10);
+    REQUIRE(kept.size() == 1);
+    CHECK(kept[0].id == taken.id);
+    CHECK(kept[0].due == due);
+    CHECK(kept[0].error == round.undeliverable[0].error);
+    store->schedule(clash, now());  // its id is still taken in the schedule
+    CHECK(store->promote_due(now(), 100).empty());
+    CHECK(store->head_seq("kept-b") == 1);
   }
 
   TEST_CASE("correlation and causation ids are strings of at most 200 bytes; an odd one fails only its own append") {

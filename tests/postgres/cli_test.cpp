@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "backends/postgres/postgres_store.hpp"
 #include "runtime/message.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/eventually.hpp"
@@ -138,6 +139,41 @@ TEST_CASE("cairn handle and append refuse Cairn's reserved metadata keys: exit 2
     CHECK(appended.err.find(std::string("'") + key + "'") != std::string::npos);
   }
   CHECK(json_lines(cairn({"read", "counter-m", "--json"}).out).empty());
+
+  auto traced = cairn({"handle", "--app", CAIRN_COUNTER_MODULE, "counter-m", "counter.increment", R"({"by":1})",
+                       "--correlation-id", "req-17"});
+  REQUIRE(traced.exit_code == 0);
+  CHECK(json_lines(traced.out)[0]["metadata"]["correlation_id"] == "req-17");
+  CHECK(cairn({"trace", "req-17"}).out.find("counter.increment  counter-m#1") == 0);
+  auto queued = cairn({"dispatch", "--app", CAIRN_COUNTER_MODULE, "counter-m", "counter.increment", R"({"by":1})",
+                       "--correlation-id", "req-18"});
+  REQUIRE(queued.exit_code == 0);
+  CHECK(json_lines(cairn({"read", "counter-m", "--json"}).out).back()["metadata"]["correlation_id"] == "req-18");
+  auto too_long =
+      cairn({"append", "counter-m", "counter.incremented", "{}", "--correlation-id", std::string(201, 'r')});
+  CHECK(too_long.exit_code == 2);
+  CHECK(too_long.err.find("correlation id is 201 bytes") != std::string::npos);
+  CHECK(cairn({"dispatch", "--app", CAIRN_COUNTER_MODULE, "counter-m", "counter.increment", "{}",
+               "--correlation-id", "a\tb"}).exit_code == 2);
+  CHECK(json_lines(cairn({"read", "counter-m", "--json"}).out).size() == 3);
+}
+
+TEST_CASE("cairn status lists the scheduled messages that could not be delivered") {
+  cairn::testing::TestDatabase db;
+  auto cairn = cli_on(db);
+  cairn::PostgresStore store(db.url());
+  auto taken = cairn::make_message("reminder-a", "test.remind", Json::object());
+  store.append("reminder-a", cairn::ExpectedSeq::exactly(0), {taken});
+  auto clash = taken;
+  clash.stream_id = "reminder-b";
+  store.schedule(clash, cairn::now() - std::chrono::seconds(1));
+  store.promote_due(cairn::now(), 100);
+  auto status = cairn({"status"});
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("undeliverable scheduled messages") != std::string::npos);
+  CHECK(status.out.find(taken.id + "  reminder-b  due ") != std::string::npos);
+  auto json = cairn({"status", "--json"});
+  CHECK(json.err.find("1 scheduled message(s) could not be delivered") != std::string::npos);
 }
 
 TEST_CASE("cairn handle and cairn state run a module's actor; exit codes follow the outcome") {

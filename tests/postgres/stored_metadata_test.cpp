@@ -2,13 +2,12 @@
 // hand-edited table): a scheduled row it cannot read, a correlation id of the wrong type.
 #include <doctest/doctest.h>
 
-#include <pqxx/pqxx>
-
 #include "backends/postgres/postgres_store.hpp"
 #include "runtime/reactions.hpp"
 #include "runtime/runtime.hpp"
 #include "tests/support/counter_actor.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/runtimes.hpp"
 #include "tests/support/test_database.hpp"
 
 using namespace cairn;
@@ -16,17 +15,8 @@ using cairn::testing::eventually;
 
 namespace {
 
-void sql(const std::string& url, const std::string& statement) {
-  pqxx::connection c(url);
-  pqxx::work tx(c);
-  tx.exec0(statement);
-  tx.commit();
-}
-
-long count(const std::string& url, const std::string& query) {
-  pqxx::connection c(url);
-  pqxx::read_transaction tx(c);
-  return tx.exec1(query)[0].as<long>();
+long rows_with_id(const std::string& url, const std::string& id) {
+  return testing::query_number(url, "SELECT count(*) FROM cairn.scheduled_messages WHERE id = '" + id + "'");
 }
 
 }  // namespace
@@ -35,12 +25,17 @@ TEST_CASE("scheduled messages: a row that cannot be read does not block the othe
   testing::TestDatabase db;
   PostgresStore store(db.url());
   auto unreadable = new_uuid();
-  sql(db.url(), "INSERT INTO cairn.scheduled_messages (id, stream_id, due_at, message) VALUES ('" + unreadable +
-                    "', 'reminder-1', now() - interval '1 minute', '\"not a message\"')");
+  testing::execute_sql(db.url(), "INSERT INTO cairn.scheduled_messages (id, stream_id, due_at, message) VALUES ('" +
+                                     unreadable + "', 'reminder-1', now() - interval '1 minute', '\"not a message\"')");
   store.schedule(make_message("reminder-1", "test.remind", Json::object()), now() - std::chrono::seconds(1));
   store.promote_due(now(), 100);
   CHECK(store.head_seq("reminder-1") == 1);
-  CHECK(count(db.url(), "SELECT count(*) FROM cairn.scheduled_messages WHERE id = '" + unreadable + "'") == 1);
+  CHECK(rows_with_id(db.url(), unreadable) == 1);
+  auto kept = store.undeliverable_messages(10);
+  REQUIRE(kept.size() == 1);
+  CHECK(kept[0].id == unreadable);
+  CHECK(kept[0].error.find("cannot be read as a message") != std::string::npos);
+  CHECK(store.promote_due(now(), 100).empty());
 }
 
 TEST_CASE("scheduled messages: a due message whose id is already in another stream is kept") {
@@ -53,25 +48,19 @@ TEST_CASE("scheduled messages: a due message whose id is already in another stre
   store.schedule(clash, now() - std::chrono::seconds(1));
   store.promote_due(now(), 100);
   CHECK(store.head_seq("reminder-b") == 0);
-  CHECK(count(db.url(), "SELECT count(*) FROM cairn.scheduled_messages WHERE id = '" + taken.id + "'") == 1);
+  CHECK(rows_with_id(db.url(), taken.id) == 1);
 }
 
 TEST_CASE("reactions: a stored correlation id of the wrong type does not stop the reaction") {
   testing::TestDatabase db;
-  Config config;
-  config.database_url = db.url();
-  Runtime runtime(config);
-  counter::install(runtime.app());
-  auto big = runtime.handle("counter-odd", counter::Increment{150});
+  auto runtime = testing::backend_runtime(db.url());
+  counter::install(runtime->app());
+  auto big = runtime->handle("counter-odd", counter::Increment{150});
   REQUIRE(big.ok());
-  sql(db.url(), "UPDATE cairn.messages SET metadata = jsonb_set(metadata, '{correlation_id}', '5') "
-                "WHERE stream_id = 'counter-odd'");
-  WorkerOptions options;
-  options.poll_interval = std::chrono::milliseconds(10);
-  options.backoff_base = std::chrono::milliseconds(2);
-  options.log = [](const std::string&) {};
-  runtime.start_consumers(options);
-  CHECK(eventually([&] { return runtime.store().head_seq("counter-odd-echo") == 2; }));
-  CHECK(runtime.store().failed_streams("counter.reactions").empty());
-  runtime.shutdown();
+  testing::execute_sql(db.url(), "UPDATE cairn.messages SET metadata = jsonb_set(metadata, '{correlation_id}', '5') "
+                                 "WHERE stream_id = 'counter-odd'");
+  runtime->start_consumers(testing::quiet_workers());
+  CHECK(eventually([&] { return runtime->store().head_seq("counter-odd-echo") == 2; }));
+  CHECK(runtime->store().failed_streams("counter.reactions").empty());
+  runtime->shutdown();
 }

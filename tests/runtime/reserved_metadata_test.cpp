@@ -60,6 +60,26 @@ TEST_CASE("reserved metadata: handle and dispatch refuse the keys Cairn acts on,
   CHECK(ok.events[0].metadata["user"] == "ann");
 }
 
+TEST_CASE("reserved metadata: a caller starts a trace with an id of its own through Trace, which is checked") {
+  auto runtime = counter_runtime();
+  REQUIRE(runtime->handle("counter-c", counter::Increment{1}, {}, Trace{"req-17"}).ok());
+  for (const auto& m : runtime->store().read_stream("counter-c")) CHECK(m.metadata["correlation_id"] == "req-17");
+  auto id = runtime->dispatch("counter-c", counter::Increment{1}, std::nullopt, Trace{"req-18"});
+  CHECK(runtime->store().find_message(id)->metadata["correlation_id"] == "req-18");
+  for (const auto& odd : {std::string(201, 'r'), std::string("req\n17"), std::string("req-\xff"), std::string()}) {
+    CAPTURE(odd);
+    auto trace = Trace{odd};
+    if (odd.empty()) continue;  // an empty id means "none": the command's own id
+    CHECK(bad_input_of([&] { runtime->handle("counter-c", counter::Increment{1}, {}, trace); })
+              .find("correlation id") != std::string::npos);
+    CHECK(bad_input_of([&] { runtime->dispatch("counter-c", counter::Increment{1}, std::nullopt, trace); })
+              .find("correlation id") != std::string::npos);
+  }
+  CHECK(runtime->store().head_seq("counter-c") == 3);
+  auto plain = runtime->handle("counter-p", counter::Increment{1});  // a trace of its own
+  CHECK(plain.events[0].metadata["correlation_id"] == runtime->store().read_stream("counter-p")[0].id);
+}
+
 TEST_CASE("reserved metadata: a stored 'dispatched' of the wrong type stops no command delivery") {
   auto runtime = counter_runtime();
   auto odd = Runtime::make_command("counter-t", counter::Increment{5}, {});
