@@ -48,6 +48,19 @@ std::vector<std::string> Store::validate_requests(const std::vector<AppendReques
   return errors;
 }
 
+Promotion Store::sort_promotion(std::vector<UndeliverableMessage> claimed, std::vector<AppendOutcome> outcomes) {
+  Promotion promotion;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (outcomes[i].status == AppendOutcome::Status::appended) {
+      for (auto& m : outcomes[i].messages) promotion.appended.push_back(std::move(m));
+    } else {
+      claimed[i].error = outcomes[i].error;
+      promotion.undeliverable.push_back(std::move(claimed[i]));
+    }
+  }
+  return promotion;
+}
+
 AppendDecision decide_append(const AppendRequest& request, const std::vector<std::optional<Message>>& existing,
                              int64_t head) {
   using Kind = AppendDecision::Kind;

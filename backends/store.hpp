@@ -93,6 +93,23 @@ struct StreamInfo {
   Timestamp updated_at{};
 };
 
+// A scheduled message that fell due but could not enter its stream (its id is already in another
+// stream, it no longer passes validation, it cannot be read). It is kept, with the reason, and
+// never promoted again: an operator decides (`cairn status` lists it).
+struct UndeliverableMessage {
+  std::string id;
+  std::string stream_id;
+  Timestamp due{};
+  std::string error;
+};
+
+// What one promotion round did.
+struct Promotion {
+  std::vector<Message> appended;
+  std::vector<UndeliverableMessage> undeliverable;  // found undeliverable in this round
+  bool empty() const { return appended.empty() && undeliverable.empty(); }
+};
+
 // Consumer groups: durable progress per (group, slice) and per (group, stream).
 // Where a new consumer group starts reading: the beginning, the current head, or after a cursor.
 struct StartFrom {
@@ -227,9 +244,13 @@ class Store {
   virtual std::optional<Snapshot> load_snapshot(std::string_view stream_id) = 0;
 
   // A message that enters its stream (at the end) once `due` has passed and a promoter runs.
+  // Validated now, as an append would be; an id that is already scheduled is ignored.
   virtual void schedule(Message message, Timestamp due) = 0;
-  // Appends the due messages; concurrent promoters never append one twice. Returns what was appended.
-  virtual std::vector<Message> promote_due(Timestamp now, size_t limit = 100) = 0;
+  // Appends the due messages; concurrent promoters never append one twice. One that cannot be
+  // appended is kept as undeliverable and does not hold up the others.
+  virtual Promotion promote_due(Timestamp now, size_t limit = 100) = 0;
+  // The scheduled messages kept as undeliverable, oldest due first.
+  virtual std::vector<UndeliverableMessage> undeliverable_messages(size_t limit = 100) = 0;
 
   // Most recently written first.
   virtual std::vector<StreamInfo> list_streams(size_t limit = 100) = 0;
@@ -290,6 +311,9 @@ class Store {
   explicit Store(Limits limits) : limits_(limits) {}
   // Validates every request; returns the error per request (empty when valid), including duplicate ids.
   std::vector<std::string> validate_requests(const std::vector<AppendRequest>& requests) const;
+  // A promotion round's result: what was appended, and which of the `claimed` messages (one per
+  // outcome, in order) could not be, with the reason.
+  static Promotion sort_promotion(std::vector<UndeliverableMessage> claimed, std::vector<AppendOutcome> outcomes);
 
  private:
   Limits limits_;

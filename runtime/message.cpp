@@ -32,6 +32,11 @@ Message make_message(std::string stream_id, std::string type, Json payload, Json
   return m;
 }
 
+std::string metadata_string(const Json& metadata, std::string_view key) {
+  auto it = metadata.find(key);
+  return it != metadata.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 std::string format_time(Timestamp t) {
   auto micros = t.time_since_epoch().count();
   auto secs = static_cast<std::time_t>(micros >= 0 ? micros / 1000000 : (micros - 999999) / 1000000);

@@ -26,6 +26,16 @@ struct Message {
   Timestamp created_at{};
 };
 
+// Where a command sent from outside Cairn starts its trace (metadata correlation_id): by default
+// its own id; or the caller's id, e.g. an HTTP request's (checked by validate_trace_id).
+struct Trace {
+  std::string correlation_id;
+};
+
+// The string under `key`, or "" when it is absent or not a string: stored metadata may come from
+// older versions or tools, and reading it must not throw in a worker.
+std::string metadata_string(const Json& metadata, std::string_view key);
+
 // A new message with a fresh id; its correlation id defaults to its own id.
 Message make_message(std::string stream_id, std::string type, Json payload, Json metadata = Json::object(),
                      int revision = 1);

@@ -20,7 +20,10 @@ std::string derived_uuid(const std::string& name) {
 }  // namespace
 
 void mark_dispatched(Message& command) { command.metadata["dispatched"] = true; }
-bool is_dispatched(const Message& command) { return command.metadata.value("dispatched", false); }
+bool is_dispatched(const Message& command) {
+  auto flag = command.metadata.find("dispatched");  // an odd stored value means "not dispatched"
+  return flag != command.metadata.end() && flag->is_boolean() && flag->get<bool>();
+}
 
 ActorReactions::ActorReactions(const ActorSpec& spec) : spec_(spec) {
   options_.group = spec.name + ".reactions";

@@ -22,6 +22,24 @@
 
 namespace cairn {
 
+namespace {
+
+// One promotion round. A message that could not be delivered is kept by the store; say so once,
+// when it is found, since nothing else will.
+void promote_scheduled(Store& store, Wakeup& wakeup, const std::function<void(const std::string&)>& log) {
+  try {
+    auto promotion = store.promote_due(now(), 100);
+    for (const auto& kept : promotion.undeliverable)
+      log("scheduled message " + kept.id + " for " + kept.stream_id + " could not be delivered: " + kept.error +
+          " (kept; `cairn status` lists it)");
+    if (!promotion.appended.empty()) wakeup.appended();
+  } catch (const std::exception& e) {
+    log(std::string("promoting scheduled messages: ") + e.what());
+  }
+}
+
+}  // namespace
+
 Config Config::from_env() {
   Config config;
   if (const char* url = std::getenv("CAIRN_DATABASE_URL")) config.database_url = url;
@@ -77,7 +95,8 @@ struct Runtime::Impl final : ConsumerServices {
       m.type = c.command.type;
       m.revision = c.command.revision;
       m.payload = c.command.payload;
-      m.metadata = {{"correlation_id", cause.metadata.value("correlation_id", cause.id)},
+      auto correlation = metadata_string(cause.metadata, "correlation_id");
+      m.metadata = {{"correlation_id", correlation.empty() ? cause.id : correlation},
                     {"causation_id", cause.id},
                     {"producer", group}};
       mark_dispatched(m);
@@ -147,11 +166,12 @@ Application& Runtime::app() {
 
 Store& Runtime::store() { return *impl_->store; }
 
-HandleResult Runtime::handle(const std::string& stream_id, Message command) {
-  return handle_async(stream_id, std::move(command)).get();
+HandleResult Runtime::handle(const std::string& stream_id, Message command, const Trace& trace) {
+  return handle_async(stream_id, std::move(command), trace).get();
 }
 
-std::future<HandleResult> Runtime::handle_async(const std::string& stream_id, Message command) {
+std::future<HandleResult> Runtime::handle_async(const std::string& stream_id, Message command, const Trace& trace) {
+  start_trace(command, trace, impl_->config.limits);
   command.stream_id = stream_id;
   return impl_->request({stream_id, std::move(command)});
 }
@@ -175,12 +195,14 @@ std::future<HandleResult> Runtime::Impl::request(HandleRequest request) {
   return future;
 }
 
-std::string Runtime::dispatch(const std::string& stream_id, Message command, std::optional<Timestamp> at) {
+std::string Runtime::dispatch(const std::string& stream_id, Message command, std::optional<Timestamp> at,
+                              const Trace& trace) {
   const auto& spec = impl_->actor_for(stream_id);
   auto check = spec.command_checks.find(command.type);
   if (check == spec.command_checks.end())
     throw BadInput("actor " + spec.name + " has no decide for " + command.type);
   check->second(command.payload);
+  start_trace(command, trace, impl_->config.limits);
   command.stream_id = stream_id;
   if (!command.metadata.contains("producer")) command.metadata["producer"] = "dispatch";
   mark_dispatched(command);
@@ -335,11 +357,7 @@ void Runtime::start_consumers(WorkerOptions options) {
   impl_->promoter = std::thread([store = impl_->store.get(), wakeup = impl_->wakeup, stopping, options] {
     while (!stopping->load()) {
       auto seen = wakeup->epoch();
-      try {
-        if (!store->promote_due(now(), 100).empty()) wakeup->appended();
-      } catch (const std::exception& e) {
-        options.log(std::string("promoting scheduled messages: ") + e.what());
-      }
+      promote_scheduled(*store, *wakeup, options.log);
       wakeup->wait(seen, options.poll_interval);
     }
   });

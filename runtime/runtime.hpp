@@ -47,18 +47,24 @@ class Runtime {
   }
 
   // Decides and appends one command on its stream's actor: the events, a rejection or a conflict.
-  HandleResult handle(const std::string& stream_id, Message command);
-  std::future<HandleResult> handle_async(const std::string& stream_id, Message command);
+  // Metadata is the caller's, except the keys Cairn acts on (reserved_metadata_keys): those throw
+  // BadInput. The command starts a trace named by its own id, or by `trace.correlation_id`.
+  HandleResult handle(const std::string& stream_id, Message command, const Trace& trace = {});
+  std::future<HandleResult> handle_async(const std::string& stream_id, Message command, const Trace& trace = {});
   template <TypedMessage C>
-  HandleResult handle(const std::string& stream_id, const C& command, Json metadata = Json::object()) {
-    return handle(stream_id, make_command(stream_id, command, std::move(metadata)));
+  HandleResult handle(const std::string& stream_id, const C& command, Json metadata = Json::object(),
+                      const Trace& trace = {}) {
+    return handle(stream_id, make_command(stream_id, command, std::move(metadata)), trace);
   }
 
   // Appends the command to the log durably (at `at`, if given) and returns its id; a worker delivers it.
-  std::string dispatch(const std::string& stream_id, Message command, std::optional<Timestamp> at = std::nullopt);
+  // Metadata and trace as for handle.
+  std::string dispatch(const std::string& stream_id, Message command, std::optional<Timestamp> at = std::nullopt,
+                       const Trace& trace = {});
   template <TypedMessage C>
-  std::string dispatch(const std::string& stream_id, const C& command, std::optional<Timestamp> at = std::nullopt) {
-    return dispatch(stream_id, make_command(stream_id, command, Json::object()), at);
+  std::string dispatch(const std::string& stream_id, const C& command, std::optional<Timestamp> at = std::nullopt,
+                       const Trace& trace = {}) {
+    return dispatch(stream_id, make_command(stream_id, command, Json::object()), at, trace);
   }
 
   // The state of a stream, now or as of a seq or time (time travel).

@@ -150,21 +150,37 @@ std::optional<Snapshot> MemoryStore::load_snapshot(std::string_view stream_id) {
 void MemoryStore::schedule(Message message, Timestamp due) {
   validate_message(message, limits());
   std::lock_guard lock(mutex_);
+  // Like PostgreSQL's primary key on the id: a message scheduled again (or kept as undeliverable)
+  // stays as it was. A linear search: the embedded store holds few scheduled messages.
+  auto scheduled = [&](const auto& entry) { return entry.second.id == message.id; };
+  auto kept = [&](const UndeliverableMessage& u) { return u.id == message.id; };
+  if (std::any_of(scheduled_.begin(), scheduled_.end(), scheduled) ||
+      std::any_of(undeliverable_.begin(), undeliverable_.end(), kept))
+    return;
   scheduled_.emplace(due, std::move(message));
 }
 
-std::vector<Message> MemoryStore::promote_due(Timestamp now, size_t limit) {
+Promotion MemoryStore::promote_due(Timestamp now, size_t limit) {
   std::lock_guard lock(mutex_);
   std::vector<AppendRequest> requests;
+  std::vector<UndeliverableMessage> claimed;
   auto end = scheduled_.upper_bound(now);
   for (auto it = scheduled_.begin(); it != end && requests.size() < limit;) {
+    claimed.push_back({it->second.id, it->second.stream_id, it->first, ""});
     requests.push_back({it->second.stream_id, ExpectedSeq::any(), {std::move(it->second)}});
     it = scheduled_.erase(it);
   }
-  std::vector<Message> promoted;
-  for (auto& outcome : append_locked(std::move(requests)))
-    for (auto& m : outcome.messages) promoted.push_back(std::move(m));
-  return promoted;
+  auto promotion = sort_promotion(std::move(claimed), append_locked(std::move(requests)));
+  undeliverable_.insert(undeliverable_.end(), promotion.undeliverable.begin(), promotion.undeliverable.end());
+  return promotion;
+}
+
+std::vector<UndeliverableMessage> MemoryStore::undeliverable_messages(size_t limit) {
+  std::lock_guard lock(mutex_);
+  auto out = undeliverable_;
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.due < b.due; });
+  if (out.size() > limit) out.resize(limit);
+  return out;
 }
 
 std::vector<StreamInfo> MemoryStore::list_streams(size_t limit) {

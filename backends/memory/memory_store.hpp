@@ -24,7 +24,8 @@ class MemoryStore final : public Store {
   void save_snapshot(const Snapshot& snapshot) override;
   std::optional<Snapshot> load_snapshot(std::string_view stream_id) override;
   void schedule(Message message, Timestamp due) override;
-  std::vector<Message> promote_due(Timestamp now, size_t limit) override;
+  Promotion promote_due(Timestamp now, size_t limit) override;
+  std::vector<UndeliverableMessage> undeliverable_messages(size_t limit) override;
   std::vector<StreamInfo> list_streams(size_t limit) override;
 
   GroupState ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) override;
@@ -81,6 +82,7 @@ class MemoryStore final : public Store {
   std::unordered_map<std::string, size_t> by_id_;
   std::map<std::string, Snapshot, std::less<>> snapshots_;
   std::multimap<Timestamp, Message> scheduled_;
+  std::vector<UndeliverableMessage> undeliverable_;  // in the order they were found
   std::map<std::string, Group, std::less<>> groups_;
   std::map<std::pair<std::string, std::string>, Json> projections_;
 };

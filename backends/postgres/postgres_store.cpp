@@ -23,6 +23,7 @@ namespace {
 
 // Timestamps cross the wire as microseconds since the epoch, exactly.
 #define CAIRN_FROM_MICROS(p) "('epoch'::timestamptz + " p "::bigint * interval '1 microsecond')"
+#define CAIRN_MICROS(column) "(extract(epoch FROM " column ") * 1000000)::bigint"
 
 void prepare_statements(pqxx::connection& c) {
   c.prepare("lock_streams", "SELECT cairn.lock_streams($1::bigint[])");
@@ -74,13 +75,18 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("schedule",
             "INSERT INTO cairn.scheduled_messages (id, stream_id, due_at, message) "
             "VALUES ($1::uuid, $2, " CAIRN_FROM_MICROS("$3") ", $4::jsonb) ON CONFLICT (id) DO NOTHING");
+  // Undeliverable rows (error set) are kept for an operator and never promoted again.
   c.prepare("due", "SELECT DISTINCT stream_id FROM (SELECT stream_id FROM cairn.scheduled_messages WHERE due_at <= "
-                   CAIRN_FROM_MICROS("$1") " ORDER BY due_at, id LIMIT $2) d");
+                   CAIRN_FROM_MICROS("$1") " AND error IS NULL ORDER BY due_at, id LIMIT $2) d");
   // The DELETE is the claim: of two promoters, the one that deletes a row appends it.
   c.prepare("claim_due", "DELETE FROM cairn.scheduled_messages WHERE id IN (SELECT id FROM cairn.scheduled_messages "
-                         "WHERE due_at <= " CAIRN_FROM_MICROS("$1") " AND stream_id IN "
+                         "WHERE due_at <= " CAIRN_FROM_MICROS("$1") " AND error IS NULL AND stream_id IN "
                          "(SELECT jsonb_array_elements_text($2::jsonb)) ORDER BY due_at, id LIMIT $3) "
-                         "RETURNING message::text");
+                         "RETURNING id::text, stream_id, " CAIRN_MICROS("due_at") ", message::text");
+  c.prepare("keep_undeliverable", "INSERT INTO cairn.scheduled_messages (id, stream_id, due_at, message, error) "
+                                  "VALUES ($1::uuid, $2, " CAIRN_FROM_MICROS("$3") ", $4::jsonb, $5)");
+  c.prepare("undeliverable", "SELECT id::text, stream_id, " CAIRN_MICROS("due_at") ", error "
+                             "FROM cairn.scheduled_messages WHERE error IS NOT NULL ORDER BY due_at, id LIMIT $1");
   c.prepare("marks",
             "INSERT INTO cairn.group_streams (group_id, stream_id, seq) "
             "SELECT m->>'group_id', m->>'stream_id', (m->>'seq')::bigint FROM jsonb_array_elements($1::jsonb) m "
@@ -529,7 +535,7 @@ void PostgresStore::schedule(Message message, Timestamp due) {
   });
 }
 
-std::vector<Message> PostgresStore::promote_due(Timestamp now, size_t limit) {
+Promotion PostgresStore::promote_due(Timestamp now, size_t limit) {
   auto micros = now.time_since_epoch().count();
   try {
     return pool_.run([&](pqxx::connection& c) {
@@ -539,25 +545,49 @@ std::vector<Message> PostgresStore::promote_due(Timestamp now, size_t limit) {
         for (const auto& r : candidates.exec_prepared("due", micros, static_cast<int64_t>(limit)))
           streams.insert(r[0].c_str());
       }
-      if (streams.empty()) return std::vector<Message>();
+      if (streams.empty()) return Promotion();
       pqxx::work tx(c);
       lock_streams(tx, streams);  // before the claim gives this transaction its xid
       Json stream_ids = Json::array();
       for (const auto& s : streams) stream_ids.push_back(s);
       std::vector<AppendRequest> requests;
+      std::vector<UndeliverableMessage> claimed, unreadable;
+      std::map<std::string, std::string> bodies;  // id -> the row's message, to keep an undeliverable one
       for (const auto& r : tx.exec_prepared("claim_due", micros, stream_ids.dump(), static_cast<int64_t>(limit))) {
-        auto m = Json::parse(r[0].c_str()).get<Message>();
-        requests.push_back({m.stream_id, ExpectedSeq::any(), {std::move(m)}});
+        UndeliverableMessage row{r[0].c_str(), r[1].c_str(), from_micros(r[2].as<int64_t>()), ""};
+        bodies[row.id] = r[3].c_str();
+        try {  // a row an older or newer version wrote may not read as a message; the others go on
+          auto m = Json::parse(r[3].c_str()).get<Message>();
+          requests.push_back({m.stream_id, ExpectedSeq::any(), {std::move(m)}});
+          claimed.push_back(std::move(row));
+        } catch (const std::exception& e) {
+          row.error = std::string("cannot be read as a message: ") + e.what();
+          unreadable.push_back(std::move(row));
+        }
       }
-      std::vector<Message> promoted;
-      for (auto& outcome : write_locked(tx, requests, std::vector<std::string>(requests.size())))
-        for (auto& m : outcome.messages) promoted.push_back(std::move(m));
+      std::vector<AppendOutcome> outcomes;
+      if (!requests.empty()) outcomes = write_locked(tx, requests, validate_requests(requests));
+      auto promotion = sort_promotion(std::move(claimed), std::move(outcomes));
+      for (auto& row : unreadable) promotion.undeliverable.push_back(std::move(row));
+      for (const auto& kept : promotion.undeliverable)
+        tx.exec_prepared("keep_undeliverable", kept.id, kept.stream_id, kept.due.time_since_epoch().count(),
+                         bodies[kept.id], kept.error);
       tx.commit();
-      return promoted;
+      return promotion;
     });
   } catch (const pqxx::failure& e) {
     throw StoreError(std::string("promoting scheduled messages failed: ") + e.what());
   }
+}
+
+std::vector<UndeliverableMessage> PostgresStore::undeliverable_messages(size_t limit) {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    std::vector<UndeliverableMessage> out;
+    for (const auto& r : tx.exec_prepared("undeliverable", static_cast<int64_t>(limit)))
+      out.push_back({r[0].c_str(), r[1].c_str(), from_micros(r[2].as<int64_t>()), r[3].c_str()});
+    return out;
+  });
 }
 
 std::vector<StreamInfo> PostgresStore::list_streams(size_t limit) {

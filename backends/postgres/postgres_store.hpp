@@ -23,7 +23,8 @@ class PostgresStore final : public Store {
   void save_snapshot(const Snapshot& snapshot) override;
   std::optional<Snapshot> load_snapshot(std::string_view stream_id) override;
   void schedule(Message message, Timestamp due) override;
-  std::vector<Message> promote_due(Timestamp now, size_t limit) override;
+  Promotion promote_due(Timestamp now, size_t limit) override;
+  std::vector<UndeliverableMessage> undeliverable_messages(size_t limit) override;
   std::vector<StreamInfo> list_streams(size_t limit) override;
 
   GroupState ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) override;

@@ -249,11 +249,11 @@ TEST_SUITE("conformance") {
     auto t0 = now();
     store->schedule(msg("reminder-1", "test.remind"), t0 + std::chrono::hours(1));
     store->schedule(msg("reminder-1", "test.remind"), t0 - std::chrono::seconds(1));
-    auto promoted = store->promote_due(t0, 100);
+    auto promoted = store->promote_due(t0, 100).appended;
     REQUIRE(promoted.size() == 1);
     CHECK(promoted[0].seq == 1);
     CHECK(store->promote_due(t0, 100).empty());
-    CHECK(store->promote_due(t0 + std::chrono::hours(2), 100).size() == 1);
+    CHECK(store->promote_due(t0 + std::chrono::hours(2), 100).appended.size() == 1);
     CHECK(store->head_seq("reminder-1") == 2);
 
     constexpr int count = 200;
@@ -266,7 +266,7 @@ TEST_SUITE("conformance") {
       for (;;) {
         auto batch = store->promote_due(now(), 16);
         if (batch.empty()) return;
-        appended += static_cast<int>(batch.size());
+        appended += static_cast<int>(batch.appended.size());
       }
     };
     std::thread a(promoter), b(promoter);
@@ -277,6 +277,75 @@ TEST_SUITE("conformance") {
     for (const auto& e : whole_feed(*store, count + 2, {{"test.remind"}, 1, {}}))
       if (e.message.stream_id.rfind("due-", 0) == 0) CHECK(seen.insert(e.message.payload["i"].get<int>()).second);
     CHECK(seen.size() == count);
+  }
+
+  TEST_CASE("scheduling an id that is already scheduled changes nothing") {
+    auto store = fresh_store();
+    auto first = msg("reminder-d", "test.remind", {{"n", 1}});
+    auto again = first;
+    again.payload = {{"n", 2}};
+    auto t0 = now();
+    store->schedule(first, t0 - std::chrono::seconds(2));
+    store->schedule(again, t0 - std::chrono::seconds(1));
+    CHECK(store->promote_due(t0 - std::chrono::milliseconds(1500), 100).appended.size() == 1);
+    CHECK(store->promote_due(t0, 100).empty());  // the second was never scheduled
+    auto stream = store->read_stream("reminder-d");
+    REQUIRE(stream.size() == 1);
+    CHECK(stream[0].payload["n"] == 1);
+  }
+
+  TEST_CASE("a due message that cannot be appended is kept as undeliverable, with its reason; the others go on") {
+    auto store = fresh_store();
+    auto taken = msg("kept-a", "test.remind");
+    store->append("kept-a", ExpectedSeq::exactly(0), {taken});
+    auto clash = taken;  // its id is already in kept-a
+    clash.stream_id = "kept-b";
+    auto due = now() - std::chrono::seconds(1);
+    store->schedule(clash, due);
+    store->schedule(msg("kept-b", "test.remind", {{"ok", true}}), due);
+    auto round = store->promote_due(now(), 100);
+    REQUIRE(round.appended.size() == 1);
+    CHECK(round.appended[0].payload["ok"] == true);
+    REQUIRE(round.undeliverable.size() == 1);
+    CHECK(round.undeliverable[0].id == taken.id);
+    CHECK(round.undeliverable[0].stream_id == "kept-b");
+    CHECK(round.undeliverable[0].error.find(taken.id) != std::string::npos);
+    CHECK(store->promote_due(now(), 100).empty());  // never promoted again
+    auto kept = store->undeliverable_messages(10);
+    REQUIRE(kept.size() == 1);
+    CHECK(kept[0].id == taken.id);
+    CHECK(kept[0].due == due);
+    CHECK(kept[0].error == round.undeliverable[0].error);
+    store->schedule(clash, now());  // its id is still taken in the schedule
+    CHECK(store->promote_due(now(), 100).empty());
+    CHECK(store->head_seq("kept-b") == 1);
+  }
+
+  TEST_CASE("correlation and causation ids are strings of at most 200 bytes; an odd one fails only its own append") {
+    auto store = fresh_store();
+    std::string huge;  // random hex: no compression brings it under the btree's limit
+    while (huge.size() < 4000) huge += new_uuid();
+    for (const char* key : {"correlation_id", "causation_id"}) {
+      CAPTURE(key);
+      auto odd = msg("trace-1");
+      odd.metadata[key] = std::string(201, 'c');
+      CHECK_THROWS_AS(store->append("trace-1", ExpectedSeq::any(), {odd}), BadInput);
+      odd.metadata[key] = 42;
+      CHECK_THROWS_AS(store->append("trace-1", ExpectedSeq::any(), {odd}), BadInput);
+      CHECK_THROWS_AS(store->schedule(odd, now()), BadInput);
+      odd.metadata[key] = std::string(200, 'c');
+      CHECK(store->append("trace-1", ExpectedSeq::any(), {odd}).size() == 1);
+    }
+    auto hostile = msg("trace-2");
+    hostile.metadata["correlation_id"] = huge;
+    auto outcomes = store->append_many({{"trace-2", ExpectedSeq::any(), {hostile}},
+                                        {"trace-3", ExpectedSeq::any(), {msg("trace-3")}}});
+    REQUIRE(outcomes.size() == 2);
+    CHECK(outcomes[0].status == AppendOutcome::Status::invalid);
+    CHECK(outcomes[0].error.find("correlation_id") != std::string::npos);
+    CHECK(outcomes[1].status == AppendOutcome::Status::appended);
+    CHECK(store->head_seq("trace-2") == 0);
+    CHECK(store->head_seq("trace-3") == 1);
   }
 
   TEST_CASE("list_streams shows the most recently written first, with heads") {

@@ -4,11 +4,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "backends/postgres/postgres_store.hpp"
 #include "runtime/message.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/eventually.hpp"
@@ -60,9 +62,8 @@ TEST_CASE("cairn migrate, append, read, feed and trace") {
   CHECK(conflict.exit_code == 3);
   CHECK(conflict.err.find("expected seq 0, stream is at 1") != std::string::npos);
 
-  auto caused = cairn({"append", "cart-42", "carts.checked_out", "{}", "--metadata",
-                       Json{{"correlation_id", stored[0]["id"]}, {"causation_id", stored[0]["id"]}, {"user", "ann"}}
-                           .dump()});
+  auto caused = cairn({"append", "cart-42", "carts.checked_out", "{}", "--metadata", R"({"user":"ann"})",
+                       "--correlation-id", stored[0]["id"].get<std::string>()});
   REQUIRE(caused.exit_code == 0);
   CHECK(json_lines(caused.out)[0]["metadata"]["user"] == "ann");
 
@@ -91,7 +92,7 @@ TEST_CASE("cairn migrate, append, read, feed and trace") {
   auto trace = cairn({"trace", stored[0]["id"].get<std::string>()});
   CHECK(trace.exit_code == 0);
   CHECK(trace.out.find("carts.item_added  cart-42#1") == 0);
-  CHECK(trace.out.find("\n  carts.checked_out  cart-42#2") != std::string::npos);
+  CHECK(trace.out.find("\ncarts.checked_out  cart-42#2") != std::string::npos);  // same trace, no cause
 
   auto streams = cairn({"streams", "--json"});
   CHECK(json_lines(streams.out).size() == 2);
@@ -120,6 +121,59 @@ TEST_CASE("cairn reports bad input with exit code 2 and the reason") {
   CHECK(no_db.err.find("no database") != std::string::npos);
   auto unreachable = run_process(CAIRN_CLI_PATH, {"--db", "postgresql://postgres@127.0.0.1:1/x", "read", "cart-1"});
   CHECK(unreachable.exit_code == 1);
+}
+
+TEST_CASE("cairn handle and append refuse Cairn's reserved metadata keys: exit 2, one line naming the key") {
+  cairn::testing::TestDatabase db;
+  auto cairn = cli_on(db);
+  auto twice = cairn({"handle", "--app", CAIRN_COUNTER_MODULE, "counter-m", "counter.increment", R"({"by":100})",
+                      "--metadata", R"({"dispatched":true})"});
+  CHECK(twice.exit_code == 2);
+  CHECK(twice.err.find("'dispatched'") != std::string::npos);
+  CHECK(std::count(twice.err.begin(), twice.err.end(), '\n') == 1);
+  for (const char* key : {"causation_id", "correlation_id", "dispatched"}) {
+    CAPTURE(key);
+    auto appended = cairn({"append", "counter-m", "counter.incremented", R"({"by":1})", "--metadata",
+                           Json{{key, "6d3f0c1e-0000-4000-8000-000000000000"}}.dump()});
+    CHECK(appended.exit_code == 2);
+    CHECK(appended.err.find(std::string("'") + key + "'") != std::string::npos);
+  }
+  CHECK(json_lines(cairn({"read", "counter-m", "--json"}).out).empty());
+
+  auto traced = cairn({"handle", "--app", CAIRN_COUNTER_MODULE, "counter-m", "counter.increment", R"({"by":1})",
+                       "--correlation-id", "req-17"});
+  REQUIRE(traced.exit_code == 0);
+  CHECK(json_lines(traced.out)[0]["metadata"]["correlation_id"] == "req-17");
+  CHECK(cairn({"trace", "req-17"}).out.find("counter.increment  counter-m#1") == 0);
+  auto queued = cairn({"dispatch", "--app", CAIRN_COUNTER_MODULE, "counter-m", "counter.increment", R"({"by":1})",
+                       "--correlation-id", "req-18"});
+  REQUIRE(queued.exit_code == 0);
+  CHECK(json_lines(cairn({"read", "counter-m", "--json"}).out).back()["metadata"]["correlation_id"] == "req-18");
+  auto too_long =
+      cairn({"append", "counter-m", "counter.incremented", "{}", "--correlation-id", std::string(201, 'r')});
+  CHECK(too_long.exit_code == 2);
+  CHECK(too_long.err.find("correlation id is 201 bytes") != std::string::npos);
+  CHECK(cairn({"dispatch", "--app", CAIRN_COUNTER_MODULE, "counter-m", "counter.increment", "{}",
+               "--correlation-id", "a\tb"}).exit_code == 2);
+  CHECK(json_lines(cairn({"read", "counter-m", "--json"}).out).size() == 3);
+}
+
+TEST_CASE("cairn status lists the scheduled messages that could not be delivered") {
+  cairn::testing::TestDatabase db;
+  auto cairn = cli_on(db);
+  cairn::PostgresStore store(db.url());
+  auto taken = cairn::make_message("reminder-a", "test.remind", Json::object());
+  store.append("reminder-a", cairn::ExpectedSeq::exactly(0), {taken});
+  auto clash = taken;
+  clash.stream_id = "reminder-b";
+  store.schedule(clash, cairn::now() - std::chrono::seconds(1));
+  store.promote_due(cairn::now(), 100);
+  auto status = cairn({"status"});
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("undeliverable scheduled messages") != std::string::npos);
+  CHECK(status.out.find(taken.id + "  reminder-b  due ") != std::string::npos);
+  auto json = cairn({"status", "--json"});
+  CHECK(json.err.find("1 scheduled message(s) could not be delivered") != std::string::npos);
 }
 
 TEST_CASE("cairn handle and cairn state run a module's actor; exit codes follow the outcome") {

@@ -244,7 +244,7 @@ TEST_CASE("a slow stream holds up no other stream of its slice: they flow while 
   std::atomic<bool> slow_started{false}, slow_returned{false};
   std::mutex mutex;
   std::map<std::string, int> seen;
-  std::chrono::system_clock::duration worst_lag{};
+  std::vector<std::chrono::system_clock::duration> lags;
   auto handler = side_effect("counter.slowpoke");
   handler
       ->on<counter::Incremented>([&](const counter::Incremented&, const Message& m) {
@@ -256,7 +256,7 @@ TEST_CASE("a slow stream holds up no other stream of its slice: they flow while 
         }
         std::lock_guard lock(mutex);
         ++seen[m.stream_id];
-        worst_lag = std::max(worst_lag, std::chrono::system_clock::now() - m.created_at);
+        lags.push_back(std::chrono::system_clock::now() - m.created_at);
       })
       .slices(1);  // every stream in the one slice
   runtime->app().add(handler);
@@ -271,12 +271,16 @@ TEST_CASE("a slow stream holds up no other stream of its slice: they flow while 
     std::lock_guard lock(mutex);
     return seen.size() == 8 && std::all_of(seen.begin(), seen.end(), [](const auto& s) { return s.second == 10; });
   };
-  CHECK(eventually(all_seen, 4s));
+  REQUIRE(eventually(all_seen, 4s));
   CHECK_FALSE(slow_returned.load());  // all of that happened while the slow handler was still busy
   {
     std::lock_guard lock(mutex);
-    INFO("worst lag of the other streams: ", std::chrono::duration<double, std::milli>(worst_lag).count(), " ms");
-    CHECK(worst_lag < 200ms);
+    std::sort(lags.begin(), lags.end());
+    auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    INFO("lag of the other streams: median ", ms(lags[lags.size() / 2]), " ms, worst ", ms(lags.back()), " ms");
+    // Not held up by the slow one (5 s). Bounds with room for a loaded 2-core CI machine.
+    CHECK(lags[lags.size() / 2] < 200ms);
+    CHECK(lags.back() < 1s);
   }
   auto next = increment(*runtime, "counter-slow", 1);  // the slow stream itself goes on in order afterwards
   CHECK(runtime->wait_for("counter.slowpoke", "counter-slow", next, 20s));

@@ -219,7 +219,7 @@ TEST_CASE("dispatch stores the command durably, now or scheduled") {
   CHECK(stored[0].type == "counter.increment");
   runtime->dispatch("counter-d", counter::Increment{4}, now() + std::chrono::hours(1));
   CHECK(runtime->store().head_seq("counter-d") == 1);
-  CHECK(runtime->store().promote_due(now() + std::chrono::hours(2), 10).size() == 1);
+  CHECK(runtime->store().promote_due(now() + std::chrono::hours(2), 10).appended.size() == 1);
   CHECK(runtime->store().head_seq("counter-d") == 2);
 }
 

@@ -33,7 +33,10 @@ class ForwardingStore : public Store {
   void save_snapshot(const Snapshot& snapshot) override { inner_->save_snapshot(snapshot); }
   std::optional<Snapshot> load_snapshot(std::string_view stream_id) override { return inner_->load_snapshot(stream_id); }
   void schedule(Message message, Timestamp due) override { inner_->schedule(std::move(message), due); }
-  std::vector<Message> promote_due(Timestamp now, size_t limit) override { return inner_->promote_due(now, limit); }
+  Promotion promote_due(Timestamp now, size_t limit) override { return inner_->promote_due(now, limit); }
+  std::vector<UndeliverableMessage> undeliverable_messages(size_t limit) override {
+    return inner_->undeliverable_messages(limit);
+  }
   std::vector<StreamInfo> list_streams(size_t limit) override { return inner_->list_streams(limit); }
   GroupState ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) override {
     return inner_->ensure_group(group_id, slice_count, start);

@@ -13,6 +13,19 @@
 
 namespace cairn::testing {
 
+void execute_sql(const std::string& url, const std::string& statement) {
+  pqxx::connection c(url);
+  pqxx::work tx(c);
+  tx.exec0(statement);
+  tx.commit();
+}
+
+long query_number(const std::string& url, const std::string& query) {
+  pqxx::connection c(url);
+  pqxx::read_transaction tx(c);
+  return tx.exec1(query)[0].as<long>();
+}
+
 std::string database_url_for(const std::string& base_url, const std::string& name) {
   auto scheme = base_url.find("://");
   if (scheme == std::string::npos) throw std::runtime_error("CAIRN_TEST_DATABASE_URL must be a postgresql:// URL");

@@ -23,6 +23,11 @@ class TestDatabase {
   std::string url_;
 };
 
+// Runs one SQL statement in a transaction of its own: to set up what Cairn would not write itself.
+void execute_sql(const std::string& url, const std::string& statement);
+// The number a query returns (first column of the first row).
+long query_number(const std::string& url, const std::string& query);
+
 // The URL of the server's database `name` (the path of CAIRN_TEST_DATABASE_URL replaced).
 std::string database_url_for(const std::string& base_url, const std::string& name);
 

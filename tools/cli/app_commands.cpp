@@ -17,7 +17,7 @@ void add_app_commands(CLI::App& app, Context& context) {
   {
     struct Args {
       std::vector<std::string> modules;
-      std::string stream, type, payload, metadata;
+      std::string stream, type, payload, metadata, correlation_id;
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("handle", "Handle a command now; prints the events it produced (JSON lines)");
@@ -25,13 +25,14 @@ void add_app_commands(CLI::App& app, Context& context) {
     cmd->add_option("stream", args->stream, "Stream id, e.g. cart-42")->required();
     cmd->add_option("type", args->type, "Command type, e.g. carts.add_item")->required();
     cmd->add_option("json", args->payload, "Payload: a JSON object")->required();
-    cmd->add_option("--metadata", args->metadata, "Metadata: a JSON object");
+    cmd->add_option("--metadata", args->metadata, "Metadata: a JSON object (Cairn's own keys are refused)");
+    add_correlation_option(cmd, args->correlation_id);
     cmd->callback([&context, args] {
       auto runtime = context.open_runtime(args->modules);
       auto command = make_message(args->stream, args->type, parse_json(args->payload, "the payload"),
                                   args->metadata.empty() ? Json::object() : parse_json(args->metadata, "--metadata"));
       if (!command.metadata.contains("producer")) command.metadata["producer"] = "cairn-cli";
-      auto result = runtime->handle(args->stream, std::move(command));
+      auto result = runtime->handle(args->stream, std::move(command), Trace{args->correlation_id});
       runtime->shutdown();
       for (const auto& event : result.events) std::cout << Json(event).dump() << "\n";
       if (!result.ok()) throw CommandFailed(result.status, result.error);

@@ -28,6 +28,12 @@ class CommandFailed : public std::runtime_error {
   HandleResult::Status status;
 };
 
+// --correlation-id: the trace a command or message starts (e.g. an HTTP request id); default its own id.
+inline void add_correlation_option(CLI::App* cmd, std::string& correlation_id) {
+  cmd->add_option("--correlation-id", correlation_id,
+                  "Start the trace with this id (at most 200 bytes of UTF-8) instead of the message's own id");
+}
+
 void add_migrate_command(CLI::App& app, Context& context);
 void add_repair_xids_command(CLI::App& app, Context& context);
 void add_store_commands(CLI::App& app, Context& context);

@@ -102,6 +102,20 @@ void warn_if_stalled(const Json& feed, double warn_seconds) {
     std::cerr << "end it, or SELECT pg_terminate_backend(" << holder["pid"].get<int>() << ")\n";
 }
 
+// Scheduled messages that fell due but could not enter their streams: kept for an operator to
+// decide on. Listed after the groups; with --json, only a warning on stderr.
+void report_undeliverable(const std::vector<UndeliverableMessage>& kept, bool json) {
+  if (kept.empty()) return;
+  if (json) {
+    std::cerr << "cairn: warning: " << kept.size()
+              << " scheduled message(s) could not be delivered; `cairn status` lists them\n";
+    return;
+  }
+  std::cout << "undeliverable scheduled messages (kept, never delivered):\n";
+  for (const auto& u : kept)
+    std::cout << "  " << u.id << "  " << u.stream_id << "  due " << format_time(u.due) << "  " << u.error << "\n";
+}
+
 GroupState require_group(Store& store, const std::string& group) {
   auto found = store.find_group(group);
   if (!found) throw BadInput("no consumer group '" + group + "' (groups appear once a worker has run them)");
@@ -114,7 +128,7 @@ void add_group_commands(CLI::App& app, Context& context) {
   {
     struct Args {
       std::vector<std::string> modules;
-      std::string stream, type, payload, at;
+      std::string stream, type, payload, at, correlation_id;
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("dispatch", "Durably dispatch a command (a worker delivers it); prints its id");
@@ -125,13 +139,14 @@ void add_group_commands(CLI::App& app, Context& context) {
     cmd->add_option("type", args->type, "Command type, e.g. carts.add_item")->required();
     cmd->add_option("json", args->payload, "Payload: a JSON object")->required();
     cmd->add_option("--at", args->at, "Deliver no earlier than this time (RFC 3339)");
+    add_correlation_option(cmd, args->correlation_id);
     cmd->callback([&context, args] {
       auto runtime = context.open_runtime(args->modules);
       auto command = make_message(args->stream, args->type, parse_json(args->payload, "the payload"));
       command.metadata["producer"] = "cairn-cli";
       std::optional<Timestamp> at;
       if (!args->at.empty()) at = parse_time(args->at);
-      std::cout << runtime->dispatch(args->stream, std::move(command), at) << "\n";
+      std::cout << runtime->dispatch(args->stream, std::move(command), at, Trace{args->correlation_id}) << "\n";
     });
   }
   {
@@ -141,7 +156,8 @@ void add_group_commands(CLI::App& app, Context& context) {
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand(
-        "status", "The feed's horizon, then every consumer group: state, position, lag, stopped streams");
+        "status", "The feed's horizon, then every consumer group: state, position, lag, stopped streams; "
+                  "then the scheduled messages that could not be delivered");
     cmd->add_flag("--json", args->json, "One JSON object per group, each with the feed's horizon (\"feed\")");
     cmd->add_option("--warn-horizon-seconds", args->warn_horizon_seconds,
                     "Warn when a transaction has held the feed back longer than this")
@@ -161,6 +177,7 @@ void add_group_commands(CLI::App& app, Context& context) {
           print_status(status);
         }
       }
+      report_undeliverable(store->undeliverable_messages(100), args->json);
     });
   }
   {

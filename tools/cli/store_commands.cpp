@@ -19,11 +19,6 @@ void print_table(const std::vector<Message>& messages) {
               << std::setw(32) << m.type << m.payload.dump() << "\n";
 }
 
-std::string metadata_string(const Message& m, const char* key) {
-  auto it = m.metadata.find(key);
-  return it != m.metadata.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 // Prints each message under the one that caused it.
 void print_trail(const std::vector<Message>& trail) {
   std::set<std::string> ids;
@@ -31,7 +26,7 @@ void print_trail(const std::vector<Message>& trail) {
   std::map<std::string, std::vector<const Message*>> children;
   std::vector<const Message*> roots;
   for (const auto& m : trail) {
-    auto cause = metadata_string(m, "causation_id");
+    auto cause = metadata_string(m.metadata, "causation_id");
     if (!cause.empty() && cause != m.id && ids.count(cause))
       children[cause].push_back(&m);
     else
@@ -59,7 +54,7 @@ bool looks_like_uuid(const std::string& text) {
 void add_store_commands(CLI::App& app, Context& context) {
   {
     struct Args {
-      std::string stream, type, payload, metadata;
+      std::string stream, type, payload, metadata, correlation_id;
       int64_t expected = -1;
     };
     auto args = std::make_shared<Args>();
@@ -68,10 +63,12 @@ void add_store_commands(CLI::App& app, Context& context) {
     cmd->add_option("type", args->type, "Message type, e.g. carts.item_added")->required();
     cmd->add_option("json", args->payload, "Payload: a JSON object")->required();
     cmd->add_option("--expected-seq", args->expected, "Fail with exit 3 unless the stream is at this seq (0: new)");
-    cmd->add_option("--metadata", args->metadata, "Metadata: a JSON object");
+    cmd->add_option("--metadata", args->metadata, "Metadata: a JSON object (Cairn's own keys are refused)");
+    add_correlation_option(cmd, args->correlation_id);
     cmd->callback([&context, args] {
       auto message = make_message(args->stream, args->type, parse_json(args->payload, "the payload"),
                                   args->metadata.empty() ? Json::object() : parse_json(args->metadata, "--metadata"));
+      start_trace(message, Trace{args->correlation_id});
       if (!message.metadata.contains("producer")) message.metadata["producer"] = "cairn-cli";
       auto expected = args->expected < 0 ? ExpectedSeq::any() : ExpectedSeq::exactly(args->expected);
       for (const auto& m : context.open_store()->append(args->stream, expected, {std::move(message)}))
@@ -127,7 +124,7 @@ void add_store_commands(CLI::App& app, Context& context) {
       auto store = context.open_store();
       std::string correlation = *id;
       if (looks_like_uuid(*id))
-        if (auto m = store->find_message(*id)) correlation = metadata_string(*m, "correlation_id");
+        if (auto m = store->find_message(*id)) correlation = metadata_string(m->metadata, "correlation_id");
       auto trail = store->read_correlation(correlation);
       if (trail.empty()) throw BadInput("no message has id or correlation id '" + *id + "'");
       print_trail(trail);
