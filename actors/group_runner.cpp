@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <future>
 #include <set>
 #include <unordered_map>
 
@@ -21,6 +22,8 @@ using std::chrono::milliseconds;
 constexpr milliseconds take_back_after{50};
 // How often progress is saved while events flow (and always when the runner stops).
 constexpr milliseconds save_interval{50};
+// A stream handled ahead of its slice's low-water mark for this long has its own mark saved.
+constexpr milliseconds mark_patience{1000};
 
 // A stream with events read and not yet handled.
 struct StreamState {
@@ -78,7 +81,7 @@ class Runner {
     if (now >= next_balance_) balance();
     if (slices_.empty()) return pause(context_->options.poll_interval * 5);
     if (wants_to_read()) {
-      refresh();
+      if (now - last_refresh_ >= context_->options.poll_interval) refresh();
       if (slices_.empty()) return;
       find_resumed();
       read();
@@ -106,6 +109,7 @@ class Runner {
   // Follows the group: a pause or another version's shape gives every slice up, a reset reloads
   // the cursors, and a lost lease gives its slice up.
   void refresh() {
+    last_refresh_ = Clock::now();
     std::string why;
     auto change = slices_.refresh(why);
     if (change == SliceSet::Change::stop) {
@@ -166,19 +170,44 @@ class Runner {
     return more_ || context_->wakeup->epoch() != seen_ || Clock::now() - last_read_ >= context_->options.poll_interval;
   }
 
-  // One read of the feed for every slice this process owns, from the slowest one's place.
+  // What one read brings: the feed head read just before it, and the entries.
+  struct Fetched {
+    FeedCursor head;
+    std::vector<FeedEntry> batch;
+  };
+  Fetched fetch(FeedCursor from, uint32_t slice_count, const std::vector<uint32_t>& slices) const {
+    // Read before the batch: a batch shorter than the limit holds every matching entry up to
+    // `head`, so the slices may move to `head`, past entries of other types and slices.
+    auto head = context_->store->feed_head();
+    return {head, context_->store->read_feed(from, context_->options.batch_size,
+                                             {options_.types, slice_count, slices})};
+  }
+
+  // One read of the feed for every slice this process owns, from the slowest one's place. While
+  // the runner hands out a full batch, the next one is read ahead (the database works meanwhile).
   void read() {
     seen_ = context_->wakeup->epoch();
     last_read_ = Clock::now();
     auto owned = slices_.owned();
     FeedCursor from = progress_.at(owned.front()).read_upto();
     for (auto slice : owned) from = std::min(from, progress_.at(slice).read_upto());
-    // Read before the batch: a batch shorter than the limit holds every matching entry up to
-    // `head`, so the slices may move to `head`, past entries of other types and slices.
-    auto head = context_->store->feed_head();
-    auto limit = context_->options.batch_size;
-    auto batch = context_->store->read_feed(from, limit, {options_.types, slices_.group().slice_count, owned});
-    more_ = batch.size() >= limit;
+    std::optional<Fetched> ahead;
+    if (read_ahead_.valid()) {
+      auto fetched = read_ahead_.get();  // rethrows what the read ahead threw
+      if (read_ahead_from_ == from && read_ahead_slices_ == owned && read_ahead_slice_count_ == slices_.group().slice_count)
+        ahead = std::move(fetched);
+    }
+    auto slice_count = slices_.group().slice_count;
+    auto [head, batch] = ahead ? std::move(*ahead) : fetch(from, slice_count, owned);
+    more_ = batch.size() >= context_->options.batch_size;
+    if (more_) {
+      read_ahead_from_ = batch.back().cursor;
+      read_ahead_slices_ = owned;
+      read_ahead_slice_count_ = slice_count;
+      read_ahead_ = std::async(std::launch::async, [this, from = batch.back().cursor, slice_count, owned] {
+        return fetch(from, slice_count, owned);
+      });
+    }
     std::vector<std::string> arrived, unknown;
     for (auto& entry : batch) {
       auto slice = slices_.slice_of(entry.message.stream_id);
@@ -195,9 +224,23 @@ class Runner {
     }
     for (auto& progress : context_->store->load_progress(options_.group, unknown))
       streams_.at(progress.stream_id).progress = std::move(progress);
+    for (const auto& id : unknown) assume_handled_before(streams_.at(id));
     for (const auto& id : arrived) settle_queue(id);
     auto through = more_ ? batch.back().cursor : std::max(head, batch.empty() ? from : batch.back().cursor);
     for (auto& [slice, progress] : progress_) progress.read_through(through);
+  }
+
+  // A stream new to the runner has handled everything before its first event read now: a stream's
+  // events reach the feed in seq order and are handled in it, and its own mark is not written
+  // once the cursor covers it. (A stopped or resumed stream's row says where it really is.)
+  static void assume_handled_before(StreamState& stream) {
+    auto& progress = stream.progress;
+    if (progress && (progress->stopped || progress->failed_seq > 0)) return;
+    if (!progress) {
+      progress.emplace();
+      progress->stream_id = stream.queued.front().message.stream_id;
+    }
+    progress->seq = std::max(progress->seq, stream.queued.front().message.seq - 1);
   }
 
   // Resumed streams of the owned slices: caught up from the stream itself, since the feed went past
@@ -333,9 +376,13 @@ class Runner {
     auto& stream = it->second;
     auto& progress = progress_.at(stream.slice);
     if (outcome.lease_lost) lost_.insert(stream.slice);
-    for (auto& [seq, cursor] : stream.in_flight)
-      if (outcome.stopped || seq <= outcome.handled) progress.handled(cursor);
-    if (outcome.mark) progress.keep(*outcome.mark);
+    FeedCursor last;
+    for (auto& [seq, cursor] : stream.in_flight) {
+      if (!outcome.stopped && seq > outcome.handled) continue;
+      progress.handled(cursor);
+      last = std::max(last, cursor);
+    }
+    if (outcome.mark) progress.keep(*outcome.mark, last, Clock::now());
     stream.in_flight.clear();
     if (!stream.progress) {
       stream.progress.emplace();
@@ -370,18 +417,21 @@ class Runner {
 
   // -- progress
 
-  void save(bool now) {
-    if (!now && Clock::now() - last_save_ < save_interval) return;
-    last_save_ = Clock::now();
+  // Saves each slice's low-water mark, with the marks of the streams long ahead of it (all of
+  // them on the way out).
+  void save(bool all) {
+    auto now = Clock::now();
+    if (!all && now - last_save_ < save_interval) return;
+    last_save_ = now;
     const auto& group = slices_.group();
     for (auto& [slice, progress] : progress_) {
-      if (!progress.unsaved()) continue;
+      auto marks = progress.marks_due(now, all ? Clock::duration::zero() : mark_patience);
+      if (!progress.cursor_moved() && marks.empty()) continue;
       auto cursor = progress.safe();
       try {
         // False: a reset or reshape came first; the next refresh reloads the cursors.
-        if (context_->store->save_progress(group.group_id, slices_.fence(slice), group.generation, cursor,
-                                           progress.marks()))
-          progress.saved(cursor);
+        if (context_->store->save_progress(group.group_id, slices_.fence(slice), group.generation, cursor, marks))
+          progress.saved(cursor, marks);
       } catch (const LeaseLost&) {
         lost_.insert(slice);
       }
@@ -398,7 +448,8 @@ class Runner {
       if (!flight.taken_back) until = std::min(until, flight.since + take_back_after);
     for (const auto& id : rested_)
       if (auto it = streams_.find(id); it != streams_.end()) until = std::min(until, it->second.not_before);
-    if (std::any_of(progress_.begin(), progress_.end(), [](const auto& p) { return p.second.unsaved(); }))
+    if (std::any_of(progress_.begin(), progress_.end(),
+                    [](const auto& p) { return p.second.cursor_moved() || p.second.has_marks(); }))
       until = std::min(until, last_save_ + save_interval);
     return std::max(milliseconds(0), std::chrono::ceil<milliseconds>(until - now));
   }
@@ -421,9 +472,13 @@ class Runner {
   std::vector<size_t> idle_;
   std::vector<InFlight> in_flight_;
   std::set<uint32_t> lost_;
+  std::future<Fetched> read_ahead_;  // the next full batch, being read
+  FeedCursor read_ahead_from_;
+  std::vector<uint32_t> read_ahead_slices_;
+  uint32_t read_ahead_slice_count_ = 0;
   uint64_t seen_ = 0;  // the wakeup epoch of the last read
   bool more_ = true;   // the last read was full: the feed has more right away
-  Clock::time_point last_read_{}, last_save_{}, next_balance_{}, last_resume_check_{};
+  Clock::time_point last_read_{}, last_save_{}, last_refresh_{}, next_balance_{}, last_resume_check_{};
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <string>
 #include <unordered_map>
@@ -14,6 +15,7 @@ namespace cairn {
 
 class SliceProgress {
  public:
+  using Clock = std::chrono::steady_clock;
   explicit SliceProgress(FeedCursor saved) : saved_(saved), safe_(saved), read_(saved) {}
 
   // Where the slice's next read starts: every event up to here is read.
@@ -36,19 +38,30 @@ class SliceProgress {
   }
   size_t pending() const { return pending_.size(); }
 
-  // A stream's own progress, saved with the cursor: a restart skips what it did past the cursor,
-  // and Runtime::wait_for sees it.
-  void keep(ProgressMark mark) { marks_[mark.stream_id] = std::move(mark); }
-  bool unsaved() const { return saved_ < safe_ || !marks_.empty(); }
+  // A stream's own progress, kept while it is ahead of the low-water mark: saved once it has been
+  // ahead for a while (a slow stream holds the mark back) or when the runner stops, so a restart
+  // skips what the stream did past the cursor. Once the cursor passes it, it is dropped.
+  void keep(ProgressMark mark, const FeedCursor& at, Clock::time_point now) {
+    auto& kept = marks_[mark.stream_id];
+    if (!kept.mark.stream_id.empty()) now = kept.since;  // ahead since its first unsaved mark
+    kept = {std::move(mark), at, now};
+  }
+  bool has_marks() const { return !marks_.empty(); }
+  bool cursor_moved() const { return saved_ < safe_; }
   FeedCursor safe() const { return safe_; }
-  std::vector<ProgressMark> marks() const {
+  // The marks to save with the cursor: those still ahead of it, ahead for `patience` (all of them
+  // when `patience` is zero).
+  std::vector<ProgressMark> marks_due(Clock::time_point now, Clock::duration patience) {
+    std::erase_if(marks_, [&](const auto& m) { return !(safe_ < m.second.at); });
     std::vector<ProgressMark> out;
-    for (const auto& [stream, mark] : marks_) out.push_back(mark);
+    for (const auto& [stream, kept] : marks_)
+      if (now - kept.since >= patience) out.push_back(kept.mark);
     return out;
   }
-  void saved(const FeedCursor& cursor) {
+  void saved(const FeedCursor& cursor, const std::vector<ProgressMark>& marks) {
     saved_ = cursor;
-    marks_.clear();
+    for (const auto& mark : marks)
+      if (auto it = marks_.find(mark.stream_id); it != marks_.end() && it->second.mark.seq == mark.seq) marks_.erase(it);
   }
 
  private:
@@ -62,7 +75,12 @@ class SliceProgress {
 
   FeedCursor saved_, safe_, read_;
   std::deque<std::pair<FeedCursor, bool>> pending_;  // read, in feed order; true once handled
-  std::unordered_map<std::string, ProgressMark> marks_;  // not saved yet
+  struct Kept {
+    ProgressMark mark;
+    FeedCursor at;  // the cursor of the stream's last handled event
+    Clock::time_point since;
+  };
+  std::unordered_map<std::string, Kept> marks_;  // not saved yet
 };
 
 }  // namespace cairn

@@ -104,6 +104,9 @@ void Stream::process_next() const {
       finish(HandleResult::failure(Status::invalid, e.what(), st.current ? st.current->seq : 0));
     } catch (const LeaseLost& e) {
       finish(HandleResult::failure(Status::lease_lost, e.what(), st.current ? st.current->seq : 0));
+    } catch (const Unavailable& e) {
+      st.current.reset();
+      finish(HandleResult::failure(Status::unavailable, e.what()));
     } catch (const std::exception& e) {
       st.current.reset();  // reload before the next command: the failure may have left the state half-built
       finish(HandleResult::failure(Status::failed, std::string("handling ") + command.type + " failed: " + e.what()));
@@ -188,6 +191,9 @@ void Stream::appended(AppendOutcome& outcome) const {
       return finish(HandleResult::failure(Status::invalid, outcome.error, st.current->seq));
     case AppendOutcome::Status::lease_lost:
       return finish(HandleResult::failure(Status::lease_lost, outcome.error, st.current->seq));
+    case AppendOutcome::Status::unavailable:
+      st.current.reset();  // the commit may have happened: rehydrate before deciding again
+      return finish(HandleResult::failure(Status::unavailable, outcome.error));
     case AppendOutcome::Status::conflict:
       // Another writer (another process) got there first: catch up and decide again.
       if (pending.conflicts++ < context->conflict_retries) {

@@ -131,6 +131,11 @@ StreamOutcome handle_stream(const RunnerContext& context, const GroupState& grou
         break;
       } catch (const LeaseLost&) {
         throw;
+      } catch (const Unavailable&) {
+        // Not the event's fault: no attempt counts; the runner tries the stream again after a backoff.
+        finish();
+        out.complete = false;
+        return out;
       } catch (...) {
         error = std::current_exception();
       }

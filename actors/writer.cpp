@@ -1,5 +1,7 @@
 #include "actors/writer.hpp"
 
+#include "runtime/errors.hpp"
+
 namespace cairn {
 
 writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> self, Store* store, size_t max_batch,
@@ -32,6 +34,8 @@ writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> s
           auto outcomes = store->append_many(std::move(requests));
           for (size_t i = 0; i < batch.size(); ++i) batch[i].promise.deliver(std::move(outcomes[i]));
           appended->appended();
+        } catch (const Unavailable& e) {
+          for (auto& p : batch) p.promise.deliver(AppendOutcome{AppendOutcome::Status::unavailable, {}, 0, e.what()});
         } catch (const std::exception& e) {
           for (auto& p : batch) p.promise.deliver(caf::make_error(caf::sec::runtime_error, std::string(e.what())));
         }

@@ -21,6 +21,7 @@ std::vector<Message> Store::append(std::string stream_id, ExpectedSeq expected, 
       throw ConcurrencyConflict(std::move(stream_id), expected.seq, outcome.head_seq);
     case AppendOutcome::Status::invalid: throw BadInput(outcome.error);
     case AppendOutcome::Status::lease_lost: throw LeaseLost(outcome.error);
+    case AppendOutcome::Status::unavailable: throw Unavailable(outcome.error);
   }
   throw StoreError("unreachable append outcome");
 }

@@ -46,7 +46,8 @@ struct AppendRequest {
 };
 
 struct AppendOutcome {
-  enum class Status { appended, conflict, invalid, lease_lost };  // lease_lost: the mark's fence failed
+  // lease_lost: the mark's fence failed; unavailable: the database could not be reached (try again)
+  enum class Status { appended, conflict, invalid, lease_lost, unavailable };
   Status status = Status::invalid;
   std::vector<Message> messages;  // as stored (also when an idempotent retry found them already there)
   int64_t head_seq = 0;           // the stream's head after the append, or its actual head on conflict
@@ -266,6 +267,9 @@ class Store {
   virtual std::optional<GroupState> find_group(const std::string& group_id) = 0;
   virtual std::vector<GroupState> list_groups() = 0;
   virtual FeedCursor load_cursor(const std::string& group_id, uint32_t slice) = 0;
+  // Whether the cursor of the stream's slice has passed its event at `seq` (false when there is
+  // no such event). The group's runners handled it, unless the stream stopped before it.
+  virtual bool cursor_passed(const std::string& group_id, std::string_view stream_id, int64_t seq) = 0;
   // Saves a slice's cursor and its batch's stream progress in one transaction; false (nothing
   // saved) when the group was reset or reshaped since `generation`. Throws LeaseLost.
   virtual bool save_progress(const std::string& group_id, Fence fence, int64_t generation, FeedCursor cursor,
@@ -273,7 +277,8 @@ class Store {
   bool save_cursor(const std::string& group_id, Fence fence, int64_t generation, FeedCursor cursor) {
     return save_progress(group_id, fence, generation, cursor, {});
   }
-  // The progress rows that exist for these streams (streams never handled have none).
+  // The progress rows that exist for these streams. A runner writes a side-effect stream's row only while
+  // the stream is ahead of its slice's cursor, or stops; streams never handled have none.
   virtual std::vector<StreamProgress> load_progress(const std::string& group_id,
                                                     const std::vector<std::string>& stream_ids) = 0;
   // Streams that failed: stopped ones, and resumed ones whose failed event is still to be re-handled.
@@ -281,6 +286,7 @@ class Store {
   // Never moves a stream's seq backwards. Every write below that takes a fence throws LeaseLost
   // when it is stale.
   virtual void mark_handled(const ProgressMark& mark) = 0;
+  // Records where the stream stopped: handled up to failure.seq (never backwards), failed at failure.failed_seq.
   virtual void stop_stream(const std::string& group_id, const StreamProgress& failure, std::optional<Fence> fence) = 0;
   // Lets a stopped stream flow again from its failed event, or (skip) from the one after it. The
   // failure stays recorded (failed_seq) until a runner has caught the stream up and cleared it.

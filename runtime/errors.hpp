@@ -53,6 +53,13 @@ class StoreError : public Error {
   explicit StoreError(const std::string& what) : Error(ErrorKind::store, what) {}
 };
 
+// The database could not be reached, or the connection broke before the outcome was known: nobody
+// is at fault and the same call may succeed later. Consumers retry it without counting an attempt.
+class Unavailable : public StoreError {
+ public:
+  explicit Unavailable(const std::string& what) : StoreError(what) {}
+};
+
 // A consumer's write was refused because its process no longer owns the slice (its lease
 // session ended and another process took the slice over); nothing of it was committed.
 class LeaseLost : public StoreError {

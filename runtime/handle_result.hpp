@@ -11,7 +11,7 @@ namespace cairn {
 
 struct HandleResult {
   // lease_lost: a delivered command's consumer-group slice changed owners; nothing was written.
-  enum class Status { ok, rejected, conflict, invalid, failed, lease_lost };
+  enum class Status { ok, rejected, conflict, invalid, failed, lease_lost, unavailable };
   Status status = Status::failed;
   std::vector<Message> events;  // as stored
   std::string error;            // the rejection's reason, or what went wrong
@@ -30,7 +30,8 @@ inline int exit_code(HandleResult::Status status) {
     case HandleResult::Status::conflict: return exit_code(ErrorKind::conflict);
     case HandleResult::Status::invalid: return exit_code(ErrorKind::bad_input);
     case HandleResult::Status::failed:
-    case HandleResult::Status::lease_lost: return exit_code(ErrorKind::store);
+    case HandleResult::Status::lease_lost:
+    case HandleResult::Status::unavailable: return exit_code(ErrorKind::store);
   }
   return 1;
 }

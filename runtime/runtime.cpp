@@ -267,6 +267,9 @@ bool Runtime::wait_for(const std::string& group, const std::string& stream_id, i
     auto progress = impl_->store->load_progress(group, {stream_id});
     int64_t done = progress.empty() ? 0 : progress.front().seq;
     if (done >= seq) return true;
+    // Runners keep a stream's own mark only while it is ahead of its slice's cursor.
+    bool failed = !progress.empty() && (progress.front().stopped || progress.front().failed_seq > 0);
+    if (!failed && impl_->store->cursor_passed(group, stream_id, seq)) return true;
     // Nothing left that this group reads (other types, or already handled) counts as caught up.
     bool pending = false;
     for (const auto& m : impl_->store->read_stream(stream_id, {done, seq, std::nullopt}))

@@ -253,6 +253,15 @@ FeedCursor MemoryStore::load_cursor(const std::string& group_id, uint32_t slice)
   return group(group_id).cursors.at(slice);
 }
 
+bool MemoryStore::cursor_passed(const std::string& group_id, std::string_view stream_id, int64_t seq) {
+  std::lock_guard lock(mutex_);
+  auto& g = group(group_id);
+  auto stream = streams_.find(stream_id);
+  if (seq < 1 || stream == streams_.end() || static_cast<size_t>(seq) > stream->second.entries.size()) return false;
+  const auto& entry = log_[stream->second.entries[static_cast<size_t>(seq) - 1]];
+  return !(g.cursors.at(stream_hash(stream_id) % g.state.slice_count) < entry.cursor);
+}
+
 bool MemoryStore::save_progress(const std::string& group_id, Fence fence, int64_t generation, FeedCursor cursor,
                                 const std::vector<ProgressMark>& marks) {
   std::lock_guard lock(mutex_);
@@ -312,7 +321,7 @@ void MemoryStore::stop_stream(const std::string& group_id, const StreamProgress&
   std::lock_guard lock(mutex_);
   check_fence(group_id, fence);
   auto& p = group(group_id).streams[failure.stream_id];
-  auto seq = p.seq;
+  auto seq = std::max(p.seq, failure.seq);  // where the stream was handled up to, never backwards
   p = failure;
   p.seq = seq;
   p.stopped = true;

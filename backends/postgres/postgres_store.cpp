@@ -125,14 +125,20 @@ void prepare_statements(pqxx::connection& c) {
                            "AND g.group_id = s.group_id AND g.generation = $3");
 #define CAIRN_PROGRESS_COLUMNS \
   "stream_id, seq, stopped, coalesce(failed_seq, 0), coalesce(message_id::text, ''), coalesce(error, ''), attempts"
+  c.prepare("cursor_passed",
+            "SELECT (m.xid, m.position) <= (s.cursor_xid, s.cursor_position) FROM cairn.messages m "
+            "JOIN cairn.consumer_groups g ON g.group_id = $1 "
+            "JOIN cairn.group_slices s ON s.group_id = g.group_id AND s.slice = m.stream_hash % g.slice_count "
+            "WHERE m.stream_id = $2 AND m.seq = $3");
   c.prepare("load_progress", "SELECT " CAIRN_PROGRESS_COLUMNS " FROM cairn.group_streams WHERE group_id = $1 "
                              "AND stream_id = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))");
   c.prepare("failed_streams", "SELECT " CAIRN_PROGRESS_COLUMNS " FROM cairn.group_streams WHERE group_id = $1 "
                               "AND (stopped OR failed_seq IS NOT NULL) ORDER BY stream_id");
   c.prepare("stop_stream",
-            "INSERT INTO cairn.group_streams (group_id, stream_id, stopped, failed_seq, message_id, error, attempts) "
-            "VALUES ($1, $2, true, $3, $4::uuid, $5, $6) ON CONFLICT (group_id, stream_id) DO UPDATE SET "
-            "stopped = true, failed_seq = excluded.failed_seq, message_id = excluded.message_id, "
+            "INSERT INTO cairn.group_streams (group_id, stream_id, stopped, failed_seq, message_id, error, attempts, seq) "
+            "VALUES ($1, $2, true, $3, $4::uuid, $5, $6, $7) ON CONFLICT (group_id, stream_id) DO UPDATE SET "
+            "stopped = true, seq = greatest(cairn.group_streams.seq, excluded.seq), failed_seq = excluded.failed_seq, "
+            "message_id = excluded.message_id, "
             "error = excluded.error, attempts = excluded.attempts, updated_at = now()");
   c.prepare("resume_stream", "UPDATE cairn.group_streams SET stopped = false, attempts = 0, "
                              "seq = CASE WHEN $3 THEN greatest(seq, failed_seq) ELSE seq END, updated_at = now() "
@@ -163,7 +169,7 @@ void prepare_statements(pqxx::connection& c) {
   // The rows of several streams, locked in one order so that two transactions never deadlock.
   c.prepare("marks_for_update",
             "SELECT stream_id, seq FROM cairn.group_streams WHERE group_id = $1 "
-            "AND stream_id IN (SELECT jsonb_array_elements_text($2::jsonb)) ORDER BY stream_id FOR UPDATE");
+            "AND stream_id = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb))) ORDER BY stream_id FOR UPDATE");
   // The same with the fence check, in one round trip (the fence is held until the commit either way).
   c.prepare("fenced_mark_for_update",
             "SELECT (SELECT seq FROM cairn.group_streams WHERE group_id = $1 AND stream_id = $2 FOR UPDATE), "
@@ -375,7 +381,14 @@ auto PostgresStore::with_connection(Work&& work) {
     throw;
   } catch (const pqxx::sql_error& e) {
     if (e.sqlstate() == "CL001") throw LeaseLost(e.what());
+    // Class 08 (connection exception) and 57P (the server shutting down, starting up, or crashed).
+    if (e.sqlstate().rfind("08", 0) == 0 || e.sqlstate().rfind("57P", 0) == 0)
+      throw Unavailable(std::string("PostgreSQL: ") + e.what());
     throw StoreError(std::string("PostgreSQL: ") + e.what());
+  } catch (const pqxx::broken_connection& e) {
+    throw Unavailable(std::string("PostgreSQL: ") + e.what());
+  } catch (const pqxx::in_doubt_error& e) {
+    throw Unavailable(std::string("PostgreSQL (the commit's outcome is unknown): ") + e.what());
   } catch (const pqxx::failure& e) {
     throw StoreError(std::string("PostgreSQL: ") + e.what());
   }
@@ -727,6 +740,14 @@ FeedCursor PostgresStore::load_cursor(const std::string& group_id, uint32_t slic
   });
 }
 
+bool PostgresStore::cursor_passed(const std::string& group_id, std::string_view stream_id, int64_t seq) {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared("cursor_passed", group_id, std::string(stream_id), seq);
+    return !rows.empty() && rows[0][0].as<bool>();
+  });
+}
+
 bool PostgresStore::save_progress(const std::string& group_id, Fence fence, int64_t generation, FeedCursor cursor,
                                   const std::vector<ProgressMark>& marks) {
   Json rows = Json::array();
@@ -780,7 +801,7 @@ void PostgresStore::stop_stream(const std::string& group_id, const StreamProgres
     pqxx::work tx(c);
     check_fence(tx, group_id, fence);
     tx.exec_prepared("stop_stream", group_id, failure.stream_id, failure.failed_seq, failure.message_id,
-                     failure.error, failure.attempts);
+                     failure.error, failure.attempts, failure.seq);
     tx.commit();
     return 0;
   });

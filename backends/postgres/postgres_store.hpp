@@ -32,6 +32,7 @@ class PostgresStore final : public Store {
   std::optional<GroupState> find_group(const std::string& group_id) override;
   std::vector<GroupState> list_groups() override;
   FeedCursor load_cursor(const std::string& group_id, uint32_t slice) override;
+  bool cursor_passed(const std::string& group_id, std::string_view stream_id, int64_t seq) override;
   bool save_progress(const std::string& group_id, Fence fence, int64_t generation, FeedCursor cursor,
                      const std::vector<ProgressMark>& marks) override;
   std::vector<StreamProgress> load_progress(const std::string& group_id,

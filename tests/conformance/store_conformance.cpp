@@ -535,6 +535,22 @@ TEST_SUITE("conformance: consumer groups") {
     CHECK(status[0].lag_events + status[1].lag_events == 2);
   }
 
+  TEST_CASE("cursor_passed tells whether a stream's event lies at or before its slice's cursor") {
+    auto store = fresh_store();
+    store->ensure_group("g", 2, StartFrom::beginning());
+    store->append("passed-a", ExpectedSeq::any(), {msg("passed-a", "test.happened"), msg("passed-a", "test.happened")});
+    auto slice = stream_hash("passed-a") % 2;
+    auto entries = whole_feed(*store, 2, {{}, 2, {slice}});
+    REQUIRE(entries.size() == 2);
+    CHECK_FALSE(store->cursor_passed("g", "passed-a", 1));
+    auto lease = store->try_lease_slice("g", slice, "me");
+    REQUIRE(store->save_cursor("g", lease->fence(), 1, entries[0].cursor));
+    CHECK(store->cursor_passed("g", "passed-a", 1));
+    CHECK_FALSE(store->cursor_passed("g", "passed-a", 2));
+    CHECK_FALSE(store->cursor_passed("g", "passed-a", 3));  // no such event
+    CHECK_FALSE(store->cursor_passed("g", "nowhere", 1));
+  }
+
   TEST_CASE("a slice has one owner at a time; releasing it lets another take it, and clears the owner") {
     auto store = fresh_store();
     store->ensure_group("g", 2, StartFrom::beginning());

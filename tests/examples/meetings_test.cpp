@@ -191,10 +191,13 @@ bool caught_up(Runtime& runtime, const std::string& group, const std::vector<std
   return true;
 }
 
-// The seqs the group has handled, summed over these meetings.
+// The seqs the group has handled up to, summed over these meetings (each counts when all of it is).
 int64_t handled(Runtime& runtime, const std::string& group, const std::vector<std::string>& ids) {
   int64_t sum = 0;
-  for (const auto& progress : runtime.store().load_progress(group, ids)) sum += progress.seq;
+  for (const auto& id : ids) {
+    auto head = runtime.store().head_seq(id);
+    if (runtime.wait_for(group, id, head, std::chrono::milliseconds(0))) sum += head;
+  }
   return sum;
 }
 

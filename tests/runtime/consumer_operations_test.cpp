@@ -362,3 +362,39 @@ TEST_CASE("a stream whose failure cannot be recorded is tried again after a back
   CHECK(eventually([&] { return stopped(runtime, "counter.unrecordable", "counter-unrecordable"); }));
   runtime.shutdown();
 }
+
+namespace {
+// A store whose projection updates fail as if the database were restarting, `outages` times.
+class RestartingStore final : public testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  bool update_projection(const std::string& key, const ProgressMark& mark,
+                         const std::function<Json(Json state)>& evolve) override {
+    if (outages-- > 0) throw Unavailable("the database system is starting up");
+    return ForwardingStore::update_projection(key, mark, evolve);
+  }
+  std::atomic<int> outages{12};
+};
+}  // namespace
+
+TEST_CASE("a database that is away does not count as a failed attempt: no stream stops for it") {
+  RestartingStore* store = nullptr;
+  auto owned = wrapped_runtime(store);
+  auto& runtime = *owned;
+  auto sums = stream_projector<Sum>("counter.restart");
+  sums->on<counter::Incremented>([](Sum& view, const counter::Incremented& e, const Message&) {
+        view.total += e.by;
+        view.events += 1;
+      })
+      .retry({.max_attempts = 3, .backoff_base = std::chrono::milliseconds(1), .backoff_max = std::chrono::milliseconds(20)});
+  runtime.app().add(sums);
+  runtime.start_consumers(testing::quiet_workers());
+  for (int by : {1, 2, 3}) increment(runtime, "counter-restart", by);
+  CHECK(eventually([&] {
+    auto view = runtime.projection<Sum>("counter.restart", "counter-restart");
+    return view && view->total == 6 && view->events == 3;
+  }));
+  CHECK(store->outages.load() < 0);  // every outage was met, more than max_attempts in a row
+  CHECK(runtime.store().failed_streams("counter.restart").empty());
+  runtime.shutdown();
+}

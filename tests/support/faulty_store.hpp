@@ -75,6 +75,9 @@ class ForwardingStore : public Store {
     inner_->reset_group(group_id, shape);
   }
   std::vector<SliceStatus> slice_status(const std::string& group_id) override { return inner_->slice_status(group_id); }
+  bool cursor_passed(const std::string& group_id, std::string_view stream_id, int64_t seq) override {
+    return inner_->cursor_passed(group_id, stream_id, seq);
+  }
   std::unique_ptr<GroupMembership> join_group(const std::string& group_id) override {
     return inner_->join_group(group_id);
   }
