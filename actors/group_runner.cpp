@@ -5,6 +5,7 @@
 #include <future>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "actors/slice_progress.hpp"
 #include "actors/slice_set.hpp"
@@ -99,11 +100,18 @@ class Runner {
   void balance() {
     next_balance_ = Clock::now() + context_->options.poll_interval * 5;
     auto balance = slices_.balance();
-    for (auto slice : balance.taken) {
+    for (auto slice : balance.taken) track(slice);
+    if (balance.surplus) give_up(*balance.surplus, "released", " (its fair share went to another process)");
+  }
+
+  // Starts following a slice from its saved cursor; one whose cursor cannot be read is given up.
+  void track(uint32_t slice) {
+    try {
       progress_.insert_or_assign(slice, SliceProgress(context_->store->load_cursor(options_.group, slice)));
       more_ = true;
+    } catch (const std::exception& e) {
+      slices_.release(slice, "released", std::string(" (its cursor could not be read: ") + e.what() + ")");
     }
-    if (balance.surplus) give_up(*balance.surplus, "released", " (its fair share went to another process)");
   }
 
   // Follows the group: a pause or another version's shape gives every slice up, a reset reloads
@@ -122,8 +130,7 @@ class Runner {
     if (change == SliceSet::Change::generation) {
       drain();
       forget_all();
-      for (auto slice : slices_.owned())
-        progress_.insert_or_assign(slice, SliceProgress(context_->store->load_cursor(options_.group, slice)));
+      for (auto slice : slices_.owned()) track(slice);
     }
     for (auto slice : slices_.lost()) lost_.insert(slice);
     give_up_lost();
@@ -199,6 +206,16 @@ class Runner {
     }
     auto slice_count = slices_.group().slice_count;
     auto [head, batch] = ahead ? std::move(*ahead) : fetch(from, slice_count, owned);
+    // The progress of the streams new to the runner, before anything changes: if this throws (the
+    // database went away), the same batch is read again.
+    std::vector<std::string> unknown;
+    std::unordered_set<std::string_view> listed;
+    for (const auto& entry : batch)
+      if (!streams_.count(entry.message.stream_id) && listed.insert(entry.message.stream_id).second)
+        unknown.push_back(entry.message.stream_id);
+    std::unordered_map<std::string, StreamProgress> loaded;
+    for (auto& progress : context_->store->load_progress(options_.group, unknown))
+      loaded.emplace(progress.stream_id, std::move(progress));
     more_ = batch.size() >= context_->options.batch_size;
     if (more_) {
       read_ahead_from_ = batch.back().cursor;
@@ -208,23 +225,22 @@ class Runner {
         return fetch(from, slice_count, owned);
       });
     }
-    std::vector<std::string> arrived, unknown;
+    std::vector<std::string> arrived;
     for (auto& entry : batch) {
       auto slice = slices_.slice_of(entry.message.stream_id);
       auto& progress = progress_.at(slice);
       if (!(progress.read_upto() < entry.cursor)) continue;  // this slice had read it already
       progress.read(entry.cursor);
       auto [it, fresh] = streams_.try_emplace(entry.message.stream_id);
+      auto& stream = it->second;
       if (fresh) {
-        it->second.slice = slice;
-        unknown.push_back(it->first);
+        stream.slice = slice;
+        if (auto row = loaded.find(it->first); row != loaded.end()) stream.progress = std::move(row->second);
       }
-      if (it->second.queued.empty()) arrived.push_back(it->first);
-      it->second.queued.push_back(std::move(entry));
+      if (stream.queued.empty()) arrived.push_back(it->first);
+      stream.queued.push_back(std::move(entry));
+      if (fresh) assume_handled_before(stream);
     }
-    for (auto& progress : context_->store->load_progress(options_.group, unknown))
-      streams_.at(progress.stream_id).progress = std::move(progress);
-    for (const auto& id : unknown) assume_handled_before(streams_.at(id));
     for (const auto& id : arrived) settle_queue(id);
     auto through = more_ ? batch.back().cursor : std::max(head, batch.empty() ? from : batch.back().cursor);
     for (auto& [slice, progress] : progress_) progress.read_through(through);
