@@ -24,7 +24,6 @@ using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using live_atom = caf::atom_constant<caf::atom("live")>;
-using retry_atom = caf::atom_constant<caf::atom("retry")>;
 
 // Group-commit writer: appends that arrive while a transaction is in flight share the next one.
 using writer_actor = caf::typed_actor<caf::replies_to<append_atom, AppendRequest>::with<AppendOutcome>,
@@ -32,7 +31,7 @@ using writer_actor = caf::typed_actor<caf::replies_to<append_atom, AppendRequest
 
 // One live stream: commands strictly one at a time, in arrival order.
 using stream_actor = caf::typed_actor<caf::replies_to<handle_atom, HandleRequest>::with<HandleResult>,
-                                      caf::reacts_to<passivate_atom>, caf::reacts_to<retry_atom>>;
+                                      caf::reacts_to<passivate_atom>>;
 
 // Routes commands to stream actors, spawning and passivating them.
 using supervisor_actor = caf::typed_actor<caf::replies_to<handle_atom, HandleRequest>::with<HandleResult>,

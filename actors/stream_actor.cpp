@@ -1,12 +1,26 @@
 #include "actors/stream_actor.hpp"
 
-#include <random>
 
 namespace cairn {
 namespace {
 
 using Self = stream_actor::stateful_pointer<StreamActorState>;
 using Status = HandleResult::Status;
+
+// What the front command comes to against the current state.
+struct Verdict {
+  enum class Kind { finish, settle, append };
+  Kind kind = Kind::finish;
+  HandleResult result;            // finish: the caller's answer
+  std::vector<Message> messages;  // append: the command (unless stored) and its events, or its rejection
+  bool rejecting = false;         // append: the messages are a stored command's rejection
+
+  static Verdict finish(HandleResult result) { return {Kind::finish, std::move(result), {}, false}; }
+  static Verdict settle() { return {Kind::settle, {}, {}, false}; }  // answered already: record the mark
+  static Verdict append(std::vector<Message> messages, bool rejecting) {
+    return {Kind::append, {}, std::move(messages), rejecting};
+  }
+};
 
 struct Stream {
   Self self;
@@ -16,14 +30,18 @@ struct Stream {
   writer_actor writer;
 
   void process_next() const;
+  template <class Step>
+  void guarded(Step&& step) const;
+  Verdict judge() const;
+  Verdict rejection(std::string reason) const;
+  void act(Verdict verdict) const;
   bool answered() const;
   void settle_answered() const;
-  void reject(std::string reason) const;
   void finish(HandleResult result) const;
   void append(std::vector<Message> messages) const;
   void appended(AppendOutcome& outcome) const;
+  void decide_locked() const;
   std::vector<Message> envelopes(const Message& command, const Decision& decision, bool stored) const;
-  void append_or_finish(std::vector<Message> messages) const;
   void maybe_snapshot(int64_t before, int64_t after) const;
 };
 
@@ -62,57 +80,82 @@ void Stream::process_next() const {
   auto& st = self->state;
   while (!st.busy && !st.queue.empty()) {
     st.busy = true;
-    const auto& request = st.queue.front().request;
-    const auto& command = request.command;
-    try {
+    guarded([&] {
       if (!st.current) st.current = rehydrate(*spec, context->app->types(), *context->store, id);
-      // A stored command is decided at most once: a re-delivery, or a retry after an append
-      // whose outcome was unknown, finds its answer in the stream and decides nothing.
-      if (request.stored && answered()) {
-        settle_answered();
-        continue;
-      }
-      auto decider = spec->deciders.find(command.type);
-      if (decider == spec->deciders.end()) {
-        auto reason = "actor " + spec->name + " has no decide for " + command.type;
-        if (request.stored) {
-          reject(std::move(reason));
-          continue;
-        }
-        finish(HandleResult::failure(Status::invalid, std::move(reason), st.current->seq));
-        continue;
-      }
-      auto decision = decider->second(st.current->state, command);
-      if (decision.rejected() && request.stored) {
-        // A dispatched command's rejection is recorded in its stream: the caller is long gone.
-        reject(decision.rejection());
-        continue;
-      }
-      if (decision.rejected()) {
-        finish(HandleResult::failure(Status::rejected, decision.rejection(), st.current->seq));
-        continue;
-      }
-      st.queue.front().rejecting = false;
-      append_or_finish(envelopes(command, decision, request.stored));
-    } catch (const BadInput& e) {
-      // A stored command that can never be decided (say, a payload this version cannot read) is
-      // answered with its rejection, so it is not retried forever; a caller gets the error.
-      if (request.stored && st.current) {
-        reject(e.what());
-        continue;
-      }
-      finish(HandleResult::failure(Status::invalid, e.what(), st.current ? st.current->seq : 0));
-    } catch (const LeaseLost& e) {
-      finish(HandleResult::failure(Status::lease_lost, e.what(), st.current ? st.current->seq : 0));
-    } catch (const Unavailable& e) {
-      st.current.reset();
-      finish(HandleResult::failure(Status::unavailable, e.what()));
-    } catch (const std::exception& e) {
-      st.current.reset();  // reload before the next command: the failure may have left the state half-built
-      finish(HandleResult::failure(Status::failed, std::string("handling ") + command.type + " failed: " + e.what()));
-    }
+      act(judge());
+    });
   }
   if (!st.busy && st.queue.empty() && st.passivating) self->quit();
+}
+
+// Runs a step of the front command; a failure finishes it with the reason.
+template <class Step>
+void Stream::guarded(Step&& step) const {
+  auto& st = self->state;
+  bool stored = st.queue.front().request.stored;
+  const auto& type = st.queue.front().request.command.type;
+  try {
+    step();
+  } catch (const BadInput& e) {
+    // A stored command that can never be decided (say, a payload this version cannot read) is
+    // answered with its rejection, so it is not retried forever; a caller gets the error.
+    if (stored && st.current) return act(rejection(e.what()));
+    finish(HandleResult::failure(Status::invalid, e.what(), st.current ? st.current->seq : 0));
+  } catch (const LeaseLost& e) {
+    finish(HandleResult::failure(Status::lease_lost, e.what(), st.current ? st.current->seq : 0));
+  } catch (const Unavailable& e) {
+    st.current.reset();
+    finish(HandleResult::failure(Status::unavailable, e.what()));
+  } catch (const std::exception& e) {
+    st.current.reset();  // reload before the next command: the failure may have left the state half-built
+    finish(HandleResult::failure(Status::failed, "handling " + type + " failed: " + e.what()));
+  } catch (...) {
+    st.current.reset();
+    finish(HandleResult::failure(Status::failed, "handling " + type + " failed: a throw that is not a std::exception"));
+  }
+}
+
+// Decides the front command against the current state. A stored command is decided at most once:
+// a re-delivery, or a retry after an append whose outcome was unknown, finds its answer in the
+// stream and decides nothing.
+Verdict Stream::judge() const {
+  const auto& st = self->state;
+  const auto& request = st.queue.front().request;
+  const auto& command = request.command;
+  if (request.stored && answered()) return Verdict::settle();
+  auto decider = spec->deciders.find(command.type);
+  if (decider == spec->deciders.end()) {
+    auto reason = "actor " + spec->name + " has no decide for " + command.type;
+    if (request.stored) return rejection(std::move(reason));
+    return Verdict::finish(HandleResult::failure(Status::invalid, std::move(reason), st.current->seq));
+  }
+  auto decision = decider->second(st.current->state, command);
+  // A dispatched command's rejection is recorded in its stream: the caller is long gone.
+  if (decision.rejected() && request.stored) return rejection(decision.rejection());
+  if (decision.rejected())
+    return Verdict::finish(HandleResult::failure(Status::rejected, decision.rejection(), st.current->seq));
+  auto messages = envelopes(command, decision, request.stored);
+  // A stored command that decides no events still has to record that it was handled.
+  if (messages.empty()) return Verdict::settle();
+  return Verdict::append(std::move(messages), false);
+}
+
+// Answers the front (stored) command with a rejection, appended with the group's mark in one
+// transaction: a crash cannot leave the one without the other.
+Verdict Stream::rejection(std::string reason) const {
+  const auto& command = self->state.queue.front().request.command;
+  return Verdict::append(envelopes(command, Decision(Rejection{command.id, command.type, std::move(reason)}), true),
+                         true);
+}
+
+void Stream::act(Verdict verdict) const {
+  switch (verdict.kind) {
+    case Verdict::Kind::finish: return finish(std::move(verdict.result));
+    case Verdict::Kind::settle: return settle_answered();
+    case Verdict::Kind::append:
+      self->state.queue.front().rejecting = verdict.rejecting;
+      return append(std::move(verdict.messages));
+  }
 }
 
 // Whether the stream already answers the front (stored) command: a message after it, caused by
@@ -148,21 +191,6 @@ void Stream::settle_answered() const {
   finish({Status::ok, {}, {}, st.current->seq});
 }
 
-// Answers the front (stored) command with a rejection, appended with the group's mark in one
-// transaction: a crash cannot leave the one without the other.
-void Stream::reject(std::string reason) const {
-  auto& pending = self->state.queue.front();
-  pending.rejecting = true;
-  const auto& command = pending.request.command;
-  append(envelopes(command, Decision(Rejection{command.id, command.type, std::move(reason)}), true));
-}
-
-// A stored command that decides no events still has to record that it was handled.
-void Stream::append_or_finish(std::vector<Message> messages) const {
-  if (!messages.empty()) return append(std::move(messages));
-  settle_answered();
-}
-
 void Stream::append(std::vector<Message> messages) const {
   const auto& pending = self->state.queue.front().request;
   AppendRequest request{id, ExpectedSeq::exactly(self->state.current->seq), std::move(messages), pending.mark};
@@ -187,7 +215,7 @@ void Stream::appended(AppendOutcome& outcome) const {
     case AppendOutcome::Status::invalid:
       // A stored command's events the store refuses (too big, say) will never fit: reject it.
       if (pending.request.stored && !pending.rejecting)
-        return reject("its events cannot be stored: " + outcome.error);
+        return act(rejection("its events cannot be stored: " + outcome.error));
       return finish(HandleResult::failure(Status::invalid, outcome.error, st.current->seq));
     case AppendOutcome::Status::lease_lost:
       return finish(HandleResult::failure(Status::lease_lost, outcome.error, st.current->seq));
@@ -195,31 +223,14 @@ void Stream::appended(AppendOutcome& outcome) const {
       st.current.reset();  // the commit may have happened: rehydrate before deciding again
       return finish(HandleResult::failure(Status::unavailable, outcome.error));
     case AppendOutcome::Status::conflict:
-      // Another writer (another process) got there first: catch up and decide again.
-      if (pending.conflicts++ < context->conflict_retries) {
-        try {
-          auto newer = catch_up(*spec, context->app->types(), *context->store, id, *st.current);
-          // Another process already handled this stored command (it owned the delivery meanwhile).
-          if (pending.request.stored) {
-            for (const auto& m : newer)
-              if (answers(*spec, m, pending.request.command.id)) return settle_answered();
-            pending.checked = st.current->seq;
-          }
-        } catch (const std::exception& e) {
-          st.current.reset();
-          return finish(HandleResult::failure(Status::failed, std::string("reloading after a conflict failed: ") + e.what()));
-        }
-        // Back off with jitter before deciding again: two processes retrying in lockstep could
-        // otherwise starve one of them (the loser always needs an extra read to catch up).
-        auto ceiling = std::min(2 << std::min(pending.conflicts, 5), 50);
-        auto delay = std::chrono::milliseconds(std::uniform_int_distribution<int>(0, ceiling)(st.random));
-        self->delayed_send(self, delay, retry_atom::value);
-        return;
-      }
+      // Another writer (another process) got there first: decide again under the stream's lock,
+      // where nobody can. Under the lock no conflict can happen, but a store that broke that
+      // promise must not loop.
+      if (!pending.locked) return decide_locked();
       return finish(HandleResult::failure(Status::conflict,
                                           "stream '" + id + "': expected seq " + std::to_string(st.current->seq) +
-                                              ", stream is at " + std::to_string(outcome.head_seq) + " (after " +
-                                              std::to_string(context->conflict_retries) + " retries)",
+                                              ", stream is at " + std::to_string(outcome.head_seq) +
+                                              " (under the stream's write lock)",
                                           outcome.head_seq));
     case AppendOutcome::Status::appended: break;
   }
@@ -239,6 +250,34 @@ void Stream::appended(AppendOutcome& outcome) const {
     result.error = std::string("events were stored but evolving them failed: ") + e.what();
   }
   finish(std::move(result));
+}
+
+// After a conflict: holds the stream's write lock while catching up on the newer messages,
+// deciding again and appending, so the retry always makes progress however many processes write
+// the stream. Bypasses the group-commit writer; contention is the rare path.
+void Stream::decide_locked() const {
+  auto& st = self->state;
+  auto& pending = st.queue.front();
+  pending.locked = true;
+  guarded([&] {
+    std::optional<Verdict> verdict;
+    auto outcome = context->store->append_under_lock(
+        id, st.current->seq, [&](const std::vector<Message>& newer) -> std::optional<AppendRequest> {
+          for (const auto& message : newer) {
+            apply(*spec, context->app->types(), *st.current, message);
+            // Another process already answered this stored command (it owned the delivery meanwhile).
+            if (pending.request.stored && answers(*spec, message, pending.request.command.id))
+              verdict = Verdict::settle();
+          }
+          pending.checked = st.current->seq;  // so judge() reads nothing: the store is locked
+          if (!verdict) verdict = judge();
+          if (verdict->kind != Verdict::Kind::append) return std::nullopt;
+          return AppendRequest{id, ExpectedSeq::exactly(st.current->seq), verdict->messages, pending.request.mark};
+        });
+    if (!outcome) return act(std::move(*verdict));
+    pending.rejecting = verdict->rejecting;
+    appended(*outcome);
+  });
 }
 
 void Stream::maybe_snapshot(int64_t before, int64_t after) const {
@@ -267,14 +306,15 @@ stream_actor::behavior_type stream_actor_behavior(Self self, std::string stream_
   auto stream = std::make_shared<const Stream>(Stream{self, std::move(stream_id), spec, std::move(context), std::move(writer)});
   return {
       [stream](handle_atom, HandleRequest& request) -> caf::result<HandleResult> {
+        auto& queue = stream->self->state.queue;
+        if (queue.size() >= stream->context->max_queued_commands)
+          return HandleResult::failure(Status::overloaded,
+                                       "stream '" + stream->id + "' is overloaded: " + std::to_string(queue.size()) +
+                                           " commands are waiting (max_queued_commands); try again later");
         auto promise = stream->self->make_response_promise<HandleResult>();
-        stream->self->state.queue.push_back({std::move(request), promise, 0});
+        queue.push_back({std::move(request), promise});
         stream->process_next();
         return promise;
-      },
-      [stream](retry_atom) {
-        stream->self->state.busy = false;
-        stream->process_next();
       },
       [stream](passivate_atom) {
         stream->self->state.passivating = true;

@@ -4,7 +4,6 @@
 #include <list>
 #include <memory>
 #include <optional>
-#include <random>
 
 #include "actors/protocol.hpp"
 #include "runtime/application.hpp"
@@ -16,16 +15,16 @@ namespace cairn {
 struct StreamContext {
   const Application* app = nullptr;
   Store* store = nullptr;
-  int conflict_retries = 5;
+  size_t max_queued_commands = 1000;
 };
 
 struct StreamActorState {
   struct Pending {
     HandleRequest request;
     caf::typed_response_promise<HandleResult> promise;
-    int conflicts = 0;
     int64_t checked = 0;     // a stored command: the stream holds no answer to it up to this seq
     bool rejecting = false;  // a stored command: what is being appended is its rejection
+    bool locked = false;     // decided again under the stream's write lock, after a conflict
   };
   // Explicit stash: the front one is being decided or appended. A list, not a deque: an empty
   // deque still holds a ~600-byte block, and most live actors are idle with an empty queue.
@@ -33,7 +32,6 @@ struct StreamActorState {
   bool busy = false;
   bool passivating = false;
   std::optional<Rehydrated> current;  // empty until the first command (or after a failed read)
-  std::minstd_rand random{std::random_device{}()};  // jitter for conflict retries
   static inline const char* name = "cairn.stream";
 };
 

@@ -226,6 +226,15 @@ class Store {
   // One stream, atomically. Throws ConcurrencyConflict or BadInput; nothing is written then.
   std::vector<Message> append(std::string stream_id, ExpectedSeq expected, std::vector<Message> messages);
 
+  // What a writer makes of a stream's newer messages, under its write lock: the append, or none.
+  using LockedDecide = std::function<std::optional<AppendRequest>(const std::vector<Message>& newer)>;
+  // Takes the stream's write lock, reads what it holds after `after_seq`, and appends what `decide`
+  // makes of that, in one transaction: no other writer can append in between, so the append cannot
+  // conflict and contention always makes progress. Empty when `decide` returns none (nothing is
+  // written). `decide` may run more than once (after a lost connection); it must not call the store.
+  virtual std::optional<AppendOutcome> append_under_lock(const std::string& stream_id, int64_t after_seq,
+                                                         const LockedDecide& decide) = 0;
+
   virtual std::vector<Message> read_stream(std::string_view stream_id, const StreamRange& range = {}) = 0;
   virtual int64_t head_seq(std::string_view stream_id) = 0;
   virtual std::optional<Message> find_message(std::string_view id) = 0;

@@ -17,7 +17,7 @@ struct Config {
   bool migrate = false;      // apply missing schema migrations on start (PostgreSQL)
   Limits limits;
   size_t pool_size = 4;                 // PostgreSQL connections
-  int conflict_retries = 5;             // reload-and-decide-again attempts after a conflict
+  size_t max_queued_commands = 1000;    // per stream; more are refused at once as overloaded
   size_t writers = 2;                   // group-commit writers (a stream always uses the same one)
   size_t writer_batch = 512;            // appends per transaction; 1 turns group commit off
   std::chrono::milliseconds idle_timeout = std::chrono::minutes(5);  // passivate stream actors idle this long

@@ -11,7 +11,8 @@ namespace cairn {
 
 struct HandleResult {
   // lease_lost: a delivered command's consumer-group slice changed owners; nothing was written.
-  enum class Status { ok, rejected, conflict, invalid, failed, lease_lost, unavailable };
+  // overloaded: the stream's queue was full; nothing was decided (try again later).
+  enum class Status { ok, rejected, conflict, invalid, failed, lease_lost, unavailable, overloaded };
   Status status = Status::failed;
   std::vector<Message> events;  // as stored
   std::string error;            // the rejection's reason, or what went wrong
@@ -31,7 +32,8 @@ inline int exit_code(HandleResult::Status status) {
     case HandleResult::Status::invalid: return exit_code(ErrorKind::bad_input);
     case HandleResult::Status::failed:
     case HandleResult::Status::lease_lost:
-    case HandleResult::Status::unavailable: return exit_code(ErrorKind::store);
+    case HandleResult::Status::unavailable:
+    case HandleResult::Status::overloaded: return exit_code(ErrorKind::store);
   }
   return 1;
 }

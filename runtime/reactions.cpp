@@ -55,7 +55,9 @@ void CommandDelivery::handle(Store&, ConsumerServices& services, const Message& 
   // The stream actor answers it at most once: its events or its rejection, appended with the mark.
   auto result = services.deliver(command, delivery.mark(options_.group, command));
   if (result.status == HandleResult::Status::lease_lost) throw LeaseLost(result.error);
-  if (result.status == HandleResult::Status::unavailable) throw Unavailable(result.error);
+  // Neither is a failed attempt: the command is delivered again once the store or stream can take it.
+  if (result.status == HandleResult::Status::unavailable || result.status == HandleResult::Status::overloaded)
+    throw Unavailable(result.error);
   if (result.status != HandleResult::Status::ok)
     throw StoreError("delivering " + command.type + " " + command.id + " failed: " + result.error);
 }

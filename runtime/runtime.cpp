@@ -72,7 +72,7 @@ struct Runtime::Impl final : ConsumerServices {
     for (size_t i = 0; i < std::max<size_t>(config.writers, 1); ++i)
       writers.push_back(system->spawn<caf::detached>(writer, store.get(), config.writer_batch, wakeup));
     if (!config.database_url.empty()) notifier = std::make_unique<Notifier>(config.database_url, wakeup, false, nullptr);
-    auto context = std::make_shared<StreamContext>(StreamContext{&app, store.get(), config.conflict_retries});
+    auto context = std::make_shared<StreamContext>(StreamContext{&app, store.get(), config.max_queued_commands});
     supervisor_handle = system->spawn(supervisor, context, writers,
                                       SupervisorOptions{config.idle_timeout, config.max_live_actors});
   }

@@ -69,8 +69,23 @@ std::vector<AppendOutcome> MemoryStore::append_locked(std::vector<AppendRequest>
   return outcomes;
 }
 
+std::optional<AppendOutcome> MemoryStore::append_under_lock(const std::string& stream_id, int64_t after_seq,
+                                                            const LockedDecide& decide) {
+  validate_stream_id(stream_id, limits());
+  std::lock_guard lock(mutex_);
+  auto request = decide(read_locked(stream_id, {after_seq, std::nullopt, std::nullopt}));
+  if (!request) return std::nullopt;
+  std::vector<AppendRequest> one;
+  one.push_back(std::move(*request));
+  return std::move(append_locked(std::move(one)).front());
+}
+
 std::vector<Message> MemoryStore::read_stream(std::string_view stream_id, const StreamRange& range) {
   std::lock_guard lock(mutex_);
+  return read_locked(stream_id, range);
+}
+
+std::vector<Message> MemoryStore::read_locked(std::string_view stream_id, const StreamRange& range) const {
   std::vector<Message> out;
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return out;

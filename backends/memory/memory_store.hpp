@@ -14,6 +14,8 @@ class MemoryStore final : public Store {
   explicit MemoryStore(Limits limits = {}) : Store(limits) {}
 
   std::vector<AppendOutcome> append_many(std::vector<AppendRequest> requests) override;
+  std::optional<AppendOutcome> append_under_lock(const std::string& stream_id, int64_t after_seq,
+                                                 const LockedDecide& decide) override;
   std::vector<Message> read_stream(std::string_view stream_id, const StreamRange& range) override;
   int64_t head_seq(std::string_view stream_id) override;
   std::optional<Message> find_message(std::string_view id) override;
@@ -74,6 +76,7 @@ class MemoryStore final : public Store {
     Timestamp updated_at{};
   };
   std::vector<AppendOutcome> append_locked(std::vector<AppendRequest> requests);
+  std::vector<Message> read_locked(std::string_view stream_id, const StreamRange& range) const;
 
   std::mutex mutex_;
   int64_t next_epoch_ = 1;

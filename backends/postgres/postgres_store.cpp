@@ -34,25 +34,11 @@ void prepare_statements(pqxx::connection& c) {
   // An append's first round trip after BEGIN: stream locks, then heads and already-stored ids
   // (sql/004_append_round_trips.sql).
   c.prepare("lock_for_append", "SELECT * FROM cairn.lock_for_append($1::bigint[], $2::jsonb, $3::jsonb)");
-  // Its second: the rows, the new stream heads and the consumer marks in one statement (every
-  // data-modifying part of a WITH runs to completion). Positions follow the rows' order.
-  c.prepare("write",
-            "WITH inserted AS ("
-            "  INSERT INTO cairn.messages (id, stream_id, seq, type, revision, payload, metadata, stream_hash) "
-            "  SELECT (m->>'id')::uuid, m->>'stream_id', (m->>'seq')::bigint, m->>'type', (m->>'revision')::int, "
-            "         m->'payload', m->'metadata', (m->>'stream_hash')::bigint "
-            "  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(m, i) ORDER BY i "
-            "  RETURNING id::text, position, (extract(epoch FROM created_at) * 1000000)::bigint AS created_micros), "
-            "heads AS ("
-            "  INSERT INTO cairn.streams (stream_id, head_seq, updated_at) "
-            "  SELECT key, value::bigint, now() FROM jsonb_each_text($2::jsonb) "
-            "  ON CONFLICT (stream_id) DO UPDATE SET head_seq = excluded.head_seq, updated_at = excluded.updated_at), "
-            "marks AS ("
-            "  INSERT INTO cairn.group_streams (group_id, stream_id, seq) "
-            "  SELECT m->>'group_id', m->>'stream_id', (m->>'seq')::bigint FROM jsonb_array_elements($3::jsonb) m "
-            "  ON CONFLICT (group_id, stream_id) DO UPDATE SET seq = greatest(cairn.group_streams.seq, excluded.seq), "
-            "  updated_at = now()) "
-            "SELECT * FROM inserted");
+  // Its second: the rows, the new stream heads and the consumer marks in one statement.
+  c.prepare("write", "SELECT * FROM cairn.write_messages($1::jsonb, $2::jsonb, $3::jsonb)");
+  // The common case in one round trip, outside a transaction block (sql/008_one_round_trip_append.sql).
+  c.prepare("append_expected",
+            "SELECT * FROM cairn.append_expected($1::bigint[], $2::jsonb, $3::jsonb, $4::jsonb, $5::jsonb)");
   c.prepare("read_stream", "SELECT " CAIRN_MESSAGE_COLUMNS
                            " FROM cairn.messages WHERE stream_id = $1 AND seq > $2 AND seq <= $3 "
                            "AND created_at <= " CAIRN_FROM_MICROS("$4") " ORDER BY seq");
@@ -266,6 +252,79 @@ void drop_stale_fences(pqxx::work& tx, const std::vector<AppendRequest>& request
   }
 }
 
+// What a batch writes, as the write statements take it: the rows, the streams' new heads, the
+// consumer marks, and which (request, message) each row is.
+struct Writes {
+  Json rows = Json::array();
+  Json new_heads = Json::object();
+  Json marks = Json::array();
+  std::vector<std::pair<size_t, size_t>> written;
+
+  // Request i's messages follow `head` (moved past them) in its stream.
+  void add(size_t i, AppendRequest& request, int64_t& head) {
+    for (size_t k = 0; k < request.messages.size(); ++k) {
+      auto& m = request.messages[k];
+      m.seq = ++head;
+      rows.push_back({{"id", m.id},
+                      {"stream_id", m.stream_id},
+                      {"seq", m.seq},
+                      {"type", m.type},
+                      {"revision", m.revision},
+                      {"payload", m.payload},
+                      {"metadata", m.metadata},
+                      {"stream_hash", stream_hash(m.stream_id)}});
+      written.emplace_back(i, k);
+    }
+    new_heads[request.stream_id] = head;
+  }
+  void mark(const ProgressMark& mark) {
+    marks.push_back({{"group_id", mark.group_id}, {"stream_id", mark.stream_id}, {"seq", mark.seq}});
+  }
+  // Gives the written messages the positions and times the database assigned.
+  void assigned(const pqxx::result& result, std::vector<AppendRequest>& requests,
+                std::vector<AppendOutcome>& outcomes) const {
+    std::map<std::string, std::pair<int64_t, int64_t>> by_id;  // id -> (position, created_at)
+    for (const auto& r : result) by_id[r[0].c_str()] = {r[1].as<int64_t>(), r[2].as<int64_t>()};
+    for (auto [i, k] : written) {
+      auto& m = requests[i].messages[k];
+      m.position = by_id.at(m.id).first;
+      m.created_at = from_micros(by_id.at(m.id).second);
+      outcomes[i].messages.push_back(m);
+    }
+  }
+};
+
+// The common case in one round trip, outside a transaction block: every request valid, expecting
+// an exact head (those of one stream following each other), with no fenced mark. None when that
+// does not hold, or a stream is not where its request expects it, or an id is already stored: the
+// caller then decides request by request, in a transaction.
+std::optional<std::vector<AppendOutcome>> append_expected(pqxx::connection& c, std::vector<AppendRequest>& requests,
+                                                          const std::vector<std::string>& errors) {
+  std::vector<AppendOutcome> outcomes(requests.size());
+  std::set<std::string> streams;
+  Json expected = Json::object();
+  std::map<std::string, int64_t> heads;
+  Writes writes;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    auto& request = requests[i];
+    if (!errors[i].empty() || request.expected.is_any || (request.mark && request.mark->fence)) return std::nullopt;
+    auto [head, first] = heads.try_emplace(request.stream_id, request.expected.seq);
+    if (first) expected[request.stream_id] = request.expected.seq;
+    if (head->second != request.expected.seq) return std::nullopt;
+    streams.insert(request.stream_id);
+    writes.add(i, request, head->second);
+    if (request.mark) writes.mark(*request.mark);
+    outcomes[i].status = AppendOutcome::Status::appended;
+    outcomes[i].head_seq = head->second;
+  }
+  pqxx::nontransaction tx(c);
+  auto result = tx.exec_prepared("append_expected", lock_keys(streams), expected.dump(), writes.rows.dump(),
+                                 writes.new_heads.dump(), writes.marks.dump());
+  if (result.empty()) return std::nullopt;
+  writes.assigned(result, requests, outcomes);
+  return outcomes;
+}
+
 // Locks the valid requests' streams, reads their heads and stored ids, and writes: two round trips.
 std::vector<AppendOutcome> write_locked(pqxx::work& tx, std::vector<AppendRequest>& requests,
                                         std::vector<std::string> errors) {
@@ -289,8 +348,7 @@ std::vector<AppendOutcome> write_locked(pqxx::work& tx, std::vector<AppendReques
   }
   drop_stale_fences(tx, requests, errors, outcomes);
 
-  Json rows = Json::array(), new_heads = Json::object();
-  std::vector<std::pair<size_t, size_t>> written;  // (request, message) of each row, in order
+  Writes writes;
   for (size_t i = 0; i < requests.size(); ++i) {
     auto& request = requests[i];
     auto& outcome = outcomes[i];
@@ -312,46 +370,22 @@ std::vector<AppendOutcome> write_locked(pqxx::work& tx, std::vector<AppendReques
       case AppendDecision::Kind::already_stored:
         outcome.status = AppendOutcome::Status::appended;
         for (auto& e : existing) outcome.messages.push_back(std::move(*e));
+        if (request.mark) writes.mark(*request.mark);
         break;
       case AppendDecision::Kind::write:
         outcome.status = AppendOutcome::Status::appended;
-        for (size_t k = 0; k < request.messages.size(); ++k) {
-          auto& m = request.messages[k];
-          m.seq = ++head;
-          rows.push_back({{"id", m.id},
-                          {"stream_id", m.stream_id},
-                          {"seq", m.seq},
-                          {"type", m.type},
-                          {"revision", m.revision},
-                          {"payload", m.payload},
-                          {"metadata", m.metadata},
-                          {"stream_hash", stream_hash(m.stream_id)}});
-          written.emplace_back(i, k);
-        }
+        writes.add(i, request, head);
         outcome.head_seq = head;
-        new_heads[request.stream_id] = head;
+        if (request.mark) writes.mark(*request.mark);
         break;
     }
   }
-  Json marks = Json::array();
-  for (size_t i = 0; i < requests.size(); ++i)
-    if (outcomes[i].status == AppendOutcome::Status::appended && requests[i].mark)
-      marks.push_back({{"group_id", requests[i].mark->group_id},
-                       {"stream_id", requests[i].mark->stream_id},
-                       {"seq", requests[i].mark->seq}});
-  if (written.empty()) {
-    if (!marks.empty()) tx.exec_prepared("marks", marks.dump());
+  if (writes.written.empty()) {
+    if (!writes.marks.empty()) tx.exec_prepared("marks", writes.marks.dump());
     return outcomes;
   }
-
-  std::map<std::string, std::pair<int64_t, int64_t>> assigned;  // id -> (position, created_at)
-  for (const auto& r : tx.exec_prepared("write", rows.dump(), new_heads.dump(), marks.dump()))
-    assigned[r[0].c_str()] = {r[1].as<int64_t>(), r[2].as<int64_t>()};
-  for (auto [i, k] : written) {
-    auto& m = requests[i].messages[k];
-    std::tie(m.position, m.created_at) = std::pair(assigned.at(m.id).first, from_micros(assigned.at(m.id).second));
-    outcomes[i].messages.push_back(m);
-  }
+  writes.assigned(tx.exec_prepared("write", writes.rows.dump(), writes.new_heads.dump(), writes.marks.dump()),
+                  requests, outcomes);
   return outcomes;
 }
 
@@ -412,6 +446,7 @@ PostgresStore::PostgresStore(const std::string& url, Limits limits, size_t pool_
 std::vector<AppendOutcome> PostgresStore::append_batch(std::vector<AppendRequest>& requests,
                                                        const std::vector<std::string>& errors) {
   return pool_.run([&](pqxx::connection& c) {
+    if (auto outcomes = append_expected(c, requests, errors)) return std::move(*outcomes);
     pqxx::work tx(c);
     auto outcomes = write_locked(tx, requests, errors);  // takes the streams' locks first
     tx.commit();
@@ -446,6 +481,32 @@ std::vector<AppendOutcome> PostgresStore::append_many(std::vector<AppendRequest>
   } catch (const pqxx::failure& e) {
     throw StoreError(std::string("append failed: ") + e.what());
   }
+}
+
+std::optional<AppendOutcome> PostgresStore::append_under_lock(const std::string& stream_id, int64_t after_seq,
+                                                              const LockedDecide& decide) {
+  validate_stream_id(stream_id, limits());
+  bool decided = false;
+  return with_connection([&](pqxx::connection& c) -> std::optional<AppendOutcome> {
+    // The pool retries a transaction whose connection broke; once `decide` ran, its commit may
+    // have happened, and deciding again could decide a command twice.
+    if (decided) throw Unavailable("PostgreSQL: the connection was lost while appending under the stream's lock");
+    pqxx::work tx(c);
+    lock_streams(tx, {stream_id});
+    // READ COMMITTED: this statement's snapshot is taken after the lock, so it sees every append
+    // the previous holder committed.
+    auto newer = rows_to_messages(tx.exec_prepared("read_stream", stream_id, after_seq,
+                                                   std::numeric_limits<int64_t>::max(),
+                                                   std::numeric_limits<int64_t>::max() / 2));
+    decided = true;
+    auto request = decide(newer);
+    if (!request) return std::nullopt;
+    std::vector<AppendRequest> one;
+    one.push_back(std::move(*request));
+    auto outcome = std::move(write_locked(tx, one, validate_requests(one)).front());
+    tx.commit();
+    return outcome;
+  });
 }
 
 std::vector<Message> PostgresStore::read_stream(std::string_view stream_id, const StreamRange& range) {

@@ -13,6 +13,8 @@ class PostgresStore final : public Store {
   PostgresStore(const std::string& url, Limits limits = {}, size_t pool_size = 4);
 
   std::vector<AppendOutcome> append_many(std::vector<AppendRequest> requests) override;
+  std::optional<AppendOutcome> append_under_lock(const std::string& stream_id, int64_t after_seq,
+                                                 const LockedDecide& decide) override;
   std::vector<Message> read_stream(std::string_view stream_id, const StreamRange& range) override;
   int64_t head_seq(std::string_view stream_id) override;
   std::optional<Message> find_message(std::string_view id) override;

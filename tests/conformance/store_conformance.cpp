@@ -116,6 +116,38 @@ TEST_SUITE("conformance") {
     CHECK(store->head_seq("order-2") == 0);
   }
 
+  TEST_CASE("append_under_lock decides on what the stream holds after a seq; none writes nothing") {
+    auto store = fresh_store();
+    store->append("locked-1", ExpectedSeq::exactly(0), msgs("locked-1", 3));
+    using Decided = std::optional<AppendRequest>;
+    std::vector<int64_t> seen;
+    auto none = store->append_under_lock("locked-1", 1, [&](const std::vector<Message>& newer) -> Decided {
+      for (const auto& m : newer) seen.push_back(m.seq);
+      return std::nullopt;
+    });
+    CHECK_FALSE(none);
+    CHECK(seen == std::vector<int64_t>{2, 3});
+    CHECK(store->head_seq("locked-1") == 3);
+
+    auto outcome = store->append_under_lock("locked-1", 3, [&](const std::vector<Message>& newer) -> Decided {
+      CHECK(newer.empty());
+      return AppendRequest{"locked-1", ExpectedSeq::exactly(3), msgs("locked-1", 2)};
+    });
+    REQUIRE(outcome);
+    CHECK(outcome->status == AppendOutcome::Status::appended);
+    CHECK(outcome->messages.back().seq == 5);
+    CHECK(store->read_stream("locked-1").size() == 5);
+
+    auto invalid = store->append_under_lock("locked-1", 5, [&](const std::vector<Message>&) -> Decided {
+      return AppendRequest{"locked-1", ExpectedSeq::exactly(5), {}};
+    });
+    REQUIRE(invalid);
+    CHECK(invalid->status == AppendOutcome::Status::invalid);
+    CHECK(store->head_seq("locked-1") == 5);
+    CHECK_THROWS_AS(store->append_under_lock("", 0, [&](const std::vector<Message>&) -> Decided { return {}; }),
+                    BadInput);
+  }
+
   TEST_CASE("append_many checks each stream on its own") {
     auto store = fresh_store();
     store->append("s-conflict", ExpectedSeq::exactly(0), msgs("s-conflict", 1));

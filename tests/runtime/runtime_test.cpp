@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include "runtime/projector.hpp"
@@ -11,6 +12,7 @@
 #include "tests/support/eventually.hpp"
 #include "tests/support/backend.hpp"
 #include "tests/support/counter_actor.hpp"
+#include "tests/support/faulty_store.hpp"
 #include "tests/support/runtimes.hpp"
 
 using namespace cairn;
@@ -75,6 +77,56 @@ TEST_CASE("100 concurrent handle calls on one stream: no gaps, and the state is 
   auto state = runtime->load<counter::State>("counter-hot");
   CHECK(state.count == 200);
   CHECK(state.total == 5050 + 100);
+}
+
+namespace {
+
+// Holds every append until the test opens the gate: a stream's commands pile up behind the first.
+class GatedStore final : public testing::ForwardingStore {
+ public:
+  explicit GatedStore(std::unique_ptr<Store> inner) : ForwardingStore(std::move(inner)) {}
+  std::vector<AppendOutcome> append_many(std::vector<AppendRequest> requests) override {
+    gate.wait();
+    return inner().append_many(std::move(requests));
+  }
+  std::shared_future<void> gate;
+};
+
+}  // namespace
+
+TEST_CASE("a flood of commands to one stream is refused as overloaded past the queue bound; the rest are decided") {
+  std::promise<void> open;
+  auto config = test_config();
+  config.max_queued_commands = 3;
+  config.wrap_store = [&open](std::unique_ptr<Store> inner) {
+    auto store = std::make_unique<GatedStore>(std::move(inner));
+    store->gate = open.get_future().share();
+    return std::unique_ptr<Store>(std::move(store));
+  };
+  auto runtime = counter_runtime(config);
+  std::vector<std::future<HandleResult>> results;
+  for (int i = 0; i < 10; ++i) results.push_back(runtime->handle_async("counter-flood", Runtime::make_command("counter-flood", counter::Increment{1}, {})));
+  auto refused_at_once = testing::eventually([&] {
+    int ready = 0;
+    for (auto& r : results) ready += r.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    return ready == 7;
+  });
+  open.set_value();
+  CHECK(refused_at_once);
+  int ok = 0, overloaded = 0;
+  for (auto& r : results) {
+    auto result = r.get();
+    ok += result.ok();
+    if (result.status == HandleResult::Status::overloaded) {
+      ++overloaded;
+      CHECK(result.error.find("stream 'counter-flood' is overloaded: 3 commands are waiting") != std::string::npos);
+    }
+  }
+  CHECK(ok == 3);
+  CHECK(overloaded == 7);
+  CHECK(exit_code(HandleResult::Status::overloaded) == 1);
+  CHECK(runtime->load<counter::State>("counter-flood").count == 3);
+  CHECK(runtime->handle("counter-flood", counter::Increment{1}).ok());  // the queue drained: served again
 }
 
 TEST_CASE("a rejection appends nothing; a throwing decide is an error and the actor keeps serving") {

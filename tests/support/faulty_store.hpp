@@ -17,6 +17,10 @@ class ForwardingStore : public Store {
   std::vector<AppendOutcome> append_many(std::vector<AppendRequest> requests) override {
     return inner_->append_many(std::move(requests));
   }
+  std::optional<AppendOutcome> append_under_lock(const std::string& stream_id, int64_t after_seq,
+                                                 const LockedDecide& decide) override {
+    return inner_->append_under_lock(stream_id, after_seq, decide);
+  }
   std::vector<Message> read_stream(std::string_view stream_id, const StreamRange& range) override {
     return inner_->read_stream(stream_id, range);
   }
