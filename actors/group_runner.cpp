@@ -81,9 +81,11 @@ class Runner {
     auto now = Clock::now();
     if (now >= next_balance_) balance();
     if (slices_.empty()) return pause(context_->options.poll_interval * 5);
+    // Even while the pending events are at their bound: a pause, a reset or a lost lease must be
+    // seen, and asking after the leases is what tells the watchdog this runner is not frozen.
+    if (now - last_refresh_ >= context_->options.poll_interval) refresh();
+    if (slices_.empty()) return;
     if (wants_to_read()) {
-      if (now - last_refresh_ >= context_->options.poll_interval) refresh();
-      if (slices_.empty()) return;
       find_resumed();
       read();
     }

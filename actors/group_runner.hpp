@@ -57,6 +57,7 @@ struct RunnerOptions {
   int max_attempts = 5;        // then the (group, stream) stops
   std::chrono::milliseconds backoff_base{20};
   std::chrono::milliseconds backoff_max{2000};
+  std::chrono::milliseconds stall_timeout{60000};  // a runner silent this long loses its leases
 };
 
 struct RunnerContext {

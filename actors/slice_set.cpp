@@ -68,6 +68,7 @@ SliceSet::Balance SliceSet::balance() {
     bool orphaned = ++free_rounds_[slice] > orphan_rounds;
     if (owned_.size() >= share && !orphaned) continue;
     if (auto lease = context_.store->try_lease_slice(group_.group_id, slice, context_.owner)) {
+      lease->free_when_silent(context_.options.stall_timeout);  // lost() asks every refresh
       owned_[slice] = std::move(lease);
       free_rounds_.erase(slice);
       out.taken.push_back(slice);

@@ -1,6 +1,7 @@
 // The Store interface: the append-only log every backend implements and the conformance suite checks.
 #pragma once
 
+#include <chrono>
 #include <compare>
 #include <functional>
 #include <cstdint>
@@ -209,6 +210,10 @@ class SliceLease {
   explicit SliceLease(Fence fence) : fence_(fence) {}
   virtual ~SliceLease() = default;
   virtual bool alive() = 0;  // false once ownership may have been lost (e.g. the database restarted)
+  // Frees the lease for other processes once alive() has not been asked for `silence`: its
+  // holder is taken for frozen, and its later fenced writes fail. (The memory store's leases
+  // live as long as their holders: no other process shares it.)
+  virtual void free_when_silent(std::chrono::milliseconds silence) = 0;
   // What every progress write of this owner carries.
   Fence fence() const { return fence_; }
 

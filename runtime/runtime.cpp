@@ -346,7 +346,8 @@ void Runtime::start_consumers(WorkerOptions options) {
   if (!impl_->config.database_url.empty())
     impl_->notifier = std::make_unique<Notifier>(impl_->config.database_url, impl_->wakeup, true, options.log);
   RunnerOptions runner{options.batch_size,   options.poll_interval, options.stream_handlers,
-                       options.max_attempts, options.backoff_base,  options.backoff_max};
+                       options.max_attempts, options.backoff_base,  options.backoff_max,
+                       options.stall_timeout};
   for (auto& consumer : consumer_groups(impl_->app)) {
     const auto& consumer_options = consumer->options();
     if (!options.groups.empty() &&

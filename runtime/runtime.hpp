@@ -27,6 +27,10 @@ struct WorkerOptions {
   int max_attempts = 5;        // failed attempts before a (group, stream) stops
   std::chrono::milliseconds backoff_base{20};
   std::chrono::milliseconds backoff_max{2000};
+  // A runner that has not checked its leases for this long (frozen, deadlocked, or waiting on a
+  // handler to finish before it gives a slice up) loses them, so other processes take its slices
+  // over; its later progress writes fail (fenced). PostgreSQL only.
+  std::chrono::milliseconds stall_timeout{60000};
   std::string owner;                            // shown by `cairn status`; default host:pid
   std::function<void(const std::string&)> log;  // default: a line on stderr
 };

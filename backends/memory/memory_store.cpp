@@ -413,6 +413,7 @@ class MemorySliceLease final : public SliceLease {
   MemorySliceLease(Fence fence, std::function<void()> release) : SliceLease(fence), release_(std::move(release)) {}
   ~MemorySliceLease() override { release_(); }
   bool alive() override { return true; }
+  void free_when_silent(std::chrono::milliseconds) override {}  // no other process could take it
 
  private:
   std::function<void()> release_;

@@ -16,6 +16,15 @@ std::string with_keepalives(const std::string& url) {
 
 }  // namespace
 
+LeaseSession::~LeaseSession() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  stop_watchdog_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
+}
+
 void LeaseSession::drop_connection() {
   connection_.reset();
   held_.clear();
@@ -56,8 +65,9 @@ std::optional<LeaseSession::Taken> LeaseSession::take(const std::string& group_i
                                static_cast<int>(slice), owner);
     tx.commit();
     if (rows.empty()) return std::nullopt;
-    held_.insert({group_id, slice});
-    return Taken{rows[0][0].as<int64_t>(), rows[0][1].as<int>(), incarnation_};
+    Taken taken{rows[0][0].as<int64_t>(), rows[0][1].as<int>(), incarnation_};
+    held_[{group_id, slice}] = {taken, std::chrono::milliseconds(0), std::chrono::steady_clock::now()};
+    return taken;
   });
 }
 
@@ -107,8 +117,15 @@ void LeaseSession::leave(const std::string& group_id) {
 
 void LeaseSession::release(const std::string& group_id, uint32_t slice, const Taken& lease) {
   std::lock_guard lock(mutex_);
-  if (lease.incarnation != incarnation_ || !connection_ || !connection_->is_open()) return;  // gone already
-  held_.erase({group_id, slice});
+  release_locked(group_id, slice, lease);
+}
+
+void LeaseSession::release_locked(const std::string& group_id, uint32_t slice, const Taken& lease) {
+  auto it = held_.find({group_id, slice});
+  if (it == held_.end() || it->second.lease.epoch != lease.epoch || lease.incarnation != incarnation_ ||
+      !connection_ || !connection_->is_open())
+    return;  // gone already
+  held_.erase(it);
   try {
     pqxx::work tx(*connection_);
     tx.exec_params("SELECT cairn.release_lease($1, $2, $3, $4)", group_id, static_cast<int>(slice), lease.epoch,
@@ -119,10 +136,14 @@ void LeaseSession::release(const std::string& group_id, uint32_t slice, const Ta
   }
 }
 
-bool LeaseSession::alive(const Taken& lease) {
+bool LeaseSession::alive(const std::string& group_id, uint32_t slice, const Taken& lease) {
   std::lock_guard lock(mutex_);
-  if (lease.incarnation != incarnation_ || !connection_ || !connection_->is_open()) return false;
+  auto it = held_.find({group_id, slice});
+  if (it == held_.end() || it->second.lease.epoch != lease.epoch || lease.incarnation != incarnation_ ||
+      !connection_ || !connection_->is_open())
+    return false;
   auto now = std::chrono::steady_clock::now();
+  it->second.asked = now;
   if (now - verified_ < std::chrono::seconds(1)) return true;
   try {
     pqxx::nontransaction tx(*connection_);
@@ -132,6 +153,26 @@ bool LeaseSession::alive(const Taken& lease) {
   } catch (const std::exception&) {
     drop_connection();
     return false;
+  }
+}
+
+void LeaseSession::watch(const std::string& group_id, uint32_t slice, std::chrono::milliseconds silence) {
+  std::lock_guard lock(mutex_);
+  auto it = held_.find({group_id, slice});
+  if (it == held_.end()) return;
+  it->second.silence = silence;
+  it->second.asked = std::chrono::steady_clock::now();
+  if (!watchdog_.joinable()) watchdog_ = std::thread([this] { watchdog(); });
+}
+
+void LeaseSession::watchdog() {
+  std::unique_lock lock(mutex_);
+  while (!stop_watchdog_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stopping_; })) {
+    auto now = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::pair<std::string, uint32_t>, Taken>> silent;
+    for (const auto& [key, held] : held_)
+      if (held.silence.count() > 0 && now - held.asked > held.silence) silent.emplace_back(key, held.lease);
+    for (const auto& [key, lease] : silent) release_locked(key.first, key.second, lease);
   }
 }
 

@@ -706,7 +706,10 @@ class PostgresSliceLease final : public SliceLease {
                      postgres::LeaseSession::Taken taken)
       : SliceLease({slice, taken.epoch}), session_(std::move(session)), group_id_(std::move(group_id)), taken_(taken) {}
   ~PostgresSliceLease() override { session_->release(group_id_, fence().slice, taken_); }
-  bool alive() override { return session_->alive(taken_); }
+  bool alive() override { return session_->alive(group_id_, fence().slice, taken_); }
+  void free_when_silent(std::chrono::milliseconds silence) override {
+    session_->watch(group_id_, fence().slice, silence);
+  }
 
  private:
   std::shared_ptr<postgres::LeaseSession> session_;

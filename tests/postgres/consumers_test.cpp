@@ -14,7 +14,9 @@
 
 #include "runtime/projector.hpp"
 #include "runtime/runtime.hpp"
+#include "runtime/stream_projector.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/faulty_store.hpp"
 #include "tests/support/counter_consumers.hpp"
 #include "tests/support/test_database.hpp"
 
@@ -486,4 +488,91 @@ TEST_CASE("processes share a group's slices fairly, and the one left takes them 
     explain(db.url(), *first);
     FAIL_CHECK("the projector's table differs from the log");
   }
+}
+
+namespace {
+
+// Hangs the runner's reads while `frozen`: a runner that is stuck but still connected.
+class FreezableStore final : public testing::ForwardingStore {
+ public:
+  explicit FreezableStore(std::unique_ptr<Store> inner) : ForwardingStore(std::move(inner)) {}
+  FeedCursor feed_head() override {
+    while (frozen) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return inner().feed_head();
+  }
+  std::atomic<bool> frozen{false};
+};
+
+struct Tally {
+  long total = 0;
+  long events = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Tally, total, events)
+
+std::unique_ptr<Runtime> tally_runtime(Config config) {
+  auto runtime = std::make_unique<Runtime>(config);
+  counter::install(runtime->app());
+  auto tally = stream_projector<Tally>("counter.tally");
+  tally->on<counter::Incremented>([](Tally& view, const counter::Incremented& e, const Message&) {
+    view.total += e.by;
+    view.events += 1;
+  });
+  runtime->app().add(tally);
+  return runtime;
+}
+
+}  // namespace
+
+TEST_CASE("a frozen runner, still connected, loses its slices after the stall timeout; nothing is applied twice") {
+  testing::TestDatabase db;
+  FreezableStore* freezable = nullptr;
+  Config config;
+  config.database_url = db.url();
+  config.wrap_store = [&freezable](std::unique_ptr<Store> inner) {
+    auto store = std::make_unique<FreezableStore>(std::move(inner));
+    freezable = store.get();
+    return std::unique_ptr<Store>(std::move(store));
+  };
+  auto stuck = tally_runtime(config);
+  auto workers = fast();
+  workers.groups = {"counter.tally"};
+  workers.stall_timeout = std::chrono::milliseconds(500);
+  std::vector<std::string> stuck_log;
+  std::mutex log_mutex;
+  workers.log = [&](const std::string& line) {
+    std::lock_guard lock(log_mutex);
+    stuck_log.push_back(line);
+  };
+  stuck->start_consumers(workers);
+  auto increment = [&](int i) { REQUIRE(stuck->handle("counter-frozen" + std::to_string(i % 4), counter::Increment{i}).ok()); };
+  for (int i = 1; i <= 8; ++i) increment(i);
+  auto views_equal_log = [&](Runtime& reader) {
+    for (int s = 0; s < 4; ++s) {
+      auto stream = "counter-frozen" + std::to_string(s);
+      auto view = reader.projection<Tally>("counter.tally", stream);
+      auto state = reader.load<counter::State>(stream);
+      if (!view || view->total != state.total || view->events != state.count) return false;
+    }
+    return true;
+  };
+  REQUIRE(eventually([&] { return views_equal_log(*stuck); }));
+
+  freezable->frozen = true;
+  for (int i = 9; i <= 16; ++i) increment(i);
+  Config plain;
+  plain.database_url = db.url();
+  auto healthy = tally_runtime(plain);
+  auto healthy_workers = fast();
+  healthy_workers.groups = {"counter.tally"};
+  healthy->start_consumers(healthy_workers);
+  // The stuck runner's leases are freed by its watchdog; the healthy process takes every slice.
+  CHECK(eventually([&] { return views_equal_log(*healthy); }, std::chrono::seconds(10)));
+
+  freezable->frozen = false;  // it wakes up: its leases are gone, and it writes nothing of theirs
+  for (int i = 17; i <= 24; ++i) increment(i);
+  CHECK(eventually([&] { return views_equal_log(*healthy); }, std::chrono::seconds(10)));
+  stuck->stop_consumers();
+  std::lock_guard lock(log_mutex);
+  CHECK(std::any_of(stuck_log.begin(), stuck_log.end(),
+                    [](const std::string& line) { return line.find("lost slice") != std::string::npos; }));
 }
