@@ -93,7 +93,7 @@ template <class Step>
 void Stream::guarded(Step&& step) const {
   auto& st = self->state;
   bool stored = st.queue.front().request.stored;
-  const auto& type = st.queue.front().request.command.type;
+  auto type = st.queue.front().request.command.type;  // a copy: a failing step may have finished it
   try {
     step();
   } catch (const BadInput& e) {
