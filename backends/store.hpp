@@ -105,6 +105,12 @@ struct UndeliverableMessage {
   std::string error;
 };
 
+// The scheduled messages still to be delivered (undeliverable ones aside).
+struct ScheduleSummary {
+  int64_t pending = 0;
+  std::optional<Timestamp> next_due;  // the earliest due time; unset when none is pending
+};
+
 // What one promotion round did.
 struct Promotion {
   std::vector<Message> appended;
@@ -126,6 +132,12 @@ struct StartFrom {
   }
   Kind kind = Kind::beginning;
   FeedCursor cursor;
+};
+
+// One key's view in a state-stored or event-sourced projector's read model.
+struct ProjectionView {
+  std::string key;
+  Json state;
 };
 
 struct GroupState {
@@ -266,6 +278,7 @@ class Store {
   virtual Promotion promote_due(Timestamp now, size_t limit = 100) = 0;
   // The scheduled messages kept as undeliverable, oldest due first.
   virtual std::vector<UndeliverableMessage> undeliverable_messages(size_t limit = 100) = 0;
+  virtual ScheduleSummary schedule_summary() = 0;
 
   // Most recently written first.
   virtual std::vector<StreamInfo> list_streams(size_t limit = 100) = 0;
@@ -318,11 +331,15 @@ class Store {
 
   // -- state-stored projections --
   // In one transaction: unless the stream is already past mark.seq, turns the (group, key) state
-  // (null when new) into `evolve(state)` and records the mark (fenced). Concurrent updates of one
-  // key queue behind each other. Returns whether `evolve` was applied.
+  // (null when new) into `evolve(state)` and records the mark (fenced); a null result removes the
+  // key. Concurrent updates of one key queue behind each other. Returns whether `evolve` was applied.
   virtual bool update_projection(const std::string& key, const ProgressMark& mark,
                                  const std::function<Json(Json state)>& evolve) = 0;
   virtual std::optional<Json> load_projection(const std::string& group_id, const std::string& key) = 0;
+  // A page of the group's views in key order: the keys after `after_key` ("" from the first), at
+  // most `limit` of them. The order is the database's collation on PostgreSQL, bytes in memory.
+  virtual std::vector<ProjectionView> list_projections(const std::string& group_id, const std::string& after_key,
+                                                       size_t limit) = 0;
   virtual void clear_projections(const std::string& group_id) = 0;
 
   const Limits& limits() const { return limits_; }

@@ -75,22 +75,34 @@ Decision events(const Es&... es) {
   return Decision::events(es...);
 }
 
-// A command a reaction sends to a stream, now or later.
+// A command a reaction sends to a stream, now or later. A delay counts from the triggering event's
+// created_at (the time the store gave it: PostgreSQL's clock when the event's transaction began),
+// not from when the reaction runs, so a worker that starts late or restarts delivers what is
+// overdue at once. Due times are compared with the worker's clock: keep the hosts' clocks in sync.
 struct OutgoingCommand {
   std::string stream_id;
   Draft command;
-  std::optional<Timestamp> at;  // deliver no earlier than this
+  std::optional<Timestamp> due_at;     // .at(): deliver no earlier than this
+  std::chrono::microseconds delay{0};  // .after(): deliver no earlier than the event's created_at + delay
 
-  OutgoingCommand after(std::chrono::microseconds delay) const {
+  OutgoingCommand after(std::chrono::microseconds wait) const {
     auto copy = *this;
-    copy.at = now() + delay;
+    copy.due_at.reset();
+    copy.delay = wait;
     return copy;
   }
+  OutgoingCommand at(Timestamp time) const {
+    auto copy = *this;
+    copy.due_at = time;
+    return copy;
+  }
+  // When the command sent in reaction to `cause` falls due.
+  Timestamp due(const Message& cause) const { return due_at ? *due_at : cause.created_at + delay; }
 };
 
 template <TypedMessage C>
 OutgoingCommand send(std::string stream_id, const C& command) {
-  return {std::move(stream_id), Draft::of(command), std::nullopt};
+  return {std::move(stream_id), Draft::of(command), std::nullopt, {}};
 }
 
 using Commands = std::vector<OutgoingCommand>;

@@ -7,16 +7,30 @@
 //       [](UserOrders& view, const OrderCreated& e, const cairn::Message&) { view.orders.push_back(e.order_id); });
 //   ...
 //   auto view = runtime.projection<UserOrders>("delivery.user_orders", "user-7");
+//
+// An evolve function may also return a KeyView: `cairn::drop_key` removes the key from the read
+// model (a member who returned every book), `cairn::keep_key` keeps it. A later event for a
+// dropped key starts again from a default State.
+//   members->on<BookReturned>(member_of, [](Loans& view, const BookReturned& e, const cairn::Message&) {
+//     std::erase(view.books, e.book_id);
+//     return view.books.empty() ? cairn::drop_key : cairn::keep_key;
+//   });
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 
 #include "runtime/consumer.hpp"
 
 namespace cairn {
+
+// What a state-stored projector's evolve function does with its key's view.
+enum class KeyView { keep, drop };
+inline constexpr KeyView keep_key = KeyView::keep;
+inline constexpr KeyView drop_key = KeyView::drop;
 
 template <class State>
 class StateProjector final : public ConsumerBase<StateProjector<State>> {
@@ -32,10 +46,20 @@ class StateProjector final : public ConsumerBase<StateProjector<State>> {
                   "the key function must be callable as std::string(const Event&, const Message&)");
     static_assert(std::is_invocable_v<Evolve, State&, const E&, const Message&>,
                   "evolve must be callable as void(State&, const Event&, const Message&)");
+    using Result = std::invoke_result_t<Evolve, State&, const E&, const Message&>;
+    static_assert(std::is_void_v<Result> || std::is_same_v<Result, KeyView>,
+                  "evolve returns void (the key stays) or a cairn::KeyView (cairn::keep_key, cairn::drop_key)");
     this->reads(MessageTraits<E>::name);
     handlers_[MessageTraits<E>::name] = {
         [key](const Message& m) { return std::string(key(from_payload<E>(m.payload), m)); },
-        [evolve](State& state, const Message& m) { evolve(state, from_payload<E>(m.payload), m); }};
+        [evolve](State& state, const Message& m) {
+          if constexpr (std::is_void_v<Result>) {
+            evolve(state, from_payload<E>(m.payload), m);
+            return KeyView::keep;
+          } else {
+            return evolve(state, from_payload<E>(m.payload), m);
+          }
+        }};
     return *this;
   }
   bool records_progress() const override { return true; }
@@ -46,8 +70,8 @@ class StateProjector final : public ConsumerBase<StateProjector<State>> {
     auto key = it->second.key(event);
     store.update_projection(key, delivery.mark(this->options_.group, event), [&](Json current) {
       State state = current.is_null() ? State{} : current.get<State>();
-      it->second.evolve(state, event);
-      return Json(state);
+      // A null result is how the store is told to remove the key.
+      return it->second.evolve(state, event) == KeyView::drop ? Json() : Json(state);
     });
   }
 
@@ -56,7 +80,7 @@ class StateProjector final : public ConsumerBase<StateProjector<State>> {
  private:
   struct Handler {
     std::function<std::string(const Message&)> key;
-    std::function<void(State&, const Message&)> evolve;
+    std::function<KeyView(State&, const Message&)> evolve;
   };
   std::unordered_map<std::string, Handler> handlers_;
 };

@@ -103,8 +103,8 @@ struct Runtime::Impl final : ConsumerServices {
                     {"causation_id", cause.id},
                     {"producer", group}};
       mark_dispatched(m);
-      if (c.at && *c.at > now())
-        store->schedule(std::move(m), *c.at);
+      if (auto due = c.due(cause); due > now())
+        store->schedule(std::move(m), due);
       else
         store->append(c.stream_id, ExpectedSeq::any(), {std::move(m)});  // a repeat is idempotent (same id)
     }

@@ -198,6 +198,12 @@ std::vector<UndeliverableMessage> MemoryStore::undeliverable_messages(size_t lim
   return out;
 }
 
+ScheduleSummary MemoryStore::schedule_summary() {
+  std::lock_guard lock(mutex_);
+  if (scheduled_.empty()) return {};
+  return {static_cast<int64_t>(scheduled_.size()), scheduled_.begin()->first};
+}
+
 std::vector<StreamInfo> MemoryStore::list_streams(size_t limit) {
   std::lock_guard lock(mutex_);
   std::vector<StreamInfo> out;
@@ -473,7 +479,10 @@ bool MemoryStore::update_projection(const std::string& key, const ProgressMark& 
   if (it != streams.end() && it->second.seq >= mark.seq) return false;
   auto found = projections_.find({mark.group_id, key});
   auto next = evolve(found == projections_.end() ? Json() : found->second);  // may throw: nothing changes
-  projections_[{mark.group_id, key}] = std::move(next);
+  if (next.is_null())
+    projections_.erase({mark.group_id, key});
+  else
+    projections_[{mark.group_id, key}] = std::move(next);
   mark_locked(mark);
   return true;
 }
@@ -483,6 +492,16 @@ std::optional<Json> MemoryStore::load_projection(const std::string& group_id, co
   auto it = projections_.find({group_id, key});
   if (it == projections_.end()) return std::nullopt;
   return it->second;
+}
+
+std::vector<ProjectionView> MemoryStore::list_projections(const std::string& group_id, const std::string& after_key,
+                                                          size_t limit) {
+  std::lock_guard lock(mutex_);
+  std::vector<ProjectionView> page;
+  for (auto it = projections_.upper_bound({group_id, after_key});
+       it != projections_.end() && it->first.first == group_id && page.size() < limit; ++it)
+    page.push_back({it->first.second, it->second});
+  return page;
 }
 
 void MemoryStore::clear_projections(const std::string& group_id) {

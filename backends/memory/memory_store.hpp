@@ -28,6 +28,7 @@ class MemoryStore final : public Store {
   void schedule(Message message, Timestamp due) override;
   Promotion promote_due(Timestamp now, size_t limit) override;
   std::vector<UndeliverableMessage> undeliverable_messages(size_t limit) override;
+  ScheduleSummary schedule_summary() override;
   std::vector<StreamInfo> list_streams(size_t limit) override;
 
   GroupState ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) override;
@@ -54,6 +55,8 @@ class MemoryStore final : public Store {
   bool update_projection(const std::string& key, const ProgressMark& mark,
                          const std::function<Json(Json state)>& evolve) override;
   std::optional<Json> load_projection(const std::string& group_id, const std::string& key) override;
+  std::vector<ProjectionView> list_projections(const std::string& group_id, const std::string& after_key,
+                                               size_t limit) override;
   void clear_projections(const std::string& group_id) override;
 
  private:

@@ -73,6 +73,8 @@ void prepare_statements(pqxx::connection& c) {
                                   "VALUES ($1::uuid, $2, " CAIRN_FROM_MICROS("$3") ", $4::jsonb, $5)");
   c.prepare("undeliverable", "SELECT id::text, stream_id, " CAIRN_MICROS("due_at") ", error "
                              "FROM cairn.scheduled_messages WHERE error IS NOT NULL ORDER BY due_at, id LIMIT $1");
+  c.prepare("schedule_summary", "SELECT count(*), " CAIRN_MICROS("min(due_at)") " FROM cairn.scheduled_messages "
+                                "WHERE error IS NULL");
   c.prepare("marks",
             "INSERT INTO cairn.group_streams (group_id, stream_id, seq) "
             "SELECT m->>'group_id', m->>'stream_id', (m->>'seq')::bigint FROM jsonb_array_elements($1::jsonb) m "
@@ -167,6 +169,9 @@ void prepare_statements(pqxx::connection& c) {
                                "WHERE group_id = $1 AND key = $2");
   c.prepare("load_projection", "SELECT state::text FROM cairn.projections WHERE group_id = $1 AND key = $2 "
                                "AND state <> 'null'");
+  c.prepare("delete_projection", "DELETE FROM cairn.projections WHERE group_id = $1 AND key = $2");
+  c.prepare("projections_page", "SELECT key, state::text FROM cairn.projections WHERE group_id = $1 AND key > $2 "
+                                "AND state <> 'null' ORDER BY key LIMIT $3");
   c.prepare("clear_projections", "DELETE FROM cairn.projections WHERE group_id = $1");
   c.prepare("streams",
             "SELECT stream_id, head_seq, (extract(epoch FROM updated_at) * 1000000)::bigint "
@@ -664,6 +669,16 @@ std::vector<UndeliverableMessage> PostgresStore::undeliverable_messages(size_t l
   });
 }
 
+ScheduleSummary PostgresStore::schedule_summary() {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto row = tx.exec_prepared1("schedule_summary");
+    ScheduleSummary summary{row[0].as<int64_t>(), std::nullopt};
+    if (!row[1].is_null()) summary.next_due = from_micros(row[1].as<int64_t>());
+    return summary;
+  });
+}
+
 std::vector<StreamInfo> PostgresStore::list_streams(size_t limit) {
   return with_connection([&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
@@ -998,7 +1013,11 @@ bool PostgresStore::update_projection(const std::string& key, const ProgressMark
     // The row lock queues concurrent updates of this key (from other streams) behind each other.
     tx.exec_prepared("ensure_projection", mark.group_id, key);
     auto state = Json::parse(tx.exec_prepared1("lock_projection", mark.group_id, key)[0].c_str());
-    tx.exec_prepared("save_projection", mark.group_id, key, evolve(std::move(state)).dump());
+    auto next = evolve(std::move(state));
+    if (next.is_null())
+      tx.exec_prepared("delete_projection", mark.group_id, key);
+    else
+      tx.exec_prepared("save_projection", mark.group_id, key, next.dump());
     tx.exec_prepared("marks", marks.dump());
     tx.commit();
     return true;
@@ -1010,6 +1029,17 @@ std::optional<Json> PostgresStore::load_projection(const std::string& group_id, 
     pqxx::read_transaction tx(c);
     auto rows = tx.exec_prepared("load_projection", group_id, key);
     return rows.empty() ? std::optional<Json>() : std::optional<Json>(Json::parse(rows[0][0].c_str()));
+  });
+}
+
+std::vector<ProjectionView> PostgresStore::list_projections(const std::string& group_id,
+                                                            const std::string& after_key, size_t limit) {
+  return with_connection([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    std::vector<ProjectionView> page;
+    for (const auto& r : tx.exec_prepared("projections_page", group_id, after_key, static_cast<int64_t>(limit)))
+      page.push_back({r[0].c_str(), Json::parse(r[1].c_str())});
+    return page;
   });
 }
 

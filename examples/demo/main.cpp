@@ -58,10 +58,10 @@ int main() {
     runtime.wait_for(group, food::stream_of("o-2"), 2);
   std::cout << "  orders of ann: "
             << cairn::Json(*runtime.projection<food::UserOrders>(food::user_orders_group, "ann")).dump() << "\n";
-  for (const char* restaurant : {"luigi", "mario"})
-    std::cout << "  board of " << restaurant << ": "
-              << cairn::Json(*runtime.projection<food::RestaurantBoard>(food::restaurant_board_group, restaurant)).dump()
-              << "\n";
+  // A page of a projector's views in key order: what `cairn projection GROUP` prints on PostgreSQL.
+  std::cout << "  every restaurant board (cairn projection " << food::restaurant_board_group << "):\n";
+  for (const auto& board : runtime.store().list_projections(food::restaurant_board_group, "", 10))
+    std::cout << "    " << board.key << "  " << board.state.dump() << "\n";
 
   std::cout << "\nTime travel: o-1 as of seq 10 (paid, not yet accepted)\n  "
             << runtime.state_json(food::stream_of("o-1"), {0, 10, std::nullopt}).dump() << "\n";

@@ -311,6 +311,24 @@ TEST_SUITE("conformance") {
     CHECK(seen.size() == count);
   }
 
+  TEST_CASE("the schedule summary counts the messages still to be delivered and names the next due") {
+    auto store = fresh_store();
+    CHECK(store->schedule_summary().pending == 0);
+    CHECK_FALSE(store->schedule_summary().next_due.has_value());
+    auto t0 = now();
+    store->schedule(msg("summary-1", "test.remind"), t0 + std::chrono::hours(2));
+    store->schedule(msg("summary-2", "test.remind"), t0 + std::chrono::hours(1));
+    auto taken = msg("summary-3", "test.remind");
+    store->append("summary-3", ExpectedSeq::exactly(0), {taken});
+    taken.stream_id = "summary-4";  // its id is in summary-3: undeliverable once due
+    store->schedule(taken, t0 - std::chrono::seconds(1));
+    CHECK(store->schedule_summary().pending == 3);
+    store->promote_due(t0, 100);
+    auto summary = store->schedule_summary();
+    CHECK(summary.pending == 2);  // the undeliverable one is listed apart (undeliverable_messages)
+    CHECK(summary.next_due == t0 + std::chrono::hours(1));
+  }
+
   TEST_CASE("scheduling an id that is already scheduled changes nothing") {
     auto store = fresh_store();
     auto first = msg("reminder-d", "test.remind", {{"n", 1}});
@@ -718,6 +736,46 @@ TEST_SUITE("conformance: projections") {
     CHECK_FALSE(store->load_projection("views", "user-2").has_value());
     store->clear_projections("views");
     CHECK_FALSE(store->load_projection("views", "user-1").has_value());
+  }
+
+  TEST_CASE("an evolve that returns null removes the key; the stream's progress is still recorded") {
+    auto store = fresh_store();
+    store->ensure_group("views", 1, StartFrom::beginning());
+    CHECK(store->update_projection("member-1", {"views", "loan-1", 1}, [](Json) { return Json{{"books", 1}}; }));
+    CHECK(store->update_projection("member-1", {"views", "loan-1", 2}, [](Json) { return Json(); }));
+    CHECK_FALSE(store->load_projection("views", "member-1").has_value());
+    CHECK(store->list_projections("views", "", 10).empty());
+    CHECK(store->load_progress("views", {"loan-1"}).at(0).seq == 2);
+    CHECK_FALSE(store->update_projection("member-1", {"views", "loan-1", 2}, [](Json) { return Json(1); }));
+    CHECK_FALSE(store->load_projection("views", "member-1").has_value());  // a re-delivery does not bring it back
+    CHECK(store->update_projection("member-1", {"views", "loan-1", 3}, [](Json state) {
+      return Json(state.is_null() ? "new again" : "stale");  // a dropped key starts over from null
+    }));
+    CHECK(*store->load_projection("views", "member-1") == "new again");
+    CHECK(store->update_projection("member-2", {"views", "loan-2", 1}, [](Json) { return Json(); }));  // never there
+    CHECK_FALSE(store->load_projection("views", "member-2").has_value());
+  }
+
+  TEST_CASE("list_projections pages through one group's views in key order") {
+    auto store = fresh_store();
+    store->ensure_group("views", 1, StartFrom::beginning());
+    store->ensure_group("other", 1, StartFrom::beginning());
+    for (int i = 0; i < 5; ++i)
+      store->update_projection("user-" + std::to_string(i), {"views", "order-" + std::to_string(i), 1},
+                               [i](Json) { return Json(i); });
+    store->update_projection("user-9", {"other", "order-9", 1}, [](Json) { return Json(9); });
+    auto first = store->list_projections("views", "", 2);
+    REQUIRE(first.size() == 2);
+    CHECK(first[0].key == "user-0");
+    CHECK(first[0].state == 0);
+    CHECK(first[1].key == "user-1");
+    auto rest = store->list_projections("views", first[1].key, 10);
+    REQUIRE(rest.size() == 3);
+    CHECK(rest[0].key == "user-2");
+    CHECK(rest[2].key == "user-4");
+    CHECK(rest[2].state == 4);
+    CHECK(store->list_projections("views", "user-4", 10).empty());
+    CHECK(store->list_projections("nobody", "", 10).empty());
   }
 
   TEST_CASE("many streams updating one key concurrently lose nothing") {

@@ -215,6 +215,95 @@ TEST_CASE("cairn handle and cairn state run a module's actor; exit codes follow 
                         .out)["total"] == 0);
   CHECK(cairn({"state", "--app", CAIRN_COUNTER_MODULE, "counter-9", "--upto-time", "soon"}).exit_code == 2);
   CHECK(cairn({"state", "--app", CAIRN_COUNTER_MODULE, "other-1"}).exit_code == 2);
+  auto no_app = cairn({"state", "counter-9"});
+  CHECK(no_app.exit_code == 2);
+  CHECK(no_app.err.find("cairn: state needs --app MODULE: a state is not stored") != std::string::npos);
+  CHECK(no_app.err.find("`cairn read counter-9` prints the stored events") != std::string::npos);
+}
+
+TEST_CASE("cairn projection prints a projector's views: one key's, or a page in key order; bad arguments exit 2") {
+  cairn::testing::TestDatabase db;
+  auto cairn = cli_on(db);
+  cairn::PostgresStore store(db.url());
+  store.ensure_group("loans.members", 1, cairn::StartFrom::beginning());
+  store.ensure_group("loans.email", 1, cairn::StartFrom::beginning());
+  for (int i = 0; i < 5; ++i)
+    store.update_projection("member-" + std::to_string(i), {"loans.members", "loan-" + std::to_string(i), 1},
+                            [i](Json) { return Json{{"books", i}}; });
+
+  auto one = cairn({"projection", "loans.members", "member-2"});
+  CHECK(one.exit_code == 0);
+  CHECK(Json::parse(one.out) == Json{{"books", 2}});
+  CHECK(json_lines(cairn({"projection", "loans.members", "member-2", "--json"}).out) ==
+        std::vector<Json>{{{"key", "member-2"}, {"state", {{"books", 2}}}}});
+
+  auto first = cairn({"projection", "loans.members", "--limit", "2", "--json"});
+  CHECK(first.exit_code == 0);
+  auto views = json_lines(first.out);
+  REQUIRE(views.size() == 2);
+  CHECK(views[0]["key"] == "member-0");
+  CHECK(views[1]["key"] == "member-1");
+  CHECK(first.err.find("more views follow: --after 'member-1'") != std::string::npos);
+  auto rest = cairn({"projection", "loans.members", "--after", "member-1"});
+  CHECK(rest.out == "member-2  {\"books\":2}\nmember-3  {\"books\":3}\nmember-4  {\"books\":4}\n");
+  CHECK(rest.err.empty());
+  auto none = cairn({"projection", "loans.email"});
+  CHECK(none.exit_code == 0);
+  CHECK(none.err.find("no views in cairn.projections") != std::string::npos);
+
+  auto missing = cairn({"projection", "loans.members", "member-9"});
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err.find("no view for key 'member-9'") != std::string::npos);
+  CHECK(cairn({"projection", "loans.nope"}).exit_code == 2);
+  CHECK(cairn({"projection"}).exit_code == 2);
+  CHECK(cairn({"projection", "loans.members", "--limit", "0"}).exit_code == 2);
+  CHECK(cairn({"projection", "loans.members", "--limit", "many"}).exit_code == 2);
+  CHECK(cairn({"projection", "loans.members", "member-1", "--after", "member-0"}).exit_code == 2);
+}
+
+TEST_CASE("cairn status labels each slice, names only live owners and shows the scheduled messages waiting") {
+  cairn::testing::TestDatabase db;
+  auto cairn = cli_on(db);
+  cairn::PostgresStore store(db.url());
+  auto due = cairn::now() + std::chrono::hours(1);
+  store.schedule(cairn::make_message("counter-later", "counter.increment", {{"by", 1}}), due);
+  auto quiet = cairn({"status"});
+  CHECK(quiet.out.find("scheduled messages: 1 waiting, next due " + cairn::format_time(due) + "\n") !=
+        std::string::npos);
+
+  std::string log = "/tmp/cairn-status-worker-" + std::to_string(getpid()) + ".log";
+  auto totals = [&] {
+    for (const auto& g : json_lines(cairn({"status", "--json"}).out))
+      if (g["group"] == "counter.totals") return g;
+    return Json();
+  };
+  auto owned = [&] {
+    auto group = totals();
+    if (group.is_null()) return false;
+    for (const auto& s : group["slices"])
+      if (s["owner"].get<std::string>().empty()) return false;
+    return true;
+  };
+  {
+    cairn::testing::ChildProcess worker(
+        CAIRN_WORKER_PATH, {"--app", CAIRN_COUNTER_MODULE, "--db", db.url(), "--poll-ms", "20", "--groups", "counter.totals"},
+        log);
+    REQUIRE(cairn::testing::eventually(owned, std::chrono::seconds(20)));
+    auto table = cairn({"status"}).out;
+    CHECK(table.find("    slice 0: cursor ") != std::string::npos);
+    CHECK(table.find(", owner ") != std::string::npos);
+    CHECK(table.find(", lag 0 events\n") != std::string::npos);
+    worker.signal(SIGTERM);
+    REQUIRE(worker.wait(std::chrono::seconds(30)) == 0);
+  }
+  std::remove(log.c_str());
+  auto group = totals();
+  for (const auto& s : group["slices"]) CHECK(s["owner"] == "");
+  CHECK(group["scheduled"] == Json{{"pending", 1}, {"next_due", cairn::format_time(due)}});
+  auto table = cairn({"status"}).out;
+  CHECK(table.find(", owner ") == std::string::npos);
+  CHECK(table.find("    slice 3: cursor ") != std::string::npos);
+  CHECK(table.find("no owner") != std::string::npos);
 }
 
 TEST_CASE("cairn dispatch, status, stop, resume, skip and reset") {
@@ -267,6 +356,9 @@ TEST_CASE("cairn dispatch, status, stop, resume, skip and reset") {
     CHECK(cairn({"resume", "counter.totals", "--stream", "counter-fine"}).exit_code == 2);
     auto reset = cairn({"reset", "counter.totals", "--app", CAIRN_COUNTER_MODULE});
     CHECK(reset.exit_code == 0);
+    CHECK(reset.out.find("reset counter.totals: ran its reset hook") == 0);
+    CHECK(reset.out.find("workers re-deliver its events up to ") != std::string::npos);
+    CHECK(reset.out.find("on 4 slices; the group is active\n") != std::string::npos);
     CHECK(cairn({"reset", "counter.nope"}).exit_code == 2);
     worker.signal(SIGTERM);
     CHECK(worker.wait(std::chrono::seconds(30)) == 0);

@@ -370,6 +370,37 @@ TEST_CASE("a state-stored projector keyed by something else than the stream stay
   runtime->shutdown();
 }
 
+TEST_CASE("a state-stored projector's evolve can drop its key; a later event starts the key afresh") {
+  auto runtime = counter_runtime();
+  // The increments of each stream until they reach 10: then the key leaves the read model.
+  auto open = projector<ParityView>("counter.open");
+  open->on<counter::Incremented>([](const counter::Incremented&, const Message& m) { return m.stream_id; },
+                                 [](ParityView& view, const counter::Incremented& e, const Message&) {
+                                   view.total += e.by;
+                                   view.events += 1;
+                                   return view.total >= 10 ? drop_key : keep_key;
+                                 });
+  runtime->app().add(open);
+  runtime->start_consumers(testing::quiet_workers());
+  auto handled = [&](const std::string& stream, int by) {
+    auto result = runtime->handle(stream, counter::Increment{by});
+    REQUIRE(result.ok());
+    REQUIRE(runtime->wait_for("counter.open", stream, result.seq));
+  };
+  handled("counter-open1", 4);
+  handled("counter-open2", 3);
+  CHECK(runtime->projection<ParityView>("counter.open", "counter-open1")->total == 4);
+  handled("counter-open1", 6);
+  CHECK_FALSE(runtime->projection<ParityView>("counter.open", "counter-open1").has_value());
+  CHECK(runtime->store().list_projections("counter.open", "", 10).size() == 1);  // counter-open2 only
+  handled("counter-open1", 1);
+  auto again = runtime->projection<ParityView>("counter.open", "counter-open1");
+  REQUIRE(again.has_value());
+  CHECK(again->total == 1);
+  CHECK(again->events == 1);
+  runtime->shutdown();
+}
+
 namespace {
 struct Tally {
   long total = 0;

@@ -41,6 +41,7 @@ class ForwardingStore : public Store {
   std::vector<UndeliverableMessage> undeliverable_messages(size_t limit) override {
     return inner_->undeliverable_messages(limit);
   }
+  ScheduleSummary schedule_summary() override { return inner_->schedule_summary(); }
   std::vector<StreamInfo> list_streams(size_t limit) override { return inner_->list_streams(limit); }
   GroupState ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) override {
     return inner_->ensure_group(group_id, slice_count, start);
@@ -95,6 +96,10 @@ class ForwardingStore : public Store {
   }
   std::optional<Json> load_projection(const std::string& group_id, const std::string& key) override {
     return inner_->load_projection(group_id, key);
+  }
+  std::vector<ProjectionView> list_projections(const std::string& group_id, const std::string& after_key,
+                                               size_t limit) override {
+    return inner_->list_projections(group_id, after_key, limit);
   }
   void clear_projections(const std::string& group_id) override { inner_->clear_projections(group_id); }
 

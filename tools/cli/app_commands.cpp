@@ -1,6 +1,7 @@
 // `cairn handle | state`: run an application module's actors against the database.
 #include <iostream>
 
+#include "runtime/errors.hpp"
 #include "runtime/runtime.hpp"
 #include "tools/cli/cli.hpp"
 
@@ -46,11 +47,17 @@ void add_app_commands(CLI::App& app, Context& context) {
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("state", "Print a stream's state as JSON, now or as of a seq or a time");
-    cmd->add_option("--app", args->modules, "Application module (shared library); repeatable")->required()->allow_extra_args(false);
+    cmd->add_option("--app", args->modules, "Application module defining the stream's actor (required); repeatable")
+        ->allow_extra_args(false);
     cmd->add_option("stream", args->stream, "Stream id")->required();
     auto* seq = cmd->add_option("--upto-seq", args->upto_seq, "The state after this seq");
     cmd->add_option("--upto-time", args->upto_time, "The state as of this time (RFC 3339)")->excludes(seq);
     cmd->callback([&context, args] {
+      // Checked here rather than by CLI11, to say why: the log stores events, not states.
+      if (args->modules.empty())
+        throw BadInput("state needs --app MODULE: a state is not stored, it is computed by folding the "
+                       "stream's events with its actor's evolve functions, which live in the application module "
+                       "(`cairn read " + args->stream + "` prints the stored events without one)");
       auto runtime = context.open_runtime(args->modules);
       StreamRange range;
       if (args->upto_seq >= 0) range.upto_seq = args->upto_seq;

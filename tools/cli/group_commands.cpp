@@ -1,4 +1,4 @@
-// `cairn dispatch | status | stop | resume | skip | reset`: consumer groups from the shell.
+// `cairn dispatch | status | stop | resume | skip | reset | projection`: consumer groups from the shell.
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -34,11 +34,14 @@ Json group_status(Store& store, const GroupState& group) {
 void print_status(const Json& status) {
   std::cout << std::left << std::setw(28) << status["group"].get<std::string>() << std::setw(9)
             << status["state"].get<std::string>() << "lag " << status["lag_events"].get<int64_t>() << " events, "
-            << std::fixed << std::setprecision(1) << status["lag_seconds"].get<double>() << " s";
-  for (const auto& s : status["slices"])
-    std::cout << "  [" << s["slice"].get<int>() << " " << s["cursor"].get<std::string>() << " "
-              << (s["owner"].get<std::string>().empty() ? "-" : s["owner"].get<std::string>()) << "]";
-  std::cout << "\n";
+            << std::fixed << std::setprecision(1) << status["lag_seconds"].get<double>() << " s\n";
+  // The owner is the process holding the slice's lease now: one that stopped or died owns nothing.
+  for (const auto& s : status["slices"]) {
+    auto owner = s["owner"].get<std::string>();
+    std::cout << "    slice " << s["slice"].get<int>() << ": cursor " << s["cursor"].get<std::string>() << ", "
+              << (owner.empty() ? "no owner" : "owner " + owner) << ", lag " << s["lag_events"].get<int64_t>()
+              << " events\n";
+  }
   for (const auto& f : status["failed_streams"])
     std::cout << "    " << (f["stopped"].get<bool>() ? "stopped " : "resuming ") << f["stream_id"].get<std::string>()
               << " at seq " << f["seq"].get<int64_t>() << " (message " << f["message_id"].get<std::string>() << ", "
@@ -86,6 +89,17 @@ void print_feed(const Json& feed) {
                  "pg_read_all_stats to see it)";
   else
     std::cout << ", not held";
+  std::cout << "\n";
+}
+
+// Scheduled messages are not in the feed until they fall due, so no group's lag shows them.
+Json schedule_json(const ScheduleSummary& summary) {
+  return {{"pending", summary.pending}, {"next_due", summary.next_due ? Json(format_time(*summary.next_due)) : Json()}};
+}
+
+void print_schedule(const Json& schedule) {
+  std::cout << "scheduled messages: " << schedule["pending"].get<int64_t>() << " waiting";
+  if (!schedule["next_due"].is_null()) std::cout << ", next due " << schedule["next_due"].get<std::string>();
   std::cout << "\n";
 }
 
@@ -156,9 +170,12 @@ void add_group_commands(CLI::App& app, Context& context) {
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand(
-        "status", "The feed's horizon, then every consumer group: state, position, lag, stopped streams; "
-                  "then the scheduled messages that could not be delivered");
-    cmd->add_flag("--json", args->json, "One JSON object per group, each with the feed's horizon (\"feed\")");
+        "status", "The feed's horizon and the scheduled messages waiting, then every consumer group: state, lag, "
+                  "each slice's cursor, live owner and lag, stopped streams; then the scheduled messages that could "
+                  "not be delivered");
+    cmd->add_flag("--json", args->json,
+                  "One JSON object per group, each with the feed's horizon (\"feed\") and the scheduled messages "
+                  "waiting (\"scheduled\")");
     cmd->add_option("--warn-horizon-seconds", args->warn_horizon_seconds,
                     "Warn when a transaction has held the feed back longer than this")
         ->capture_default_str()
@@ -166,12 +183,17 @@ void add_group_commands(CLI::App& app, Context& context) {
     cmd->callback([&context, args] {
       auto store = context.open_store();
       auto feed = feed_json(store->feed_health(), args->warn_horizon_seconds);
+      auto schedule = schedule_json(store->schedule_summary());
       warn_if_stalled(feed, args->warn_horizon_seconds);
-      if (!args->json) print_feed(feed);
+      if (!args->json) {
+        print_feed(feed);
+        print_schedule(schedule);
+      }
       for (const auto& group : store->list_groups()) {
         auto status = group_status(*store, group);
         if (args->json) {
           status["feed"] = feed;
+          status["scheduled"] = schedule;
           std::cout << status.dump() << "\n";
         } else {
           print_status(status);
@@ -232,8 +254,62 @@ void add_group_commands(CLI::App& app, Context& context) {
         ->allow_extra_args(false);
     cmd->callback([&context, args] {
       auto runtime = context.open_runtime(args->modules);
-      require_group(runtime->store(), args->group);
+      auto before = require_group(runtime->store(), args->group);
       runtime->reset_group(args->group);
+      auto after = require_group(runtime->store(), args->group);
+      std::cout << "reset " << args->group << ": ran its reset hook (a projector's empties the read model) and "
+                << "cleared its progress; workers re-deliver its events up to " << after.replay_until.str()
+                << " as a replay (side effects stay quiet), on " << after.slice_count << " slices";
+      if (after.slice_count != before.slice_count) std::cout << " (was " << before.slice_count << ")";
+      std::cout << "; the group is " << (after.active ? "active" : "stopped") << "\n";
+    });
+  }
+  {
+    struct Args {
+      std::string group, key, after;
+      size_t limit = 100;
+      bool json = false;
+    };
+    auto args = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand(
+        "projection", "Print a state-stored or event-sourced projector's views (cairn.projections): one key's, or "
+                      "a page of them in key order. An SQL projector's views are in its own tables");
+    cmd->add_option("group", args->group, "The projector's consumer group")->required();
+    auto* key = cmd->add_option("key", args->key, "Only this key's view (an event-sourced projector's key is the stream id)");
+    cmd->add_option("--limit", args->limit, "At most this many views")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{1}, size_t{10000}))
+        ->excludes(key);
+    cmd->add_option("--after", args->after, "The views after this key (the last key of the previous page)")
+        ->excludes(key);
+    cmd->add_flag("--json", args->json, "JSON lines: {\"key\": ..., \"state\": ...}");
+    cmd->callback([&context, args] {
+      auto store = context.open_store();
+      require_group(*store, args->group);
+      auto print = [&](const ProjectionView& view) {
+        if (args->json)
+          std::cout << Json{{"key", view.key}, {"state", view.state}}.dump() << "\n";
+        else
+          std::cout << view.key << "  " << view.state.dump() << "\n";
+      };
+      if (!args->key.empty()) {
+        auto state = store->load_projection(args->group, args->key);
+        if (!state) throw BadInput("consumer group " + args->group + " has no view for key '" + args->key + "'");
+        if (args->json)
+          print({args->key, *state});
+        else
+          std::cout << state->dump() << "\n";
+        return;
+      }
+      // One more than asked for tells whether another page follows.
+      auto page = store->list_projections(args->group, args->after, args->limit + 1);
+      bool more = page.size() > args->limit;
+      if (more) page.pop_back();
+      for (const auto& view : page) print(view);
+      if (more) std::cerr << "cairn: more views follow: --after '" << page.back().key << "'\n";
+      if (page.empty() && args->after.empty())
+        std::cerr << "cairn: consumer group " << args->group << " has no views in cairn.projections (only "
+                  << "state-stored and event-sourced projectors keep theirs there)\n";
     });
   }
 }
