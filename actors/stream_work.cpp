@@ -33,8 +33,9 @@ std::vector<FeedEntry> catch_up_events(const RunnerContext& context, const Strea
   std::optional<int64_t> upto;
   if (!job.events.empty()) upto = job.events.back().message.seq;
   std::vector<FeedEntry> out;
-  for (auto& m : context.store->read_stream(job.stream_id, {job.progress->seq, upto, std::nullopt}))
+  for_each_message(*context.store, job.stream_id, {job.progress->seq, upto, std::nullopt}, [&](Message&& m) {
     if (reads(context.consumer->options(), m.type)) out.push_back({std::move(m), job.slice_cursor});
+  });
   return out;
 }
 

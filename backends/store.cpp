@@ -26,6 +26,22 @@ std::vector<Message> Store::append(std::string stream_id, ExpectedSeq expected, 
   throw StoreError("unreachable append outcome");
 }
 
+void for_each_message(Store& store, std::string_view stream_id, StreamRange range,
+                      const std::function<void(Message&&)>& fn, size_t page) {
+  if (page == 0) throw BadInput("a page must hold at least one message");
+  size_t left = range.limit.value_or(std::numeric_limits<size_t>::max());
+  while (left > 0) {
+    range.limit = std::min(page, left);
+    auto messages = store.read_stream(stream_id, range);
+    for (auto& m : messages) {
+      range.after_seq = m.seq;
+      fn(std::move(m));
+    }
+    if (messages.size() < *range.limit) return;
+    left -= messages.size();
+  }
+}
+
 std::vector<std::string> Store::validate_requests(const std::vector<AppendRequest>& requests) const {
   std::vector<std::string> errors(requests.size());
   std::unordered_set<std::string> ids;

@@ -3,8 +3,9 @@
 
 #include <chrono>
 #include <compare>
-#include <functional>
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,6 +81,7 @@ struct StreamRange {
   int64_t after_seq = 0;
   std::optional<int64_t> upto_seq;      // inclusive
   std::optional<Timestamp> upto_time;  // inclusive, by created_at
+  std::optional<size_t> limit = std::nullopt;  // at most this many (the first ones in the range)
 };
 
 struct Snapshot {
@@ -264,8 +266,9 @@ class Store {
   // The commit horizon and what holds it back (the memory store's never is).
   virtual FeedHealth feed_health() = 0;
 
-  // Every message carrying this correlation id, in log order.
-  virtual std::vector<Message> read_correlation(std::string_view correlation_id) = 0;
+  // The messages carrying this correlation id, in log order (the first `limit` of them).
+  virtual std::vector<Message> read_correlation(std::string_view correlation_id,
+                                                size_t limit = std::numeric_limits<size_t>::max()) = 0;
 
   virtual void save_snapshot(const Snapshot& snapshot) = 0;
   virtual std::optional<Snapshot> load_snapshot(std::string_view stream_id) = 0;
@@ -355,6 +358,15 @@ class Store {
  private:
   Limits limits_;
 };
+
+// The messages per read when a whole range is walked (for_each_message).
+inline constexpr size_t stream_page = 1000;
+
+// Calls `fn` with each message of the range (up to range.limit of them, when set), in seq order,
+// reading `page` messages at a time: memory stays bounded however long the stream is. Each page is
+// its own read, so an open-ended range also yields what was appended meanwhile.
+void for_each_message(Store& store, std::string_view stream_id, StreamRange range,
+                      const std::function<void(Message&&)>& fn, size_t page = stream_page);
 
 // Memory when `database_url` is empty, PostgreSQL otherwise.
 std::unique_ptr<Store> open_store(const std::string& database_url, Limits limits = {});

@@ -14,7 +14,7 @@ void apply(const ActorSpec& spec, const TypeRegistry& types, Rehydrated& current
 Rehydrated rehydrate(const ActorSpec& spec, const TypeRegistry& types, Store& store, const std::string& stream_id,
                      const StreamRange& range) {
   Rehydrated current{spec.initial(stream_id), 0};
-  bool unbounded = !range.upto_seq && !range.upto_time && range.after_seq == 0;
+  bool unbounded = !range.upto_seq && !range.upto_time && !range.limit && range.after_seq == 0;
   if (unbounded && spec.snapshot_every > 0) {
     auto snapshot = store.load_snapshot(stream_id);
     if (snapshot && snapshot->state_revision == spec.state_revision) {
@@ -24,14 +24,17 @@ Rehydrated rehydrate(const ActorSpec& spec, const TypeRegistry& types, Store& st
   }
   StreamRange rest = range;
   rest.after_seq = current.seq;
-  for (auto& message : store.read_stream(stream_id, rest)) apply(spec, types, current, std::move(message));
+  for_each_message(store, stream_id, rest, [&](Message&& message) { apply(spec, types, current, std::move(message)); });
   return current;
 }
 
 std::vector<Message> catch_up(const ActorSpec& spec, const TypeRegistry& types, Store& store,
                               const std::string& stream_id, Rehydrated& current) {
-  auto messages = store.read_stream(stream_id, {current.seq, std::nullopt, std::nullopt});
-  for (const auto& message : messages) apply(spec, types, current, message);
+  std::vector<Message> messages;
+  for_each_message(store, stream_id, {current.seq, std::nullopt, std::nullopt}, [&](Message&& message) {
+    apply(spec, types, current, message);
+    messages.push_back(std::move(message));
+  });
   return messages;
 }
 

@@ -275,8 +275,9 @@ bool Runtime::wait_for(const std::string& group, const std::string& stream_id, i
     if (!failed && impl_->store->cursor_passed(group, stream_id, seq)) return true;
     // Nothing left that this group reads (other types, or already handled) counts as caught up.
     bool pending = false;
-    for (const auto& m : impl_->store->read_stream(stream_id, {done, seq, std::nullopt}))
+    for_each_message(*impl_->store, stream_id, {done, seq, std::nullopt}, [&](const Message& m) {
       pending = pending || types.empty() || std::find(types.begin(), types.end(), m.type) != types.end();
+    });
     if (!pending) return true;
     auto left = deadline - std::chrono::steady_clock::now();
     if (left <= std::chrono::steady_clock::duration::zero()) return false;

@@ -92,7 +92,9 @@ std::vector<Message> MemoryStore::read_locked(std::string_view stream_id, const 
   for (size_t index : it->second.entries) {
     const auto& m = log_[index].message;
     if (m.seq <= range.after_seq) continue;
-    if ((range.upto_seq && m.seq > *range.upto_seq) || (range.upto_time && m.created_at > *range.upto_time)) break;
+    if ((range.upto_seq && m.seq > *range.upto_seq) || (range.upto_time && m.created_at > *range.upto_time) ||
+        (range.limit && out.size() == *range.limit))
+      break;
     out.push_back(m);
   }
   return out;
@@ -134,10 +136,11 @@ FeedHealth MemoryStore::feed_health() {
   return {next_xid_, false, std::nullopt};
 }
 
-std::vector<Message> MemoryStore::read_correlation(std::string_view correlation_id) {
+std::vector<Message> MemoryStore::read_correlation(std::string_view correlation_id, size_t limit) {
   std::lock_guard lock(mutex_);
   std::vector<Message> out;
   for (const auto& entry : log_) {
+    if (out.size() == limit) break;
     auto it = entry.message.metadata.find("correlation_id");
     if (it != entry.message.metadata.end() && it->is_string() && it->get_ref<const std::string&>() == correlation_id)
       out.push_back(entry.message);

@@ -22,7 +22,7 @@ class MemoryStore final : public Store {
   std::vector<FeedEntry> read_feed(FeedCursor after, size_t limit, const FeedFilter& filter) override;
   FeedCursor feed_head() override;
   FeedHealth feed_health() override;
-  std::vector<Message> read_correlation(std::string_view correlation_id) override;
+  std::vector<Message> read_correlation(std::string_view correlation_id, size_t limit) override;
   void save_snapshot(const Snapshot& snapshot) override;
   std::optional<Snapshot> load_snapshot(std::string_view stream_id) override;
   void schedule(Message message, Timestamp due) override;

@@ -25,6 +25,10 @@ namespace {
 #define CAIRN_FROM_MICROS(p) "('epoch'::timestamptz + " p "::bigint * interval '1 microsecond')"
 #define CAIRN_MICROS(column) "(extract(epoch FROM " column ") * 1000000)::bigint"
 
+#define CAIRN_READ_STREAM                                                                                 \
+  "SELECT " CAIRN_MESSAGE_COLUMNS " FROM cairn.messages WHERE stream_id = $1 AND seq > $2 AND seq <= $3 " \
+  "AND created_at <= " CAIRN_FROM_MICROS("$4") " ORDER BY seq"
+
 void prepare_statements(pqxx::connection& c) {
   c.prepare("lock_streams", "SELECT cairn.lock_streams($1::bigint[])");
   // Key lists arrive as JSON arrays and are matched with `= ANY (ARRAY(...))`, not `IN (SELECT
@@ -39,9 +43,9 @@ void prepare_statements(pqxx::connection& c) {
   // The common case in one round trip, outside a transaction block (sql/008_one_round_trip_append.sql).
   c.prepare("append_expected",
             "SELECT * FROM cairn.append_expected($1::bigint[], $2::jsonb, $3::jsonb, $4::jsonb, $5::jsonb)");
-  c.prepare("read_stream", "SELECT " CAIRN_MESSAGE_COLUMNS
-                           " FROM cairn.messages WHERE stream_id = $1 AND seq > $2 AND seq <= $3 "
-                           "AND created_at <= " CAIRN_FROM_MICROS("$4") " ORDER BY seq");
+  // A range of a stream: whole (an append under the stream's lock reads what it missed), or its first $5.
+  c.prepare("read_stream", CAIRN_READ_STREAM);
+  c.prepare("read_stream_page", CAIRN_READ_STREAM " LIMIT $5");
   c.prepare("head", "SELECT head_seq FROM cairn.streams WHERE stream_id = $1");
   c.prepare("find", "SELECT " CAIRN_MESSAGE_COLUMNS " FROM cairn.messages WHERE id = $1::uuid");
   // Only transactions older than every running one are final: nothing can commit below this horizon.
@@ -52,7 +56,7 @@ void prepare_statements(pqxx::connection& c) {
                     "AND ($4::bigint <= 1 OR cardinality($5::bigint[]) = 0 OR stream_hash % $4::bigint = ANY($5::bigint[])) "
                     "ORDER BY xid, position LIMIT $6");
   c.prepare("correlation", "SELECT " CAIRN_MESSAGE_COLUMNS
-                           " FROM cairn.messages WHERE metadata->>'correlation_id' = $1 ORDER BY position");
+                           " FROM cairn.messages WHERE metadata->>'correlation_id' = $1 ORDER BY position LIMIT $2");
   c.prepare("save_snapshot",
             "INSERT INTO cairn.snapshots (stream_id, seq, state_revision, state) VALUES ($1, $2, $3, $4::jsonb) "
             "ON CONFLICT (stream_id) DO UPDATE SET seq = excluded.seq, state_revision = excluded.state_revision, "
@@ -196,6 +200,18 @@ Message row_to_message(const pqxx::row& r) {
 
 FeedEntry row_to_entry(const pqxx::row& r) {
   return {row_to_message(r), {r[9].as<uint64_t>(), r[0].as<int64_t>()}};
+}
+
+// Makes the planner walk an index in the ORDER BY's order and stop at the LIMIT, rather than fetch
+// every matching row and sort them, which it prefers when it underestimates how many match.
+void walk_index_in_order(pqxx::transaction_base& tx) {
+  tx.exec0("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off");
+}
+
+// A LIMIT parameter: everything when there is no limit.
+int64_t sql_limit(std::optional<size_t> limit) {
+  return static_cast<int64_t>(std::min<size_t>(limit.value_or(std::numeric_limits<int64_t>::max()),
+                                               std::numeric_limits<int64_t>::max()));
 }
 
 std::vector<Message> rows_to_messages(const pqxx::result& rows) {
@@ -517,10 +533,15 @@ std::optional<AppendOutcome> PostgresStore::append_under_lock(const std::string&
 std::vector<Message> PostgresStore::read_stream(std::string_view stream_id, const StreamRange& range) {
   return with_connection([&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
-    return rows_to_messages(tx.exec_prepared("read_stream", std::string(stream_id), range.after_seq,
+    // A page of a stream the planner believes short (no statistics yet, or a stream it does not
+    // know) would otherwise read the whole rest of the stream and sort it, for every page: 0.8 s a
+    // page in the middle of a freshly written 1,000,000-event stream, against 2 ms.
+    if (range.limit) walk_index_in_order(tx);
+    return rows_to_messages(tx.exec_prepared("read_stream_page", std::string(stream_id), range.after_seq,
                                              range.upto_seq.value_or(std::numeric_limits<int64_t>::max()),
                                              range.upto_time ? range.upto_time->time_since_epoch().count()
-                                                             : std::numeric_limits<int64_t>::max() / 2));
+                                                             : std::numeric_limits<int64_t>::max() / 2,
+                                             sql_limit(range.limit)));
   });
 }
 
@@ -548,7 +569,7 @@ std::vector<FeedEntry> PostgresStore::read_feed(FeedCursor after, size_t limit, 
     // The planner has no statistics for `stream_hash % slices` and guesses that 0.5% of the rows
     // match: it then prefers reading the whole remaining log and sorting it (1 s a batch over a
     // million events) to walking the (xid, position) index until the batch is full (6 ms).
-    tx.exec0("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off");
+    walk_index_in_order(tx);
     std::vector<FeedEntry> out;
     std::string slices = "{";
     for (auto slice : filter.slices) slices += (slices.size() > 1 ? "," : "") + std::to_string(slice);
@@ -575,10 +596,10 @@ FeedHealth PostgresStore::feed_health() {
   });
 }
 
-std::vector<Message> PostgresStore::read_correlation(std::string_view correlation_id) {
+std::vector<Message> PostgresStore::read_correlation(std::string_view correlation_id, size_t limit) {
   return with_connection([&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
-    return rows_to_messages(tx.exec_prepared("correlation", std::string(correlation_id)));
+    return rows_to_messages(tx.exec_prepared("correlation", std::string(correlation_id), sql_limit(limit)));
   });
 }
 

@@ -188,6 +188,28 @@ TEST_SUITE("conformance") {
     CHECK(store->read_stream("nothing-here").empty());
   }
 
+  TEST_CASE("read_stream's limit gives the first messages of the range; for_each_message pages through all of it") {
+    auto store = fresh_store();
+    store->append("page-1", ExpectedSeq::any(), msgs("page-1", 7));
+    auto first = store->read_stream("page-1", {2, 6, std::nullopt, 3});
+    REQUIRE(first.size() == 3);
+    CHECK(first.front().seq == 3);
+    CHECK(first.back().seq == 5);
+    CHECK(store->read_stream("page-1", {5, 6, std::nullopt, 3}).size() == 1);  // the range ends first
+    CHECK(store->read_stream("page-1", {0, std::nullopt, std::nullopt, 0}).empty());
+    auto seqs = [&](StreamRange range, size_t page) {
+      std::vector<int64_t> out;
+      for_each_message(*store, "page-1", range, [&](Message&& m) { out.push_back(m.seq); }, page);
+      return out;
+    };
+    CHECK(seqs({}, 2) == std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7});
+    CHECK(seqs({}, 7) == std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7});  // a full last page, then an empty one
+    CHECK(seqs({1, 6, std::nullopt}, 2) == std::vector<int64_t>{2, 3, 4, 5, 6});
+    CHECK(seqs({0, std::nullopt, std::nullopt, 3}, 2) == std::vector<int64_t>{1, 2, 3});
+    CHECK(seqs({}, 1000).size() == 7);
+    CHECK_THROWS_AS(seqs({}, 0), BadInput);
+  }
+
   TEST_CASE("the feed returns every message once, in commit order, and continues after a cursor") {
     auto store = fresh_store();
     std::vector<std::string> ids;
@@ -257,6 +279,7 @@ TEST_SUITE("conformance") {
     CHECK(trail[1].id == event.id);
     CHECK(trail[2].id == reaction.id);
     CHECK(trail[2].metadata["causation_id"] == event.id);
+    CHECK(store->read_correlation(correlation, 2).back().id == event.id);  // the first two
     CHECK(store->read_correlation("no-such-correlation").empty());
     CHECK(store->find_message(event.id)->stream_id == "booking-1");
     CHECK_FALSE(store->find_message(new_uuid()).has_value());

@@ -101,6 +101,10 @@ TEST_CASE("cairn migrate, append, read, feed and trace") {
   CHECK(trace.exit_code == 0);
   CHECK(trace.out.find("carts.item_added  cart-42#1") == 0);
   CHECK(trace.out.find("\ncarts.checked_out  cart-42#2") != std::string::npos);  // same trace, no cause
+  auto cut = cairn({"trace", stored[0]["id"].get<std::string>(), "--limit", "1"});
+  CHECK(cut.exit_code == 0);
+  CHECK(cut.out == trace.out.substr(0, trace.out.find('\n') + 1));
+  CHECK(cut.err.find("more than 1 messages: printed the first 1") != std::string::npos);
 
   auto streams = cairn({"streams", "--json"});
   CHECK(json_lines(streams.out).size() == 2);

@@ -21,10 +21,13 @@ class ChildProcess {
   void signal(int sig);
   // The exit code (128 + signal if killed), or -1 if it is still running after `timeout`.
   int wait(std::chrono::milliseconds timeout);
+  // Its peak resident set size in KiB (getrusage's ru_maxrss), once wait() has seen it exit.
+  long max_rss_kib() const { return max_rss_kib_; }
 
  private:
   pid_t pid_ = -1;
   bool reaped_ = false;
+  long max_rss_kib_ = 0;
 };
 
 }  // namespace cairn::testing

@@ -31,8 +31,8 @@ class ForwardingStore : public Store {
   }
   FeedCursor feed_head() override { return inner_->feed_head(); }
   FeedHealth feed_health() override { return inner_->feed_health(); }
-  std::vector<Message> read_correlation(std::string_view correlation_id) override {
-    return inner_->read_correlation(correlation_id);
+  std::vector<Message> read_correlation(std::string_view correlation_id, size_t limit) override {
+    return inner_->read_correlation(correlation_id, limit);
   }
   void save_snapshot(const Snapshot& snapshot) override { inner_->save_snapshot(snapshot); }
   std::optional<Snapshot> load_snapshot(std::string_view stream_id) override { return inner_->load_snapshot(stream_id); }

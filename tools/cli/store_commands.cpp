@@ -10,13 +10,15 @@
 namespace cairn::cli {
 namespace {
 
-void print_table(const std::vector<Message>& messages) {
+void print_table_header() {
   std::cout << std::left << std::setw(6) << "SEQ" << std::setw(10) << "POSITION" << std::setw(29) << "CREATED_AT"
             << std::setw(32) << "TYPE"
             << "PAYLOAD\n";
-  for (const auto& m : messages)
-    std::cout << std::setw(6) << m.seq << std::setw(10) << m.position << std::setw(29) << format_time(m.created_at)
-              << std::setw(32) << m.type << m.payload.dump() << "\n";
+}
+
+void print_table_row(const Message& m) {
+  std::cout << std::left << std::setw(6) << m.seq << std::setw(10) << m.position << std::setw(29) << format_time(m.created_at)
+            << std::setw(32) << m.type << m.payload.dump() << "\n";
 }
 
 // Prints each message under the one that caused it.
@@ -90,9 +92,15 @@ void add_store_commands(CLI::App& app, Context& context) {
     cmd->callback([&context, args] {
       validate_stream_id(args->stream);
       StreamRange range{args->after, args->upto >= 0 ? std::optional<int64_t>(args->upto) : std::nullopt, {}};
-      auto messages = context.open_store()->read_stream(args->stream, range);
-      if (!args->json) return print_table(messages);
-      for (const auto& m : messages) std::cout << Json(m).dump() << "\n";
+      auto store = context.open_store();
+      if (!args->json) print_table_header();
+      // Printed a page at a time as it is read: a long stream never sits in memory whole.
+      for_each_message(*store, args->stream, range, [&](const Message& m) {
+        if (args->json)
+          std::cout << Json(m).dump() << "\n";
+        else
+          print_table_row(m);
+      });
     });
   }
   {
@@ -117,17 +125,29 @@ void add_store_commands(CLI::App& app, Context& context) {
     });
   }
   {
-    auto id = std::make_shared<std::string>();
+    struct Args {
+      std::string id;
+      size_t limit = 10000;
+    };
+    auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("trace", "Print a causal trail (by message id or correlation id), indented by cause");
-    cmd->add_option("id", *id, "A message id or a correlation id")->required();
-    cmd->callback([&context, id] {
+    cmd->add_option("id", args->id, "A message id or a correlation id")->required();
+    // The tree needs the whole trail in memory: a bound keeps a runaway one from exhausting it.
+    cmd->add_option("--limit", args->limit, "At most this many messages, the first in log order (default 10000)")
+        ->check(CLI::Range(1, 1000000));
+    cmd->callback([&context, args] {
       auto store = context.open_store();
-      std::string correlation = *id;
-      if (looks_like_uuid(*id))
-        if (auto m = store->find_message(*id)) correlation = metadata_string(m->metadata, "correlation_id");
-      auto trail = store->read_correlation(correlation);
-      if (trail.empty()) throw BadInput("no message has id or correlation id '" + *id + "'");
+      std::string correlation = args->id;
+      if (looks_like_uuid(args->id))
+        if (auto m = store->find_message(args->id)) correlation = metadata_string(m->metadata, "correlation_id");
+      auto trail = store->read_correlation(correlation, args->limit + 1);
+      if (trail.empty()) throw BadInput("no message has id or correlation id '" + args->id + "'");
+      bool cut = trail.size() > args->limit;
+      if (cut) trail.pop_back();
       print_trail(trail);
+      if (cut)
+        std::cerr << "the trail has more than " << args->limit << " messages: printed the first " << args->limit
+                  << " (--limit)\n";
     });
   }
   {
