@@ -21,10 +21,14 @@ class ChildProcess {
   void signal(int sig);
   // The exit code (128 + signal if killed), or -1 if it is still running after `timeout`.
   int wait(std::chrono::milliseconds timeout);
-  // Its peak resident set size in KiB (getrusage's ru_maxrss), once wait() has seen it exit.
+  // The peak resident set size in KiB of the program it runs, as last seen while wait() polled
+  // (VmHWM, sampled every 20 ms: a peak in its last moments can be missed).
   long max_rss_kib() const { return max_rss_kib_; }
 
  private:
+  void sample_peak_rss();
+
+  std::string program_;
   pid_t pid_ = -1;
   bool reaped_ = false;
   long max_rss_kib_ = 0;
