@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <cstring>
+
 #include "runtime/errors.hpp"
 #include "runtime/validation.hpp"
 
@@ -29,6 +31,13 @@ void Application::add(std::shared_ptr<Consumer> consumer) {
   consumers_.push_back(std::move(consumer));
 }
 
+std::vector<ReadModelTable> Application::read_model_tables() const {
+  std::vector<ReadModelTable> tables;
+  for (const auto& consumer : consumers_)
+    for (auto& table : consumer->read_model_tables()) tables.push_back(std::move(table));
+  return tables;
+}
+
 const ActorSpec* Application::actor_for_stream(std::string_view stream_id) const {
   const ActorSpec* best = nullptr;
   for (const auto& spec : actors_)
@@ -45,12 +54,27 @@ const ActorSpec* Application::actor_named(std::string_view name) const {
 }
 
 void load_module(Application& app, const std::string& path) {
+  // dlopen searches LD_LIBRARY_PATH and the system's directories for a name without a slash.
+  if (path.find('/') == std::string::npos)
+    throw BadInput("application module '" + path + "' must be a path (e.g. ./" + path +
+                   "): a bare name would be looked up in the system's library paths");
   // Modules stay loaded for the life of the process: the registered handlers point into them.
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) throw BadInput("cannot load application module " + path + ": " + dlerror());
+  using Stamp = const char* (*)();
+  auto stamp = reinterpret_cast<Stamp>(dlsym(handle, "cairn_module_abi"));
+  auto refuse = [&](const std::string& reason) {
+    dlclose(handle);
+    return BadInput(reason);
+  };
+  if (!stamp)
+    throw refuse(path + " carries no Cairn ABI stamp: rebuild it with CAIRN_MODULE against Cairn " CAIRN_VERSION);
+  if (std::strcmp(stamp(), CAIRN_MODULE_ABI) != 0)
+    throw refuse(path + " was built for \"" + stamp() + "\" but this is \"" CAIRN_MODULE_ABI
+                 "\": rebuild the module against this Cairn");
   using Register = void (*)(Application&);
   auto entry = reinterpret_cast<Register>(dlsym(handle, "cairn_register_module"));
-  if (!entry) throw BadInput(path + " is not a Cairn module: it has no cairn_register_module (use CAIRN_MODULE)");
+  if (!entry) throw refuse(path + " is not a Cairn module: it has no cairn_register_module (use CAIRN_MODULE)");
   entry(app);
 }
 

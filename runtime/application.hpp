@@ -12,6 +12,7 @@
 #include "runtime/actor_definition.hpp"
 #include "runtime/consumer.hpp"
 #include "runtime/type_registry.hpp"
+#include "runtime/version.hpp"
 
 namespace cairn {
 
@@ -26,6 +27,8 @@ class Application {
   // A projector or side-effect handler: its own consumer group.
   void add(std::shared_ptr<Consumer> consumer);
   const std::vector<std::shared_ptr<Consumer>>& consumers() const { return consumers_; }
+  // Every consumer's read-model tables, for `cairn migrate --app` and `cairn grants --app`.
+  std::vector<ReadModelTable> read_model_tables() const;
 
   // Turns payloads of `T` stored at `from_revision` into revision from_revision + 1.
   template <TypedMessage T, class F>
@@ -45,9 +48,14 @@ class Application {
   TypeRegistry types_;
 };
 
-// Loads a shared library and calls its `cairn_register_module`; throws BadInput when it can't.
+// Loads the shared library at `path` (a path, never a bare name: the system's library paths are
+// not searched) and calls its `cairn_register_module`. Throws BadInput when it cannot, or when the
+// module was built against another Cairn (its CAIRN_MODULE_ABI stamp differs from ours).
 void load_module(Application& app, const std::string& path);
 
 }  // namespace cairn
 
-#define CAIRN_MODULE(app) extern "C" void cairn_register_module(cairn::Application& app)
+// Defines a module's registration function and stamps the module with the ABI it was built for.
+#define CAIRN_MODULE(app)                                                    \
+  extern "C" const char* cairn_module_abi() { return CAIRN_MODULE_ABI; } \
+  extern "C" void cairn_register_module(cairn::Application& app)

@@ -13,6 +13,7 @@
 #include "backends/store.hpp"
 #include "runtime/decision.hpp"
 #include "runtime/handle_result.hpp"
+#include "runtime/read_model_table.hpp"
 #include "runtime/type_registry.hpp"
 
 namespace cairn {
@@ -88,6 +89,9 @@ class Consumer {
   virtual void handle_batch(Store&, ConsumerServices&, const DeliveryBatch&) {}
   // Called by `cairn reset` before history is re-delivered (e.g. to empty a read model).
   virtual void reset(Store&) {}
+  // The tables of its read model, if it keeps one in the database: `cairn migrate --app` creates
+  // them as the schema owner and `cairn grants` lets workers write them, so workers never run DDL.
+  virtual std::vector<ReadModelTable> read_model_tables() const { return {}; }
   // Throws BadInput when a reset would leave a read model that a replay then doubles.
   virtual void require_resettable() const {}
 };

@@ -331,8 +331,25 @@ void Runtime::reset_group(const std::string& group, std::chrono::milliseconds ti
   resume();
 }
 
+std::vector<std::string> Runtime::migrate() {
+  std::vector<std::string> changes;
+  const auto& url = impl_->config.database_url;
+  if (url.empty()) return changes;
+  for (const auto& name : postgres::migrate(url)) changes.push_back("applied " + name);
+  for (const auto& name : postgres::create_tables(url, impl_->app.read_model_tables()))
+    changes.push_back("created table " + name);
+  return changes;
+}
+
 void Runtime::start_consumers(WorkerOptions options) {
   impl_->start();
+  if (const auto& url = impl_->config.database_url; !url.empty()) {
+    auto tables = impl_->app.read_model_tables();
+    if (impl_->config.migrate) postgres::create_tables(url, tables);
+    // Refused here, with the way out, rather than as a failing stream per event.
+    for (const auto& name : postgres::missing_tables(url, tables))
+      throw BadInput("read-model table " + name + " does not exist: run `cairn migrate --app MODULE` as the schema owner");
+  }
   if (impl_->consumers_stopping) throw BadInput("consumers are already running");
   if (options.owner.empty()) {
     char host[256] = "";

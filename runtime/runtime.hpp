@@ -86,6 +86,12 @@ class Runtime {
     return std::any_cast<State>(what_if_any(stream_id, events));
   }
 
+  // Run as the schema owner (`cairn migrate --app`): applies the missing schema migrations and
+  // creates the loaded consumers' missing read-model tables, so workers need no DDL rights.
+  // Returns one line per change. With Config::migrate, a runtime does this itself: the schema when
+  // it is made, the tables when its consumers start. The memory store needs none of it.
+  std::vector<std::string> migrate();
+
   // Starts this process's share of every consumer group: each (group, slice) not owned by another
   // process is taken, and taken over when its owner dies. Also promotes due scheduled messages.
   void start_consumers(WorkerOptions options = {});

@@ -1,14 +1,13 @@
 // SQL projectors: read models in the same PostgreSQL, their rows and their progress in one
 // transaction, so each event is applied exactly once.
 //
-//   auto balances = cairn::sql_projector("bank_balances")
-//     ->on<Deposited>([](pqxx::work& tx, const Deposited& e, const cairn::Message& m) {
-//        tx.exec_params("INSERT INTO bank_balances ...", m.stream_id, e.amount);
+//   auto balances = cairn::sql_projector("bank.balances");
+//   balances->table("public.bank_balances", "CREATE TABLE IF NOT EXISTS public.bank_balances (...)")
+//     .on<Deposited>([](pqxx::work& tx, const Deposited& e, const cairn::Message& m) {
+//        tx.exec_params("INSERT INTO public.bank_balances ...", m.stream_id, e.amount);
 //      })
-//     ->on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE bank_balances"); });
+//     .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE public.bank_balances"); });
 #pragma once
-
-#include <mutex>
 
 #include <pqxx/pqxx>
 
@@ -31,11 +30,17 @@ class SqlProjector final : public ConsumerBase<SqlProjector> {
     handlers_[MessageTraits<E>::name] = [f](pqxx::work& tx, const Message& m) { f(tx, from_payload<E>(m.payload), m); };
     return *this;
   }
-  // Runs (with the schema setup, e.g. CREATE TABLE IF NOT EXISTS) before the first event and on reset.
-  SqlProjector& setup(std::function<void(pqxx::work&)> f) {
-    setup_ = std::move(f);
+  // A table of the read model and the DDL that creates it. The name must be schema-qualified: an
+  // unqualified one resolves through the search_path, where another role could plant its own.
+  // Created by `cairn migrate --app` (or a runtime with Config::migrate), never by a worker.
+  SqlProjector& table(std::string qualified_name, std::string ddl) {
+    if (qualified_name.find('.') == std::string::npos)
+      throw BadInput("SQL projector " + options_.group + ": table " + qualified_name +
+                     " must be schema-qualified, e.g. public." + qualified_name);
+    tables_.push_back({std::move(qualified_name), std::move(ddl)});
     return *this;
   }
+  std::vector<ReadModelTable> read_model_tables() const override { return tables_; }
   SqlProjector& on_reset(std::function<void(pqxx::work&)> f) {
     reset_ = std::move(f);
     return *this;
@@ -51,10 +56,7 @@ class SqlProjector final : public ConsumerBase<SqlProjector> {
   // commit instead of one per stream or per event.
   void handle_batch(Store& store, ConsumerServices&, const DeliveryBatch& batch) override {
     if (batch.events.empty()) return;
-    auto& pg = postgres(store);
-    // Every handler waits until the setup has committed (call_once retries it if it threw).
-    if (setup_) std::call_once(set_up_, [&] { pg.transact(setup_); });
-    pg.transact_with_marks(batch.marks, [&](pqxx::work& tx, const PostgresStore::Handled& handled) {
+    postgres(store).transact_with_marks(batch.marks, [&](pqxx::work& tx, const PostgresStore::Handled& handled) {
       for (const auto& event : batch.events) {
         auto it = handlers_.find(event.type);
         if (it != handlers_.end() && !handled(event)) it->second(tx, event);
@@ -70,9 +72,7 @@ class SqlProjector final : public ConsumerBase<SqlProjector> {
   }
   void reset(Store& store) override {
     require_resettable();
-    auto& pg = postgres(store);
-    if (setup_) pg.transact(setup_);
-    pg.transact(reset_);
+    postgres(store).transact(reset_);
   }
 
  private:
@@ -83,8 +83,8 @@ class SqlProjector final : public ConsumerBase<SqlProjector> {
   }
 
   std::unordered_map<std::string, Handler> handlers_;
-  std::function<void(pqxx::work&)> setup_, reset_;
-  std::once_flag set_up_;
+  std::vector<ReadModelTable> tables_;
+  std::function<void(pqxx::work&)> reset_;
 };
 
 inline std::shared_ptr<SqlProjector> sql_projector(std::string group) {

@@ -1,5 +1,6 @@
 #include "backends/postgres/cluster_xids.hpp"
 
+#include "backends/postgres/connect.hpp"
 #include "runtime/errors.hpp"
 
 namespace cairn::postgres {
@@ -79,8 +80,8 @@ void require_own_xids(pqxx::transaction_base& tx) {
 
 std::optional<XidRepair> repair_xids(const std::string& database_url) {
   try {
-    pqxx::connection connection(database_url);
-    pqxx::work tx(connection);
+    auto connection = connect(database_url);
+    pqxx::work tx(*connection);
     lock_log(tx);
     if (!stored_and_xmax(tx).ahead()) return std::nullopt;
     auto slices = tx.exec0(move_slice_cursors).affected_rows();

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <thread>
 
+#include "backends/postgres/connect.hpp"
+
 namespace cairn::postgres {
 namespace {
 
@@ -33,7 +35,7 @@ std::unique_ptr<pqxx::connection> ConnectionPool::acquire() {
     ++open_;
   }
   try {
-    auto connection = std::make_unique<pqxx::connection>(url_);
+    auto connection = connect(url_);
     limit_idle_transactions(*connection);
     if (setup_) setup_(*connection);
     return connection;

@@ -2,17 +2,13 @@
 
 #include <algorithm>
 
+#include "backends/postgres/connect.hpp"
+
 namespace cairn::postgres {
 namespace {
 
-// The client's side of the keepalives, in whichever form the connection string uses.
-std::string with_keepalives(const std::string& url) {
-  static const std::string options = "keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3";
-  if (url.rfind("postgres://", 0) != 0 && url.rfind("postgresql://", 0) != 0) return url + " " + options;
-  std::string query = options;
-  std::replace(query.begin(), query.end(), ' ', '&');
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + query;
-}
+// The client's side of the keepalives: a dead server is noticed as the server notices a dead client.
+const std::string keepalives = "keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3";
 
 }  // namespace
 
@@ -44,7 +40,7 @@ auto LeaseSession::on_session(Work&& work) {
 pqxx::connection& LeaseSession::connection() {
   if (connection_ && connection_->is_open()) return *connection_;
   drop_connection();
-  auto fresh = std::make_unique<pqxx::connection>(with_keepalives(url_));
+  auto fresh = connect(with_parameters(url_, keepalives));
   pqxx::nontransaction tx(*fresh);
   // The server's side: it is the server that must notice a dead host to free the leases.
   tx.exec0("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3; "

@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "backends/postgres/connect.hpp"
 #include "runtime/errors.hpp"
 
 namespace cairn::postgres {
@@ -15,14 +16,18 @@ constexpr long long migration_lock_key = 0x6361697216d16a71LL;
 std::vector<std::string> migrate(const std::string& database_url) {
   std::vector<std::string> applied;
   try {
-    pqxx::connection connection(database_url);
-    pqxx::work tx(connection);
+    auto connection = connect(database_url);
+    pqxx::work tx(*connection);
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", migration_lock_key);
-    tx.exec0("SET LOCAL client_min_messages = warning");
-    tx.exec0("CREATE SCHEMA IF NOT EXISTS cairn");
-    tx.exec0(
-        "CREATE TABLE IF NOT EXISTS cairn.migrations ("
-        " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+    // DDL only when something is missing: IF NOT EXISTS still checks CREATE privileges, and an
+    // up-to-date schema must be checkable by a role that has none.
+    if (tx.exec1("SELECT to_regclass('cairn.migrations') IS NULL")[0].as<bool>()) {
+      tx.exec0("SET LOCAL client_min_messages = warning");
+      tx.exec0("CREATE SCHEMA IF NOT EXISTS cairn");
+      tx.exec0(
+          "CREATE TABLE cairn.migrations ("
+          " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+    }
     int current = tx.exec1("SELECT coalesce(max(version), 0) FROM cairn.migrations")[0].as<int>();
     for (const auto& m : embedded_migrations()) {
       if (m.version <= current) continue;
@@ -37,10 +42,44 @@ std::vector<std::string> migrate(const std::string& database_url) {
   return applied;
 }
 
+std::vector<std::string> create_tables(const std::string& database_url, const std::vector<ReadModelTable>& tables) {
+  std::vector<std::string> created;
+  try {
+    auto connection = connect(database_url);
+    pqxx::work tx(*connection);
+    tx.exec_params("SELECT pg_advisory_xact_lock($1)", migration_lock_key);
+    for (const auto& table : tables) {
+      if (!tx.exec_params1("SELECT to_regclass($1) IS NULL", table.name)[0].as<bool>()) continue;
+      tx.exec0(table.ddl);
+      if (tx.exec_params1("SELECT to_regclass($1) IS NULL", table.name)[0].as<bool>())
+        throw BadInput("the DDL of read-model table " + table.name + " did not create it");
+      created.push_back(table.name);
+    }
+    tx.commit();
+  } catch (const pqxx::failure& e) {
+    throw StoreError(std::string("creating the read-model tables failed: ") + e.what());
+  }
+  return created;
+}
+
+std::vector<std::string> missing_tables(const std::string& database_url, const std::vector<ReadModelTable>& tables) {
+  std::vector<std::string> missing;
+  if (tables.empty()) return missing;
+  try {
+    auto connection = connect(database_url);
+    pqxx::read_transaction tx(*connection);
+    for (const auto& table : tables)
+      if (tx.exec_params1("SELECT to_regclass($1) IS NULL", table.name)[0].as<bool>()) missing.push_back(table.name);
+  } catch (const pqxx::failure& e) {
+    throw StoreError(std::string("cannot look up the read-model tables: ") + e.what());
+  }
+  return missing;
+}
+
 int schema_version(const std::string& database_url) {
   try {
-    pqxx::connection connection(database_url);
-    pqxx::read_transaction tx(connection);
+    auto connection = connect(database_url);
+    pqxx::read_transaction tx(*connection);
     if (tx.exec1("SELECT to_regclass('cairn.migrations') IS NULL")[0].as<bool>()) return 0;
     return tx.exec1("SELECT coalesce(max(version), 0) FROM cairn.migrations")[0].as<int>();
   } catch (const pqxx::failure& e) {

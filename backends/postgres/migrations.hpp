@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/read_model_table.hpp"
+
 namespace cairn::postgres {
 
 struct Migration {
@@ -18,6 +20,13 @@ const std::vector<Migration>& embedded_migrations();
 // Applies the missing migrations in one transaction under an advisory lock, so concurrent
 // runs are safe and a second run is a no-op. Returns the names of those it applied.
 std::vector<std::string> migrate(const std::string& database_url);
+
+// Creates the read-model tables that are missing (their DDL, under the same lock) and returns
+// the names of those it created. Run as the schema owner: workers only get DML on them.
+std::vector<std::string> create_tables(const std::string& database_url, const std::vector<ReadModelTable>& tables);
+
+// The names of those among `tables` that do not exist.
+std::vector<std::string> missing_tables(const std::string& database_url, const std::vector<ReadModelTable>& tables);
 
 // The highest applied version (0 when the schema does not exist yet).
 int schema_version(const std::string& database_url);

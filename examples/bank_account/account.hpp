@@ -107,20 +107,18 @@ inline cairn::ActorDefinition<Account> account_actor() {
 // Adds `delta` to the account's balance and counts one more event; the first event creates the row.
 inline void apply_to_balance(pqxx::work& tx, const std::string& account_id, int64_t delta) {
   tx.exec_params(
-      "INSERT INTO bank_balances VALUES ($1, $2, 1) ON CONFLICT (account_id) DO UPDATE SET "
-      "balance = bank_balances.balance + excluded.balance, events = bank_balances.events + 1",
+      "INSERT INTO public.bank_balances VALUES ($1, $2, 1) ON CONFLICT (account_id) DO UPDATE SET "
+      "balance = public.bank_balances.balance + excluded.balance, events = public.bank_balances.events + 1",
       account_id, delta);
 }
 
-// bank_balances(account_id, balance, events): one row per account stream, exactly once (needs PostgreSQL).
+// public.bank_balances(account_id, balance, events): one row per account stream, exactly once (needs PostgreSQL).
 inline std::shared_ptr<cairn::SqlProjector> balances_projector() {
   auto projector = cairn::sql_projector("bank.balances");
   projector
-      ->setup([](pqxx::work& tx) {
-        tx.exec0(
-            "CREATE TABLE IF NOT EXISTS bank_balances (account_id text PRIMARY KEY, balance bigint NOT NULL, "
-            "events bigint NOT NULL)");
-      })
+      ->table("public.bank_balances",
+              "CREATE TABLE IF NOT EXISTS public.bank_balances (account_id text PRIMARY KEY, balance bigint NOT NULL, "
+              "events bigint NOT NULL)")
       .on<AccountOpened>([](pqxx::work& tx, const AccountOpened&, const cairn::Message& m) {
         apply_to_balance(tx, m.stream_id, 0);
       })
@@ -133,7 +131,7 @@ inline std::shared_ptr<cairn::SqlProjector> balances_projector() {
       .on<AccountClosed>([](pqxx::work& tx, const AccountClosed&, const cairn::Message& m) {
         apply_to_balance(tx, m.stream_id, 0);
       })
-      .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE bank_balances"); });
+      .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE public.bank_balances"); });
   return projector;
 }
 

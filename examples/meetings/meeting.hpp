@@ -149,34 +149,32 @@ inline cairn::ActorDefinition<Meeting> meeting_actor(Clock clock = cairn::now) {
       .evolve<Cancelled>([](Meeting& meeting, const Cancelled&) { meeting.status = "cancelled"; });
 }
 
-// meetings(meeting_id, organizer, starts_at, status) and meeting_attendees(meeting_id, user_id,
+// meetings(meeting_id, organizer, starts_at, status) and public.meeting_attendees(meeting_id, user_id,
 // accepted), exactly once (needs PostgreSQL).
 inline std::shared_ptr<cairn::SqlProjector> tables_projector() {
   auto projector = cairn::sql_projector("meetings.tables");
   auto set_status = [](pqxx::work& tx, const std::string& meeting_id, const char* status) {
-    tx.exec_params("UPDATE meetings SET status = $2 WHERE meeting_id = $1", meeting_id, status);
+    tx.exec_params("UPDATE public.meetings SET status = $2 WHERE meeting_id = $1", meeting_id, status);
   };
   projector
-      ->setup([](pqxx::work& tx) {
-        tx.exec0(
-            "CREATE TABLE IF NOT EXISTS meetings (meeting_id text PRIMARY KEY, organizer text NOT NULL, "
-            "starts_at timestamptz NOT NULL, status text NOT NULL)");
-        tx.exec0(
-            "CREATE TABLE IF NOT EXISTS meeting_attendees (meeting_id text NOT NULL, user_id bigint NOT NULL, "
-            "accepted boolean NOT NULL, PRIMARY KEY (meeting_id, user_id))");
-      })
+      ->table("public.meetings",
+              "CREATE TABLE IF NOT EXISTS public.meetings (meeting_id text PRIMARY KEY, organizer text NOT NULL, "
+              "starts_at timestamptz NOT NULL, status text NOT NULL)")
+      .table("public.meeting_attendees",
+             "CREATE TABLE IF NOT EXISTS public.meeting_attendees (meeting_id text NOT NULL, user_id bigint NOT NULL, "
+             "accepted boolean NOT NULL, PRIMARY KEY (meeting_id, user_id))")
       .on<Scheduled>([](pqxx::work& tx, const Scheduled& e, const cairn::Message& m) {
-        tx.exec_params("INSERT INTO meetings VALUES ($1, $2, $3::timestamptz, 'scheduled')", m.stream_id, e.organizer,
+        tx.exec_params("INSERT INTO public.meetings VALUES ($1, $2, $3::timestamptz, 'scheduled')", m.stream_id, e.organizer,
                        e.starts_at);
         for (auto user : e.invitees)
-          tx.exec_params("INSERT INTO meeting_attendees VALUES ($1, $2, false)", m.stream_id, user);
+          tx.exec_params("INSERT INTO public.meeting_attendees VALUES ($1, $2, false)", m.stream_id, user);
       })
       .on<Accepted>([](pqxx::work& tx, const Accepted& e, const cairn::Message& m) {
-        tx.exec_params("UPDATE meeting_attendees SET accepted = true WHERE meeting_id = $1 AND user_id = $2",
+        tx.exec_params("UPDATE public.meeting_attendees SET accepted = true WHERE meeting_id = $1 AND user_id = $2",
                        m.stream_id, e.user_id);
       })
       .on<Rescheduled>([](pqxx::work& tx, const Rescheduled& e, const cairn::Message& m) {
-        tx.exec_params("UPDATE meetings SET starts_at = $2::timestamptz WHERE meeting_id = $1", m.stream_id,
+        tx.exec_params("UPDATE public.meetings SET starts_at = $2::timestamptz WHERE meeting_id = $1", m.stream_id,
                        e.starts_at);
       })
       .on<Finished>([set_status](pqxx::work& tx, const Finished&, const cairn::Message& m) {
@@ -185,7 +183,7 @@ inline std::shared_ptr<cairn::SqlProjector> tables_projector() {
       .on<Cancelled>([set_status](pqxx::work& tx, const Cancelled&, const cairn::Message& m) {
         set_status(tx, m.stream_id, "cancelled");
       })
-      .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE meetings, meeting_attendees"); });
+      .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE public.meetings, public.meeting_attendees"); });
   return projector;
 }
 

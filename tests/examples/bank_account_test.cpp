@@ -21,7 +21,7 @@ namespace {
 void drop_table(const std::string& url) {
   pqxx::connection c(url);
   pqxx::work tx(c);
-  tx.exec0("DROP TABLE IF EXISTS bank_balances");
+  tx.exec0("DROP TABLE IF EXISTS public.bank_balances");
   tx.commit();
 }
 
@@ -36,6 +36,7 @@ struct Bank {
     if (backend_is_postgres()) {
       drop_table(url);
       runtime->app().add(bank::balances_projector());
+      runtime->migrate();
     }
   }
 
@@ -191,7 +192,7 @@ Balances balances_table(const std::string& url) {
   pqxx::connection c(url);
   pqxx::read_transaction tx(c);
   Balances out;
-  for (const auto& r : tx.exec("SELECT account_id, balance, events FROM bank_balances"))
+  for (const auto& r : tx.exec("SELECT account_id, balance, events FROM public.bank_balances"))
     out[r[0].c_str()] = {r[1].as<int64_t>(), r[2].as<int64_t>()};
   return out;
 }
@@ -222,7 +223,7 @@ std::string render(const Balances& balances) {
 
 }  // namespace
 
-TEST_CASE("bank_balances is the fold of the log under concurrent commands, and a reset rebuilds it") {
+TEST_CASE("public.bank_balances is the fold of the log under concurrent commands, and a reset rebuilds it") {
   Bank bank;
   bank.runtime->start_consumers(testing::quiet_workers());
   std::vector<std::string> accounts;

@@ -43,7 +43,7 @@ class Outbox {
 void drop_tables(const std::string& url) {
   pqxx::connection c(url);
   pqxx::work tx(c);
-  tx.exec0("DROP TABLE IF EXISTS meetings, meeting_attendees");
+  tx.exec0("DROP TABLE IF EXISTS public.meetings, public.meeting_attendees");
   tx.commit();
 }
 
@@ -60,6 +60,7 @@ struct Meetings {
     if (backend_is_postgres()) {
       drop_tables(url);
       runtime->app().add(meetings::tables_projector());
+      runtime->migrate();
     }
   }
 
@@ -268,10 +269,10 @@ Rows tables(const std::string& url) {
   Rows out;
   for (const auto& r : tx.exec(
            "SELECT meeting_id, organizer || '|' || to_char(starts_at AT TIME ZONE 'UTC', "
-           "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || status FROM meetings"))
+           "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || status FROM public.meetings"))
     out[r[0].c_str()] = r[1].c_str();
   for (const auto& r : tx.exec(
-           "SELECT meeting_id, string_agg(user_id || ':' || accepted, ',' ORDER BY user_id) FROM meeting_attendees "
+           "SELECT meeting_id, string_agg(user_id || ':' || accepted, ',' ORDER BY user_id) FROM public.meeting_attendees "
            "GROUP BY meeting_id"))
     out[r[0].c_str()] += std::string("|") + r[1].c_str();
   return out;

@@ -8,6 +8,7 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/test_database.hpp"
 
 using namespace cairn::testing;
@@ -21,11 +22,6 @@ std::vector<std::string> example_modules() {
   return modules;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
 }  // namespace
 
 TEST_CASE("each example module runs in cairn-worker") {
@@ -35,6 +31,7 @@ TEST_CASE("each example module runs in cairn-worker") {
   for (const auto& module : modules) {
     CAPTURE(module);
     std::string log = "/tmp/cairn-example-worker-" + std::to_string(getpid()) + ".log";
+    migrate_module(db.url(), module);
     {
       ChildProcess worker(CAIRN_WORKER_PATH, {"--app", module, "--db", db.url()}, log);
       CHECK(eventually([&] { return read_file(log).find("took slice") != std::string::npos; }));

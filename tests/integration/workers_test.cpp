@@ -22,6 +22,7 @@
 
 #include "runtime/runtime.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/counter_consumers.hpp"
 #include "tests/support/test_database.hpp"
@@ -29,6 +30,7 @@
 using namespace cairn;
 using cairn::testing::eventually;
 using testing::ChildProcess;
+using testing::read_file;
 
 namespace {
 
@@ -38,8 +40,8 @@ Totals table(const std::string& url) {
   pqxx::connection c(url);
   pqxx::read_transaction tx(c);
   Totals out;
-  if (tx.exec1("SELECT to_regclass('counter_totals') IS NULL")[0].as<bool>()) return out;
-  for (const auto& r : tx.exec("SELECT stream_id, total, events, last_seq FROM counter_totals"))
+  if (tx.exec1("SELECT to_regclass('public.counter_totals') IS NULL")[0].as<bool>()) return out;
+  for (const auto& r : tx.exec("SELECT stream_id, total, events, last_seq FROM public.counter_totals"))
     out[r[0].c_str()] = {r[1].as<long>(), r[2].as<long>(), r[3].as<long>()};
   return out;
 }
@@ -60,19 +62,13 @@ int advisory_locks(const std::string& url) {
   return tx.exec1("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")[0].as<int>();
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 struct Workers {
   std::string url;
   std::string log_dir;
   std::vector<std::unique_ptr<ChildProcess>> processes;
 
   explicit Workers(std::string database_url) : url(std::move(database_url)) {
+    testing::migrate_module(url, CAIRN_COUNTER_MODULE);
     char dir[] = "/tmp/cairn-workers-XXXXXX";
     log_dir = mkdtemp(dir);
   }
@@ -111,7 +107,7 @@ size_t count_of(const std::string& text, const std::string& what) {
   return n;
 }
 
-// The streams whose row in counter_totals differs from the fold of the log, at most `limit` of them.
+// The streams whose row in public.counter_totals differs from the fold of the log, at most `limit` of them.
 std::string differences(const Totals& expected, const Totals& actual, size_t limit = 15) {
   auto show = [](const std::tuple<long, long, long>& t) {
     return "(total " + std::to_string(std::get<0>(t)) + ", events " + std::to_string(std::get<1>(t)) + ", last_seq " +
@@ -129,7 +125,7 @@ std::string differences(const Totals& expected, const Totals& actual, size_t lim
     ++differing;
     if (e != expected.end() && a != actual.end() && std::get<1>(a->second) > std::get<1>(e->second)) ++more_events;
     if (differing <= limit)
-      out += "  " + s + ": log " + (e == expected.end() ? std::string("-") : show(e->second)) + ", counter_totals " +
+      out += "  " + s + ": log " + (e == expected.end() ? std::string("-") : show(e->second)) + ", public.counter_totals " +
              (a == actual.end() ? std::string("-") : show(a->second)) + "\n";
   }
   return std::to_string(differing) + " of " + std::to_string(expected.size()) + " streams differ from the fold (" +
@@ -264,6 +260,7 @@ TEST_CASE("a PostgreSQL restart mid-run: workers reconnect and finish") {
 TEST_CASE("LISTEN/NOTIFY wakes a worker long before its next poll") {
   testing::TestDatabase db;
   std::string log = "/tmp/cairn-notify-worker-" + std::to_string(getpid()) + ".log";
+  testing::migrate_module(db.url(), CAIRN_COUNTER_MODULE);
   ChildProcess worker(CAIRN_WORKER_PATH,
                       {"--app", CAIRN_COUNTER_MODULE, "--db", db.url(), "--poll-ms", "30000", "--groups", "counter.totals"},
                       log);
@@ -282,7 +279,7 @@ TEST_CASE("LISTEN/NOTIFY wakes a worker long before its next poll") {
 // C5 (review-concurrency.md): a lease lives as long as its session, and today nothing fences a
 // process that lost it. Terminating the workers' sessions under load makes two processes run one
 // (group, slice) at once; the first events of a new stream have no progress row to lock, so both
-// apply them and counter_totals counts them twice. With fenced leases the table must end equal to
+// apply them and public.counter_totals counts them twice. With fenced leases the table must end equal to
 // the fold of the log, and the workers must ride out every lost session.
 TEST_CASE("workers whose database sessions are terminated again and again stay up, and the read model ends equal to "
           "the fold of the log") {

@@ -49,6 +49,20 @@ TEST_CASE("cairn migrate, append, read, feed and trace") {
   CHECK(migrated.exit_code == 0);
   CHECK(migrated.out.find("applied 001_event_store.sql") != std::string::npos);
   CHECK(cairn({"migrate"}).out == "schema is up to date\n");
+  // A worker never creates tables: without its module's, it refuses to start and says what to run.
+  std::string log = "/tmp/cairn-cli-untabled-" + std::to_string(getpid()) + ".log";
+  {
+    cairn::testing::ChildProcess worker(CAIRN_WORKER_PATH, {"--app", CAIRN_COUNTER_MODULE, "--db", db.url()}, log);
+    CHECK(worker.wait(std::chrono::seconds(30)) == 2);
+  }
+  CHECK(cairn::testing::read_file(log).find("read-model table public.counter_totals does not exist: run `cairn migrate --app MODULE`") !=
+        std::string::npos);
+  std::remove(log.c_str());
+  // With --app, the module's read-model tables too, as the schema owner does before starting workers.
+  auto tables = cairn({"migrate", "--app", CAIRN_COUNTER_MODULE});
+  CHECK(tables.exit_code == 0);
+  CHECK(tables.out == "created table public.counter_totals\ncreated table public.counter_fixes\n");
+  CHECK(cairn({"migrate", "--app", CAIRN_COUNTER_MODULE}).out == "schema is up to date\n");
 
   auto first = cairn({"append", "cart-42", "carts.item_added", R"({"sku":"tea","qty":2})", "--expected-seq", "0"});
   REQUIRE(first.exit_code == 0);
@@ -288,6 +302,7 @@ TEST_CASE("cairn status labels each slice, names only live owners and shows the 
       if (s["owner"].get<std::string>().empty()) return false;
     return true;
   };
+  cairn::testing::migrate_module(db.url(), CAIRN_COUNTER_MODULE);
   {
     cairn::testing::ChildProcess worker(
         CAIRN_WORKER_PATH, {"--app", CAIRN_COUNTER_MODULE, "--db", db.url(), "--poll-ms", "20", "--groups", "counter.totals"},
@@ -325,6 +340,7 @@ TEST_CASE("cairn dispatch, status, stop, resume, skip and reset") {
 
   // One worker delivers the command; the projector meets the poison increment and stops the stream.
   std::string log = "/tmp/cairn-cli-worker-" + std::to_string(getpid()) + ".log";
+  cairn::testing::migrate_module(db.url(), CAIRN_COUNTER_MODULE);
   {
     cairn::testing::ChildProcess worker(CAIRN_WORKER_PATH,
                                         {"--app", CAIRN_COUNTER_MODULE, "--db", db.url(), "--poll-ms", "20",
@@ -379,20 +395,16 @@ TEST_CASE("cairn append to a stream named like a slice lease does not wait for t
   auto cairn = cli_on(db);
   std::string log = "/tmp/cairn-c6-worker-" + std::to_string(getpid()) + ".log";
   std::string append_log = "/tmp/cairn-c6-append-" + std::to_string(getpid()) + ".log";
-  auto text_of = [](const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  };
+  using cairn::testing::read_file;
+  cairn::testing::migrate_module(db.url(), CAIRN_COUNTER_MODULE);
   {
     cairn::testing::ChildProcess worker(
         CAIRN_WORKER_PATH, {"--app", CAIRN_COUNTER_MODULE, "--db", db.url(), "--poll-ms", "20", "--groups", "counter.totals"},
         log);
     REQUIRE_MESSAGE(cairn::testing::eventually(
-                        [&] { return text_of(log).find("took slice 0 of group counter.totals") != std::string::npos; },
+                        [&] { return read_file(log).find("took slice 0 of group counter.totals") != std::string::npos; },
                         std::chrono::seconds(20)),
-                    text_of(log));
+                    read_file(log));
     // The exit code of `cairn append <stream> test.happened {}`, or -1 if it still runs after 10 s (then killed).
     auto append_to = [&](const std::string& stream) {
       cairn::testing::ChildProcess append(CAIRN_CLI_PATH, {"--db", db.url(), "append", stream, "test.happened", "{}"},
@@ -400,11 +412,11 @@ TEST_CASE("cairn append to a stream named like a slice lease does not wait for t
       return append.wait(std::chrono::seconds(10));
     };
     // A control: a stream named like a slice no one holds.
-    CHECK_MESSAGE(append_to("cairn.slice/counter.nope/0") == 0, text_of(append_log));
+    CHECK_MESSAGE(append_to("cairn.slice/counter.nope/0") == 0, read_file(append_log));
     int rc = append_to("cairn.slice/counter.totals/0");
     CHECK_MESSAGE(rc == 0, "cairn append exited with " << rc << " (-1: still blocked after 10 s)\n"
-                                                       << text_of(append_log) << "--- worker\n"
-                                                       << text_of(log));
+                                                       << read_file(append_log) << "--- worker\n"
+                                                       << read_file(log));
     if (rc == 0) CHECK(json_lines(cairn({"read", "cairn.slice/counter.totals/0", "--json"}).out).size() == 1);
     worker.signal(SIGTERM);
     CHECK(worker.wait(std::chrono::seconds(30)) == 0);

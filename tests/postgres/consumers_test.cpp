@@ -31,6 +31,7 @@ std::unique_ptr<Runtime> consumer_runtime(const std::string& url) {
   auto runtime = std::make_unique<Runtime>(config);
   counter::install(runtime->app());
   counter::install_consumers(runtime->app());
+  runtime->migrate();  // the counter's read-model tables
   return runtime;
 }
 
@@ -48,8 +49,8 @@ std::map<std::string, std::tuple<long, long, long>> totals(const std::string& ur
   pqxx::connection c(url);
   pqxx::read_transaction tx(c);
   std::map<std::string, std::tuple<long, long, long>> out;
-  if (tx.exec1("SELECT to_regclass('counter_totals') IS NULL")[0].as<bool>()) return out;
-  for (const auto& r : tx.exec("SELECT stream_id, total, events, last_seq FROM counter_totals"))
+  if (tx.exec1("SELECT to_regclass('public.counter_totals') IS NULL")[0].as<bool>()) return out;
+  for (const auto& r : tx.exec("SELECT stream_id, total, events, last_seq FROM public.counter_totals"))
     out[r[0].c_str()] = {r[1].as<long>(), r[2].as<long>(), r[3].as<long>()};
   return out;
 }
@@ -139,7 +140,7 @@ TEST_CASE("a poison event stops only its stream; resume after a fix and skip bot
   {
     pqxx::connection c(db.url());
     pqxx::work tx(c);
-    tx.exec0("INSERT INTO counter_fixes VALUES ('counter-poison')");
+    tx.exec0("INSERT INTO public.counter_fixes VALUES ('counter-poison')");
     tx.commit();
   }
   runtime->store().resume_stream("counter.totals", "counter-poison", false);
@@ -162,7 +163,7 @@ TEST_CASE("a poison event inside a batch: the events before it are applied, the 
   {
     pqxx::connection c(db.url());
     pqxx::work tx(c);
-    tx.exec0("INSERT INTO counter_fixes VALUES ('counter-mid')");
+    tx.exec0("INSERT INTO public.counter_fixes VALUES ('counter-mid')");
     tx.commit();
   }
   runtime->store().resume_stream("counter.totals", "counter-mid", false);
@@ -430,9 +431,9 @@ TEST_CASE("an SQL projector commits a feed batch across streams at once; a poiso
     tx.exec0("CREATE TABLE counter_applied (stream_id text, seq bigint, txid bigint)");
     tx.exec0("CREATE FUNCTION counter_note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
              "INSERT INTO counter_applied VALUES (NEW.stream_id, NEW.last_seq, txid_current()); RETURN NEW; END $$");
-    tx.exec0("CREATE TABLE IF NOT EXISTS counter_totals (stream_id text PRIMARY KEY, total bigint NOT NULL, "
+    tx.exec0("CREATE TABLE IF NOT EXISTS public.counter_totals (stream_id text PRIMARY KEY, total bigint NOT NULL, "
              "events bigint NOT NULL, last_seq bigint NOT NULL)");
-    tx.exec0("CREATE TRIGGER counter_note AFTER INSERT OR UPDATE ON counter_totals FOR EACH ROW "
+    tx.exec0("CREATE TRIGGER counter_note AFTER INSERT OR UPDATE ON public.counter_totals FOR EACH ROW "
              "EXECUTE FUNCTION counter_note()");
     tx.commit();
   }

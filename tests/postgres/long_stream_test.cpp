@@ -13,6 +13,7 @@
 
 #include "runtime/validation.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/test_database.hpp"
 
 namespace {
@@ -32,13 +33,6 @@ constexpr auto run_limit = std::chrono::seconds(300);
 constexpr long rss_bound_kib = 64 * 1024;
 constexpr auto run_limit = std::chrono::seconds(60);
 #endif
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 }  // namespace
 
@@ -70,7 +64,7 @@ TEST_CASE("a 1,000,000-event stream is rehydrated and printed with a bounded pea
   cairn::testing::ChildProcess printing(CAIRN_CLI_PATH, with_db({"read", stream, "--json"}), "/dev/null");  // 220 MB
 
   CHECK(state.wait(run_limit) == 0);
-  CHECK(read_file(out_path) == "{\"count\":1000000,\"total\":1000000}\n");
+  CHECK(cairn::testing::read_file(out_path) == "{\"count\":1000000,\"total\":1000000}\n");
   unlink(out_path.c_str());
   MESSAGE("cairn state: peak RSS " << state.max_rss_kib() / 1024 << " MiB");
   CHECK(state.max_rss_kib() < rss_bound_kib);

@@ -39,13 +39,6 @@ std::string open_error(const std::string& url) {
   return "";
 }
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 Message event(const std::string& stream) { return make_message(stream, "restored.happened", Json::object()); }
 
 }  // namespace
@@ -77,7 +70,7 @@ TEST_CASE("a log whose transaction ids are ahead of the cluster's is refused by 
     auto code = worker.wait(std::chrono::seconds(30));
     CHECK(code > 0);
   }
-  CHECK(read_all(log).find("restored from another cluster") != std::string::npos);
+  CHECK(testing::read_file(log).find("restored from another cluster") != std::string::npos);
   std::remove(log.c_str());
 }
 

@@ -11,31 +11,29 @@
 
 namespace counter {
 
-// counter_totals(stream_id, total, events, last_seq): the fold of each stream's increments. It
+// public.counter_totals(stream_id, total, events, last_seq): the fold of each stream's increments. It
 // refuses an event at or below last_seq, so a double or out-of-order delivery fails loudly.
-// An increment of 666 fails until counter_fixes holds its stream (a poison message, then a fix).
+// An increment of 666 fails until public.counter_fixes holds its stream (a poison message, then a fix).
 inline std::shared_ptr<cairn::SqlProjector> totals_projector() {
   auto projector = cairn::sql_projector("counter.totals");
   projector
-      ->setup([](pqxx::work& tx) {
-        tx.exec0(
-            "CREATE TABLE IF NOT EXISTS counter_totals (stream_id text PRIMARY KEY, total bigint NOT NULL, "
-            "events bigint NOT NULL, last_seq bigint NOT NULL)");
-        tx.exec0("CREATE TABLE IF NOT EXISTS counter_fixes (stream_id text PRIMARY KEY)");
-      })
+      ->table("public.counter_totals",
+              "CREATE TABLE IF NOT EXISTS public.counter_totals (stream_id text PRIMARY KEY, total bigint NOT NULL, "
+              "events bigint NOT NULL, last_seq bigint NOT NULL)")
+      .table("public.counter_fixes", "CREATE TABLE IF NOT EXISTS public.counter_fixes (stream_id text PRIMARY KEY)")
       .on<Incremented>([](pqxx::work& tx, const Incremented& e, const cairn::Message& m) {
-        if (e.by == 666 && tx.exec_params("SELECT 1 FROM counter_fixes WHERE stream_id = $1", m.stream_id).empty())
+        if (e.by == 666 && tx.exec_params("SELECT 1 FROM public.counter_fixes WHERE stream_id = $1", m.stream_id).empty())
           throw std::runtime_error("poison increment on " + m.stream_id);
-        auto row = tx.exec_params("SELECT last_seq FROM counter_totals WHERE stream_id = $1 FOR UPDATE", m.stream_id);
+        auto row = tx.exec_params("SELECT last_seq FROM public.counter_totals WHERE stream_id = $1 FOR UPDATE", m.stream_id);
         if (!row.empty() && row[0][0].as<int64_t>() >= m.seq)
           throw std::logic_error("event " + std::to_string(m.seq) + " of " + m.stream_id + " arrived after " +
                                  row[0][0].c_str());
         tx.exec_params(
-            "INSERT INTO counter_totals VALUES ($1, $2, 1, $3) ON CONFLICT (stream_id) DO UPDATE SET "
-            "total = counter_totals.total + excluded.total, events = counter_totals.events + 1, last_seq = excluded.last_seq",
+            "INSERT INTO public.counter_totals VALUES ($1, $2, 1, $3) ON CONFLICT (stream_id) DO UPDATE SET "
+            "total = public.counter_totals.total + excluded.total, events = public.counter_totals.events + 1, last_seq = excluded.last_seq",
             m.stream_id, e.by, m.seq);
       })
-      .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE counter_totals"); });
+      .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE public.counter_totals"); });
   return projector;
 }
 

@@ -16,6 +16,13 @@ std::string shell_quote(const std::string& arg) {
   return out + "'";
 }
 
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 ProcessResult run_process(const std::string& program, const std::vector<std::string>& args) {
   char err_path[] = "/tmp/cairn-test-stderr-XXXXXX";
   int fd = mkstemp(err_path);

@@ -14,6 +14,7 @@ class TestDatabase {
   TestDatabase& operator=(const TestDatabase&) = delete;
 
   const std::string& url() const { return url_; }
+  const std::string& name() const { return name_; }
   // Empties every Cairn table, keeping the schema.
   void truncate() const;
 

@@ -77,20 +77,20 @@ void catch_up_scenario(const Options& options, Report& report) {
   std::atomic<long> applied{0};
   auto totals = sql_projector("bench.totals");
   totals
-      ->setup([](pqxx::work& tx) {
-        tx.exec0("CREATE TABLE IF NOT EXISTS bench_totals (stream_id text PRIMARY KEY, total bigint NOT NULL, "
-                 "events bigint NOT NULL)");
-      })
+      ->table("public.bench_totals",
+              "CREATE TABLE IF NOT EXISTS public.bench_totals (stream_id text PRIMARY KEY, total bigint NOT NULL, "
+              "events bigint NOT NULL)")
       .on<counter::Incremented>([&](pqxx::work& tx, const counter::Incremented& e, const Message& m) {
-        tx.exec_params("INSERT INTO bench_totals VALUES ($1, $2, 1) ON CONFLICT (stream_id) DO UPDATE SET "
-                       "total = bench_totals.total + excluded.total, events = bench_totals.events + 1",
+        tx.exec_params("INSERT INTO public.bench_totals VALUES ($1, $2, 1) ON CONFLICT (stream_id) DO UPDATE SET "
+                       "total = public.bench_totals.total + excluded.total, events = public.bench_totals.events + 1",
                        m.stream_id, e.by);
         ++applied;
       })
-      .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE bench_totals"); });
+      .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE public.bench_totals"); });
   runtime = std::make_unique<Runtime>(config);  // a fresh application: the no-op group is done
   counter::install(runtime->app());
   runtime->app().add(totals);
+  runtime->migrate();
   worker.groups = {"bench.totals"};
   start = SteadyClock::now();
   runtime->start_consumers(worker);

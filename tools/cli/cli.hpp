@@ -34,8 +34,7 @@ inline void add_correlation_option(CLI::App* cmd, std::string& correlation_id) {
                   "Start the trace with this id (at most 200 bytes of UTF-8) instead of the message's own id");
 }
 
-void add_migrate_command(CLI::App& app, Context& context);
-void add_repair_xids_command(CLI::App& app, Context& context);
+void add_schema_commands(CLI::App& app, Context& context);
 void add_store_commands(CLI::App& app, Context& context);
 void add_app_commands(CLI::App& app, Context& context);
 void add_group_commands(CLI::App& app, Context& context);
