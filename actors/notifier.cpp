@@ -2,6 +2,8 @@
 
 #include <pqxx/pqxx>
 
+#include "backends/postgres/connect.hpp"
+
 namespace cairn {
 namespace {
 
@@ -39,7 +41,7 @@ void Notifier::publish_loop() {
     if (wakeup_->take_publish()) {
       try {
         if (!connection) {
-          connection = std::make_unique<pqxx::connection>(url_);
+          connection = postgres::connect(url_);
           // A NOTIFY commits (it takes an xid); waiting for its WAL flush would double the
           // fsyncs of a writing process. A wake-up lost in a crash costs one poll interval.
           pqxx::nontransaction(*connection).exec0("SET synchronous_commit = off");
@@ -59,9 +61,9 @@ void Notifier::publish_loop() {
 void Notifier::listen_loop() {
   while (!stopping_) {
     try {
-      pqxx::connection connection(url_);
-      Receiver receiver(connection, *wakeup_);
-      while (!stopping_) connection.await_notification(0, 200000);
+      auto connection = postgres::connect(url_);
+      Receiver receiver(*connection, *wakeup_);
+      while (!stopping_) connection->await_notification(0, 200000);
     } catch (const std::exception& e) {
       if (log_) log_(std::string("LISTEN failed, polling until it works again: ") + e.what());
       for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
