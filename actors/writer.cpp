@@ -29,7 +29,7 @@ writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> s
         pending.erase(pending.begin(), pending.begin() + static_cast<long>(n));
         std::vector<AppendRequest> requests;
         requests.reserve(batch.size());
-        for (auto& p : batch) requests.push_back(p.request);
+        for (auto& p : batch) requests.push_back(std::move(p.request));  // only the promise is needed after
         try {
           auto outcomes = store->append_many(std::move(requests));
           for (size_t i = 0; i < batch.size(); ++i) batch[i].promise.deliver(std::move(outcomes[i]));

@@ -1,0 +1,59 @@
+// The test kit (runtime/testing.hpp) on the examples' actors: decisions, rejections, state and
+// reactions, with no runtime; and its failures, which must name what differed.
+#include <doctest/doctest.h>
+
+#include "examples/bank_account/account.hpp"
+#include "runtime/testing.hpp"
+#include "tests/support/counter_actor.hpp"
+
+using cairn::testing::SpecificationFailed;
+using cairn::testing::spec;
+
+TEST_CASE("the account's rules, case by case") {
+  using namespace bank;
+  spec(account_actor()).when(Deposit{10}).then_rejected("the account is not open");
+  spec(account_actor()).when(OpenAccount{""}).then_rejected("owner must not be empty");
+  spec(account_actor()).when(OpenAccount{"ann"}).then(AccountOpened{"ann"});
+  spec(account_actor()).given(AccountOpened{"ann"}).when(OpenAccount{"bob"}).then_rejected("already open");
+  spec(account_actor())
+      .given(AccountOpened{"ann"}, Deposited{100})
+      .when(Withdraw{150})
+      .then_rejected("insufficient funds: the balance is 100");
+  auto after = spec(account_actor()).given(AccountOpened{"ann"}, Deposited{100}).when(Withdraw{30}).then(Withdrawn{30});
+  CHECK(after.state().balance == 70);
+  CHECK(after.state().status == "open");
+  spec(account_actor())
+      .given(AccountOpened{"ann"}, Deposited{5})
+      .when(CloseAccount{})
+      .then_rejected("the balance must be 0 to close the account, it is 5");
+  spec(account_actor()).given(AccountOpened{"ann"}, AccountClosed{}).when(Deposit{1}).then_rejected("closed");
+}
+
+TEST_CASE("reactions: the commands an event sends") {
+  spec(counter::actor(), "counter-7")
+      .reacting_to(counter::Incremented{100})
+      .then_sends(cairn::send("counter-7-echo", counter::Increment{1}));
+  spec(counter::actor()).reacting_to(counter::Incremented{5}).then_sends();
+}
+
+TEST_CASE("a failed expectation throws, naming what was expected and what happened") {
+  using namespace bank;
+  auto opened = [] { return spec(account_actor()).given(AccountOpened{"ann"}, Deposited{100}); };
+  CHECK_THROWS_WITH_AS(opened().when(Withdraw{30}).then(Withdrawn{31}),
+                       doctest::Contains("expected events:\n  bank.withdrawn {\"amount\":31}\n"
+                                         "but decide produced:\n  bank.withdrawn {\"amount\":30}"),
+                       SpecificationFailed);
+  CHECK_THROWS_WITH_AS(opened().when(Withdraw{500}).then(Withdrawn{500}),
+                       doctest::Contains("but the command was rejected: insufficient funds"), SpecificationFailed);
+  CHECK_THROWS_WITH_AS(opened().when(Withdraw{30}).then_rejected(), doctest::Contains("expected a rejection"),
+                       SpecificationFailed);
+  CHECK_THROWS_WITH_AS(opened().when(Withdraw{500}).then_rejected("closed"),
+                       doctest::Contains("containing 'closed'"), SpecificationFailed);
+  CHECK_THROWS_WITH_AS(opened().when(Withdraw{30}).then_nothing(), doctest::Contains("expected no events"),
+                       SpecificationFailed);
+  CHECK_THROWS_WITH_AS(opened().then(Withdrawn{30}), doctest::Contains("needs when(command) first"),
+                       SpecificationFailed);
+  CHECK_THROWS_WITH_AS(spec(counter::actor()).reacting_to(counter::Incremented{100}).then_sends(),
+                       doctest::Contains("but react sent:\n  to counter-test-echo: counter.increment {\"by\":1}"),
+                       SpecificationFailed);
+}
