@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -65,14 +66,22 @@ class StateProjector final : public ConsumerBase<StateProjector<State>> {
   bool records_progress() const override { return true; }
 
   void handle(Store& store, ConsumerServices&, const Message& event, const Delivery& delivery) override {
+    if (auto key = key_of(event))
+      store.update_projection(*key, delivery.mark(this->options_.group, event),
+                              [&](Json current) { return next_view(std::move(current), event); });
+  }
+
+  // What an event does, without a store (the runtime and the test kit share these): the key it
+  // updates (none for a type it does not read), and that key's next view from its current one
+  // (null: none yet). A null result drops the key.
+  std::optional<std::string> key_of(const Message& event) const {
     auto it = handlers_.find(event.type);
-    if (it == handlers_.end()) return;
-    auto key = it->second.key(event);
-    store.update_projection(key, delivery.mark(this->options_.group, event), [&](Json current) {
-      State state = current.is_null() ? State{} : current.get<State>();
-      // A null result is how the store is told to remove the key.
-      return it->second.evolve(state, event) == KeyView::drop ? Json() : Json(state);
-    });
+    if (it == handlers_.end()) return std::nullopt;
+    return it->second.key(event);
+  }
+  Json next_view(Json current, const Message& event) const {
+    State state = current.is_null() ? State{} : current.get<State>();
+    return handlers_.at(event.type).evolve(state, event) == KeyView::drop ? Json() : Json(state);
   }
 
   void reset(Store& store) override { store.clear_projections(this->options_.group); }

@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -41,14 +42,21 @@ class StreamProjector final : public ConsumerBase<StreamProjector<State>> {
   bool records_progress() const override { return true; }
 
   void handle(Store& store, ConsumerServices&, const Message& event, const Delivery& delivery) override {
-    auto it = evolvers_.find(event.type);
-    if (it == evolvers_.end()) return;
     // The stream's mark is the view's seq: both are written in one transaction.
-    store.update_projection(event.stream_id, delivery.mark(this->options_.group, event), [&](Json current) {
-      State state = current.is_null() ? State{} : current.get<State>();
-      it->second(state, event);
-      return Json(state);
-    });
+    if (auto key = key_of(event))
+      store.update_projection(*key, delivery.mark(this->options_.group, event),
+                              [&](Json current) { return next_view(std::move(current), event); });
+  }
+
+  // As for a state-stored projector: the key is the event's stream, when the projector reads its type.
+  std::optional<std::string> key_of(const Message& event) const {
+    if (!evolvers_.count(event.type)) return std::nullopt;
+    return event.stream_id;
+  }
+  Json next_view(Json current, const Message& event) const {
+    State state = current.is_null() ? State{} : current.get<State>();
+    evolvers_.at(event.type)(state, event);
+    return Json(state);
   }
 
   void reset(Store& store) override { store.clear_projections(this->options_.group); }

@@ -11,8 +11,14 @@
 //       .given(CheckedOut{})
 //       .reacting_to(CheckedOut{})
 //       .then_sends(cairn::send("order-1", PlaceOrder{}));
+//
+//   cairn::testing::spec(food::user_orders_projector())          // state-stored or event-sourced
+//       .given("order-1", food::OrderCreated{"o1", "user-7"})
+//       .then_view("user-7", food::UserOrders{{"o1"}});
 #pragma once
 
+#include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -20,6 +26,8 @@
 #include <vector>
 
 #include "runtime/actor_definition.hpp"
+#include "runtime/projector.hpp"
+#include "runtime/stream_projector.hpp"
 
 namespace cairn::testing {
 
@@ -176,6 +184,82 @@ class ActorSpecification {
 template <class State>
 ActorSpecification<State> spec(const ActorDefinition<State>& actor, std::string stream_id = "") {
   return ActorSpecification<State>(actor, std::move(stream_id));
+}
+
+// Given events in streams, then these views, for a state-stored (StateProjector) or event-sourced
+// (StreamProjector) projector: the same key_of and next_view the runtime applies.
+template <class State, class Projector>
+class ProjectorSpecification {
+ public:
+  explicit ProjectorSpecification(std::shared_ptr<Projector> projector) : projector_(std::move(projector)) {}
+
+  // The time the following events were stored at (their created_at; default: the epoch).
+  ProjectorSpecification& at(Timestamp time) {
+    time_ = time;
+    return *this;
+  }
+
+  // Events appended to `stream_id`, in order, each applied as the projector's group would.
+  template <TypedMessage... Es>
+  ProjectorSpecification& given(const std::string& stream_id, const Es&... events) {
+    (apply(stream_id, Draft::of(events)), ...);
+    return *this;
+  }
+
+  // The view of `key` equals `expected` (compared as JSON).
+  ProjectorSpecification& then_view(const std::string& key, const State& expected) {
+    auto it = views_.find(key);
+    if (it == views_.end()) fail("expected a view for '" + key + "', but there is none");
+    if (it->second != Json(expected))
+      fail("expected the view of '" + key + "' to be\n  " + Json(expected).dump() + "\nbut it is\n  " + it->second.dump());
+    return *this;
+  }
+
+  // No view for `key`: never written, or dropped (cairn::drop_key).
+  ProjectorSpecification& then_no_view(const std::string& key) {
+    if (auto it = views_.find(key); it != views_.end())
+      fail("expected no view for '" + key + "', but it is\n  " + it->second.dump());
+    return *this;
+  }
+
+  std::optional<State> view(const std::string& key) const {
+    auto it = views_.find(key);
+    if (it == views_.end()) return std::nullopt;
+    return it->second.template get<State>();
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    throw SpecificationFailed("projector " + projector_->options().group + ": " + what);
+  }
+  void apply(const std::string& stream_id, const Draft& draft) {
+    Message event = make_message(stream_id, draft.type, draft.payload, Json::object(), draft.revision);
+    event.seq = ++seqs_[stream_id];
+    event.created_at = time_;
+    auto key = projector_->key_of(event);
+    if (!key) return;
+    auto it = views_.find(*key);
+    auto next = projector_->next_view(it == views_.end() ? Json() : it->second, event);
+    if (next.is_null())
+      views_.erase(*key);
+    else
+      views_[*key] = std::move(next);
+  }
+
+  std::shared_ptr<Projector> projector_;
+  std::map<std::string, Json> views_;
+  std::map<std::string, int64_t> seqs_;
+  Timestamp time_{};
+};
+
+template <class State>
+ProjectorSpecification<State, StateProjector<State>> spec(std::shared_ptr<StateProjector<State>> projector) {
+  return ProjectorSpecification<State, StateProjector<State>>(std::move(projector));
+}
+
+template <class State>
+ProjectorSpecification<State, StreamProjector<State>> spec(std::shared_ptr<StreamProjector<State>> projector) {
+  return ProjectorSpecification<State, StreamProjector<State>>(std::move(projector));
 }
 
 }  // namespace cairn::testing

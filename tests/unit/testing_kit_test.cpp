@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "examples/bank_account/account.hpp"
+#include "examples/food_delivery/projections.hpp"
 #include "runtime/testing.hpp"
 #include "tests/support/counter_actor.hpp"
 
@@ -55,5 +56,26 @@ TEST_CASE("a failed expectation throws, naming what was expected and what happen
                        SpecificationFailed);
   CHECK_THROWS_WITH_AS(spec(counter::actor()).reacting_to(counter::Incremented{100}).then_sends(),
                        doctest::Contains("but react sent:\n  to counter-test-echo: counter.increment {\"by\":1}"),
+                       SpecificationFailed);
+}
+
+TEST_CASE("projectors: views from events in several streams, state-stored and event-sourced") {
+  using namespace food;
+  OrderCreated first{"o1", "user-7", "luigi", {{"pizza", 2}}, "42"};
+  OrderCreated second{"o2", "user-7", "mario", {{"pasta", 1}, {"wine", 3}}, "17"};
+  spec(user_orders_projector())
+      .given("order-o1", first)
+      .given("order-o2", second, OrderAccepted{})
+      .then_view("user-7", UserOrders{{"o1", "o2"}})
+      .then_no_view("user-8");
+  spec(restaurant_board_projector()).given("order-o2", second).then_view("mario", RestaurantBoard{1, 4});
+
+  auto noon = cairn::parse_time("2026-11-30T12:00:00Z");
+  auto status = spec(delivery_status_projector()).at(noon).given("order-o1", first, PaymentInitiated{1200}, OrderAccepted{});
+  status.then_view("order-o1", DeliveryStatus{"o1", "preparing", "2026-11-30T12:00:00.000000Z", "42", Payment::pending});
+  CHECK_THROWS_WITH_AS(status.then_view("order-o1", DeliveryStatus{"o1", "done", "", "42", Payment::pending}),
+                       doctest::Contains("expected the view of 'order-o1' to be"), SpecificationFailed);
+  CHECK_THROWS_WITH_AS(status.then_no_view("order-o1"), doctest::Contains("expected no view"), SpecificationFailed);
+  CHECK_THROWS_WITH_AS(status.then_view("order-o9", DeliveryStatus{}), doctest::Contains("there is none"),
                        SpecificationFailed);
 }
