@@ -140,7 +140,7 @@ class BoundedJsonBuilder {
       value();
       throw BadInput(what_ + ": the number " + printable(token, 40) + pointer_text() + " is out of range for a double");
     }
-    throw BadInput("malformed JSON in " + what_ + ": " + e.what());
+    throw BadInput("malformed JSON in " + what_ + ": " + printable(e.what(), 300));
   }
 
  private:

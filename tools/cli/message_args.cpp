@@ -84,8 +84,9 @@ Message message_from(const MessageArgs& args) {
   auto json = [&](const std::string& argument, const std::string& what) {
     return parse_json(json_argument(argument, what, limits.max_payload_bytes), what, limits);
   };
-  auto message = make_message(args.stream, args.type, json(args.payload, "the payload"),
-                              args.metadata.empty() ? Json::object() : json(args.metadata, "--metadata"));
+  auto payload = json(args.payload, "the payload");  // first: stdin goes to the payload when both ask
+  auto metadata = args.metadata.empty() ? Json::object() : json(args.metadata, "--metadata");
+  auto message = make_message(args.stream, args.type, std::move(payload), std::move(metadata));
   if (!message.metadata.contains("producer")) message.metadata["producer"] = "cairn-cli";
   // As the store will see it: traced, then every rule of validate_message.
   Message traced = message;
