@@ -30,7 +30,7 @@ inline CLI::Validator decimal(uint64_t min, uint64_t max) {
           return printable(text, 60) + " is out of range: expected " + range;
         return {};
       },
-      "INT in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+      "decimal in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
 }
 
 // A usage error as one line on stderr, e.g. `cairn: --limit: 0 is out of range: ...`.
