@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <string>
 
 #include "runtime/errors.hpp"
 
@@ -49,50 +50,102 @@ std::string format_time(Timestamp t) {
   return buf;
 }
 
-Timestamp parse_time(std::string_view text) {
-  std::string s(text);
-  std::tm tm{};
-  int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%*1[T ]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                  &tm.tm_min, &tm.tm_sec, &consumed) != 6)
-    throw BadInput("invalid time '" + s + "': expected e.g. 2026-11-26T11:02:31Z");
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  std::string_view rest = std::string_view(s).substr(static_cast<size_t>(consumed));
-  int64_t micros = 0;
-  if (!rest.empty() && rest.front() == '.') {
-    rest.remove_prefix(1);
-    int digits = 0;
-    while (!rest.empty() && rest.front() >= '0' && rest.front() <= '9') {
-      if (digits < 6) micros = micros * 10 + (rest.front() - '0');
-      ++digits;
-      rest.remove_prefix(1);
-    }
-    if (digits == 0) throw BadInput("invalid time '" + s + "': empty fraction");
-    for (; digits < 6; ++digits) micros *= 10;
-  }
-  int64_t offset_seconds = 0;
-  if (rest == "Z" || rest == "z" || rest.empty()) {
-  } else if (rest.front() == '+' || rest.front() == '-') {
-    int hh = 0, mm = 0;
-    std::string off(rest.substr(1));
-    if (std::sscanf(off.c_str(), "%2d:%2d", &hh, &mm) != 2 && std::sscanf(off.c_str(), "%2d%2d", &hh, &mm) != 2 &&
-        std::sscanf(off.c_str(), "%2d", &hh) != 1)
-      throw BadInput("invalid time offset in '" + s + "'");
-    offset_seconds = (hh * 3600 + mm * 60) * (rest.front() == '-' ? -1 : 1);
-  } else {
-    throw BadInput("invalid time '" + s + "': unexpected '" + std::string(rest) + "'");
-  }
-  auto secs = static_cast<int64_t>(timegm(&tm)) - offset_seconds;
-  return Timestamp(std::chrono::microseconds(secs * 1000000 + micros));
+namespace {
+
+// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard Hinnant's days_from_civil).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
-Json parse_json(std::string_view text, std::string_view what) {
-  try {
-    return Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    throw BadInput("malformed JSON in " + std::string(what) + ": " + e.what());
+unsigned days_in_month(int64_t y, unsigned m) {
+  static constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return m == 2 && leap ? 29 : days[m - 1];
+}
+
+// Reads the text a field at a time; every mistake names the text and the field.
+struct TimeReader {
+  std::string_view text;
+  size_t at = 0;
+
+  [[noreturn]] void fail(const std::string& why) const {
+    std::string shown;
+    for (unsigned char c : text.substr(0, 64)) shown += c < 0x20 || c >= 0x7f ? '?' : static_cast<char>(c);
+    throw BadInput("invalid time '" + shown + (text.size() > 64 ? "...'" : "'") + ": " + why +
+                   " (expected RFC 3339, e.g. 2026-11-26T11:02:31Z or 2026-11-26T12:02:31.5+01:00)");
   }
+  unsigned digits(size_t n, const char* field) {
+    unsigned value = 0;
+    for (size_t i = 0; i < n; ++i, ++at) {
+      if (at >= text.size() || text[at] < '0' || text[at] > '9')
+        fail(std::string("the ") + field + " must be " + std::to_string(n) + " digits");
+      value = value * 10 + static_cast<unsigned>(text[at] - '0');
+    }
+    return value;
+  }
+  unsigned field(size_t n, const char* name, unsigned low, unsigned high) {
+    auto value = digits(n, name);
+    if (value < low || value > high)
+      fail(std::string("the ") + name + " " + std::to_string(value) + " is not within " + std::to_string(low) + "-" +
+           std::to_string(high));
+    return value;
+  }
+  void expect(std::string_view allowed, const char* what) {
+    if (at >= text.size() || allowed.find(text[at]) == std::string_view::npos) fail(std::string("expected ") + what);
+    ++at;
+  }
+};
+
+}  // namespace
+
+Timestamp parse_time(std::string_view text) {
+  TimeReader r{text};
+  int64_t year = r.digits(4, "year");
+  r.expect("-", "'-' after the year");
+  unsigned month = r.field(2, "month", 1, 12);
+  r.expect("-", "'-' after the month");
+  unsigned day = r.field(2, "day", 1, 31);
+  if (day > days_in_month(year, month))
+    r.fail("day " + std::to_string(day) + " does not exist in " + std::to_string(year) + "-" +
+           (month < 10 ? "0" : "") + std::to_string(month));
+  r.expect("Tt ", "'T' or a space between the date and the time");
+  unsigned hour = r.field(2, "hour", 0, 23);
+  r.expect(":", "':' after the hour");
+  unsigned minute = r.field(2, "minute", 0, 59);
+  r.expect(":", "':' after the minute");
+  // POSIX time, Cairn's clock, has no leap seconds: :60 is refused rather than folded into the next minute.
+  unsigned second = r.field(2, "second", 0, 59);
+  int64_t micros = 0;
+  if (r.at < text.size() && text[r.at] == '.') {
+    ++r.at;
+    size_t first = r.at;
+    for (; r.at < text.size() && text[r.at] >= '0' && text[r.at] <= '9'; ++r.at)
+      if (r.at - first < 6) micros = micros * 10 + (text[r.at] - '0');
+    if (r.at == first) r.fail("the fraction after '.' has no digits");
+    for (size_t n = r.at - first; n < 6; ++n) micros *= 10;
+  }
+  int64_t offset_seconds = 0;
+  if (r.at < text.size() && (text[r.at] == 'Z' || text[r.at] == 'z')) {
+    ++r.at;
+  } else if (r.at < text.size() && (text[r.at] == '+' || text[r.at] == '-')) {
+    int sign = text[r.at] == '-' ? -1 : 1;
+    ++r.at;
+    unsigned offset_hours = r.field(2, "offset's hours", 0, 23);
+    r.expect(":", "':' in the offset (+HH:MM)");
+    unsigned offset_minutes = r.field(2, "offset's minutes", 0, 59);
+    offset_seconds = sign * static_cast<int64_t>(offset_hours * 3600 + offset_minutes * 60);
+  } else {
+    r.fail(r.at < text.size() ? "expected 'Z' or an offset like +01:00 after the seconds"
+                              : "the time zone is missing: end it with 'Z' or an offset like +01:00");
+  }
+  if (r.at != text.size()) r.fail("unexpected text after the time zone");
+  int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
+  return Timestamp(std::chrono::microseconds(secs * 1000000 + micros));
 }
 
 void to_json(Json& j, const Message& m) {

@@ -45,11 +45,11 @@ Timestamp now();
 
 // RFC 3339 in UTC with microseconds, e.g. 2026-11-26T11:02:31.123456Z.
 std::string format_time(Timestamp t);
-// Accepts RFC 3339 / ISO 8601 date-times with an optional fraction and offset; throws BadInput.
+// Strict RFC 3339: YYYY-MM-DD, then T (or t, or a space), HH:MM:SS, an optional fraction (digits
+// past the sixth are truncated), then Z (or z) or an offset +HH:MM / -HH:MM; nothing after it.
+// Each field is range-checked (2026-02-30 is refused, not rolled over to March 2). A leap second
+// (:60) is refused: Cairn's clock, like POSIX time, has none. Throws BadInput naming the text.
 Timestamp parse_time(std::string_view text);
-
-// Parses JSON text supplied by a user; throws BadInput naming `what` on malformed input.
-Json parse_json(std::string_view text, std::string_view what);
 
 void to_json(Json& j, const Message& m);
 void from_json(const Json& j, Message& m);

@@ -89,6 +89,13 @@ struct Runtime::Impl final : ConsumerServices {
 
   std::future<HandleResult> request(HandleRequest request);
 
+  // A command's payload and metadata before anything copies them (copies recurse): bounded depth,
+  // text a store can write. The store checks the rest when it appends.
+  void check_json(const Message& command) const {
+    validate_json(command.payload, "command " + command.type + ": payload", config.limits);
+    validate_json(command.metadata, "command " + command.type + ": metadata", config.limits);
+  }
+
   void send_commands(const std::string& group, const Message& cause, const Commands& commands) override {
     for (size_t i = 0; i < commands.size(); ++i) {
       const auto& c = commands[i];
@@ -176,6 +183,13 @@ HandleResult Runtime::handle(const std::string& stream_id, Message command, cons
 std::future<HandleResult> Runtime::handle_async(const std::string& stream_id, Message command, const Trace& trace) {
   start_trace(command, trace, impl_->config.limits);
   command.stream_id = stream_id;
+  try {
+    impl_->check_json(command);
+  } catch (const BadInput& e) {
+    std::promise<HandleResult> refused;
+    refused.set_value(HandleResult::failure(HandleResult::Status::invalid, e.what()));
+    return refused.get_future();
+  }
   return impl_->request({stream_id, std::move(command)});
 }
 
@@ -201,6 +215,7 @@ std::future<HandleResult> Runtime::Impl::request(HandleRequest request) {
 std::string Runtime::dispatch(const std::string& stream_id, Message command, std::optional<Timestamp> at,
                               const Trace& trace) {
   const auto& spec = impl_->actor_for(stream_id);
+  impl_->check_json(command);
   auto check = spec.command_checks.find(command.type);
   if (check == spec.command_checks.end())
     throw BadInput("actor " + spec.name + " has no decide for " + command.type);

@@ -1,42 +1,16 @@
 #include "runtime/validation.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "runtime/errors.hpp"
 
 namespace cairn {
 namespace {
 
-std::string quoted(std::string_view s) {
-  std::string out = "'";
-  for (unsigned char c : s.substr(0, 80)) {
-    if (c < 0x20 || c == 0x7f) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + (s.size() > 80 ? "...'" : "'");
-}
-
-// PostgreSQL's jsonb cannot hold \u0000; rejecting it everywhere keeps the backends equivalent.
-bool contains_nul(const Json& j) {
-  switch (j.type()) {
-    case Json::value_t::string: return j.get_ref<const std::string&>().find('\0') != std::string::npos;
-    case Json::value_t::object:
-      for (const auto& [key, value] : j.items())
-        if (key.find('\0') != std::string::npos || contains_nul(value)) return true;
-      return false;
-    case Json::value_t::array:
-      for (const auto& value : j)
-        if (contains_nul(value)) return true;
-      return false;
-    default: return false;
-  }
-}
+std::string quoted(std::string_view s) { return "'" + printable(s) + "'"; }
 
 // Well-formed UTF-8 (RFC 3629, Table 3-7 of the Unicode standard): PostgreSQL and the JSON
 // writer refuse anything else, and either would fail a whole group-commit batch.
@@ -70,6 +44,134 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+}  // namespace
+
+std::string printable(std::string_view s, size_t max) {
+  bool utf8 = valid_utf8(s);
+  std::string out;
+  for (unsigned char c : s.substr(0, max)) {
+    if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + (s.size() > max ? "..." : "");
+}
+
+namespace {
+
+// One step of a JSON pointer (RFC 6901): an object key or an array index.
+std::string pointer_step(std::string_view key) {
+  std::string out = "/";
+  for (char c : key) out += c == '~' ? std::string("~0") : c == '/' ? std::string("~1") : std::string(1, c);
+  return out;
+}
+
+// " at /a/0/b", or "" for the top level.
+std::string at(const std::string& pointer) { return pointer.empty() ? "" : " at " + printable(pointer); }
+
+// What a JSON string or key must be to be stored: PostgreSQL's jsonb holds neither \u0000 nor
+// invalid UTF-8, and nlohmann's dump() throws on the latter.
+void check_json_text(std::string_view text, std::string_view what, const std::string& pointer, bool key) {
+  std::string_view kind = key ? "key" : "string";
+  if (text.find('\0') != std::string_view::npos)
+    throw BadInput(std::string(what) + ": JSON strings must not contain \\u0000 (" + std::string(kind) + at(pointer) +
+                   ")");
+  if (!valid_utf8(text))
+    throw BadInput(std::string(what) + ": " + std::string(kind) + " " + quoted(text) + at(pointer) +
+                   " is not valid UTF-8");
+}
+
+[[noreturn]] void too_deep(std::string_view what, const std::string& pointer, const Limits& limits) {
+  throw BadInput(std::string(what) + ": JSON nested deeper than " + std::to_string(limits.max_json_depth) +
+                 " levels" + at(pointer));
+}
+
+// nlohmann's DOM builder behind a SAX handler that tracks where it is, so that parsing stops at the
+// first value nested too deep or a number that does not fit, naming it.
+class BoundedJsonBuilder {
+ public:
+  using Dom = nlohmann::detail::json_sax_dom_parser<Json>;
+  BoundedJsonBuilder(Json& root, std::string_view what, const Limits& limits)
+      : dom_(root), what_(what), limits_(limits) {}
+
+  bool null() { return value(), dom_.null(); }
+  bool boolean(bool v) { return value(), dom_.boolean(v); }
+  bool number_integer(Json::number_integer_t v) { return value(), dom_.number_integer(v); }
+  bool number_unsigned(Json::number_unsigned_t v) { return value(), dom_.number_unsigned(v); }
+  bool number_float(Json::number_float_t v, const std::string& text) {
+    value();
+    // The lexer reads an integer that overflows 64 bits as a double: refuse the silent rounding.
+    if (text.find_first_of(".eE") == std::string::npos)
+      throw BadInput(what_ + ": the integer " + printable(text, 40) + pointer_text() +
+                     " does not fit in 64 bits (at most 18446744073709551615, at least -9223372036854775808)");
+    if (v == 0 && text.find_first_of("123456789") < text.find_first_of("eE"))
+      throw BadInput(what_ + ": the number " + printable(text, 40) + pointer_text() + " is too small for a double");
+    return dom_.number_float(v, text);
+  }
+  bool string(std::string& v) { return value(), dom_.string(v); }
+  bool binary(Json::binary_t& v) { return value(), dom_.binary(v); }
+  bool start_object(size_t n) {
+    enter(false);
+    return dom_.start_object(n);
+  }
+  bool key(std::string& k) {
+    levels_.back().key = k;
+    return dom_.key(k);
+  }
+  bool end_object() {
+    levels_.pop_back();
+    return dom_.end_object();
+  }
+  bool start_array(size_t n) {
+    enter(true);
+    return dom_.start_array(n);
+  }
+  bool end_array() {
+    levels_.pop_back();
+    return dom_.end_array();
+  }
+  template <class Exception>
+  bool parse_error(size_t, const std::string& token, const Exception& e) {
+    if (e.id == 406) {  // a float beyond double's range (the lexer read it as infinity)
+      value();
+      throw BadInput(what_ + ": the number " + printable(token, 40) + pointer_text() + " is out of range for a double");
+    }
+    throw BadInput("malformed JSON in " + what_ + ": " + printable(e.what(), 300));
+  }
+
+ private:
+  struct Level {
+    bool array = false;
+    size_t values = 0;  // an array's elements so far
+    std::string key;    // an object's current key
+  };
+  // Every value, before it is added: an array counts it.
+  void value() {
+    if (!levels_.empty() && levels_.back().array) ++levels_.back().values;
+  }
+  void enter(bool array) {
+    value();
+    if (levels_.size() >= limits_.max_json_depth) too_deep(what_, pointer(), limits_);
+    levels_.push_back({array, 0, {}});
+  }
+  std::string pointer() const {
+    std::string out;
+    for (const auto& level : levels_)
+      out += level.array ? "/" + std::to_string(level.values - 1) : pointer_step(level.key);
+    return out;
+  }
+  std::string pointer_text() const { return at(pointer()); }
+
+  Dom dom_;
+  std::string what_;
+  const Limits& limits_;
+  std::vector<Level> levels_;
+};
+
 // Trace ids are indexed and matched by every trace: only bounded, printable strings.
 void validate_trace_ids(const Message& m, const Limits& limits) {
   for (const char* key : {"correlation_id", "causation_id"}) {
@@ -83,24 +185,30 @@ void validate_trace_ids(const Message& m, const Limits& limits) {
 
 }  // namespace
 
-void validate_stream_id(std::string_view stream_id, const Limits& limits) {
-  if (stream_id.empty()) throw BadInput("stream id must not be empty");
-  if (stream_id.size() > limits.max_stream_id_bytes)
-    throw BadInput("stream id " + quoted(stream_id) + " is " + std::to_string(stream_id.size()) +
-                   " bytes; the limit is " + std::to_string(limits.max_stream_id_bytes));
-  for (unsigned char c : stream_id)
-    if (c < 0x20 || c == 0x7f) throw BadInput("stream id " + quoted(stream_id) + " contains a control character");
+void validate_text(std::string_view text, std::string_view what, size_t max_bytes) {
+  std::string name(what);
+  if (text.empty()) throw BadInput(name + " must not be empty");
+  if (text.size() > max_bytes)
+    throw BadInput(name + " " + quoted(text) + " is " + std::to_string(text.size()) + " bytes; the limit is " +
+                   std::to_string(max_bytes));
+  if (!valid_utf8(text)) throw BadInput(name + " " + quoted(text) + " is not valid UTF-8");
+  for (unsigned char c : text)
+    if (c < 0x20 || c == 0x7f) throw BadInput(name + " " + quoted(text) + " contains a control character");
 }
 
-void validate_type(std::string_view type, const Limits& limits) {
-  if (type.empty()) throw BadInput("message type must not be empty");
+void validate_stream_id(std::string_view stream_id, const Limits& limits) {
+  validate_text(stream_id, "stream id", limits.max_stream_id_bytes);
+}
+
+void validate_type(std::string_view type, const Limits& limits, std::string_view what) {
+  std::string name(what);
+  if (type.empty()) throw BadInput(name + " must not be empty");
   if (type.size() > limits.max_type_bytes)
-    throw BadInput("message type " + quoted(type) + " is longer than " + std::to_string(limits.max_type_bytes) +
-                   " bytes");
+    throw BadInput(name + " " + quoted(type) + " is longer than " + std::to_string(limits.max_type_bytes) + " bytes");
   for (char c : type) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
               c == '-' || c == ':' || c == '/';
-    if (!ok) throw BadInput("message type " + quoted(type) + " may only use letters, digits and . _ - : /");
+    if (!ok) throw BadInput(name + " " + quoted(type) + " may only use letters, digits and . _ - : /");
   }
 }
 
@@ -115,6 +223,69 @@ void validate_uuid(std::string_view id, std::string_view what) {
   if (!ok) throw BadInput(std::string(what) + " " + quoted(id) + " is not a UUID");
 }
 
+void validate_json(const Json& value, std::string_view what, const Limits& limits) {
+  // Depth-first with an explicit stack of (container, position): the stack never grows past
+  // max_json_depth, and the positions spell the JSON pointer of the value being checked.
+  struct Frame {
+    const Json* node;
+    Json::const_iterator it;
+    size_t index;
+  };
+  std::vector<Frame> stack;
+  auto pointer = [&] {
+    std::string out;
+    for (const auto& f : stack)
+      if (f.it != f.node->end()) out += f.node->is_object() ? pointer_step(f.it.key()) : "/" + std::to_string(f.index);
+    return out;
+  };
+  auto check = [&](const Json& j) {
+    switch (j.type()) {
+      case Json::value_t::string: check_json_text(j.get_ref<const std::string&>(), what, pointer(), false); break;
+      case Json::value_t::number_float:
+        if (!std::isfinite(j.get<double>()))
+          throw BadInput(std::string(what) + ": the number" + at(pointer()) + " is not finite");
+        break;
+      case Json::value_t::object:
+      case Json::value_t::array:
+        if (stack.size() >= limits.max_json_depth) too_deep(what, pointer(), limits);
+        stack.push_back({&j, j.begin(), 0});
+        break;
+      default: break;
+    }
+  };
+  check(value);
+  while (!stack.empty()) {
+    auto& top = stack.back();
+    if (top.it == top.node->end()) {
+      stack.pop_back();
+      if (!stack.empty()) {  // the parent moves past the container just checked
+        ++stack.back().it;
+        ++stack.back().index;
+      }
+      continue;
+    }
+    if (top.node->is_object()) check_json_text(top.it.key(), what, pointer(), true);
+    const Json& child = *top.it;
+    bool container = child.is_structured();
+    check(child);  // a container is pushed: its parent moves on once it is done
+    if (!container) {
+      ++top.it;
+      ++top.index;
+    }
+  }
+}
+
+Json parse_json(std::string_view text, std::string_view what, const Limits& limits) {
+  Json root;
+  BoundedJsonBuilder builder(root, what, limits);
+  try {
+    Json::sax_parse(text, &builder);
+  } catch (const Json::exception& e) {  // what the DOM builder itself may throw
+    throw BadInput("malformed JSON in " + std::string(what) + ": " + e.what());
+  }
+  return root;
+}
+
 void validate_message(const Message& m, const Limits& limits) {
   validate_stream_id(m.stream_id, limits);
   validate_type(m.type, limits);
@@ -123,8 +294,9 @@ void validate_message(const Message& m, const Limits& limits) {
   if (!m.payload.is_object()) throw BadInput("message " + m.type + ": payload must be a JSON object");
   if (!m.metadata.is_object()) throw BadInput("message " + m.type + ": metadata must be a JSON object");
   validate_trace_ids(m, limits);
-  if (contains_nul(m.payload) || contains_nul(m.metadata))
-    throw BadInput("message " + m.type + ": JSON strings must not contain \\u0000");
+  // Before anything serializes them: dump() recurses, and throws on invalid UTF-8.
+  validate_json(m.payload, "message " + m.type + ": payload", limits);
+  validate_json(m.metadata, "message " + m.type + ": metadata", limits);
   size_t bytes = m.payload.dump().size() + m.metadata.dump().size();
   if (bytes > limits.max_payload_bytes)
     throw BadInput("message " + m.type + ": payload and metadata are " + std::to_string(bytes) +
@@ -132,14 +304,7 @@ void validate_message(const Message& m, const Limits& limits) {
 }
 
 void validate_trace_id(std::string_view id, std::string_view what, const Limits& limits) {
-  std::string name(what);
-  if (id.empty()) throw BadInput(name + " must not be empty");
-  if (id.size() > limits.max_trace_id_bytes)
-    throw BadInput(name + " is " + std::to_string(id.size()) + " bytes; the limit is " +
-                   std::to_string(limits.max_trace_id_bytes));
-  if (!valid_utf8(id)) throw BadInput(name + " is not valid UTF-8");
-  for (unsigned char c : id)
-    if (c < 0x20 || c == 0x7f) throw BadInput(name + " " + quoted(id) + " contains a control character");
+  validate_text(id, what, limits.max_trace_id_bytes);
 }
 
 void start_trace(Message& command, const Trace& trace, const Limits& limits) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <map>
 #include <set>
 #include <thread>
@@ -419,6 +420,47 @@ TEST_SUITE("conformance") {
     CHECK(outcomes[1].status == AppendOutcome::Status::appended);
     CHECK(store->head_seq("trace-2") == 0);
     CHECK(store->head_seq("trace-3") == 1);
+  }
+
+  TEST_CASE("in one group commit, a request with JSON no store can write fails alone") {
+    auto store = fresh_store();
+    // Built in C++, so no parser stood in the way: invalid UTF-8 in a payload string, in a key,
+    // in a stream id; nesting far beyond the limit; a non-finite number.
+    auto bad_string = msg("mixed-bad-1", "test.happened", {{"name", std::string("caf\xe9")}});
+    auto bad_key = msg("mixed-bad-2", "test.happened", {{std::string("k\xff"), 1}});
+    std::string bad_id = "mixed-\xff";
+    Json deep = Json::object();
+    Json* at = &deep;
+    for (int i = 0; i < 1000; ++i) at = &((*at)["d"] = Json::object());
+    auto too_deep = msg("mixed-bad-4", "test.happened", std::move(deep));
+    auto infinite = msg("mixed-bad-5", "test.happened", {{"n", std::numeric_limits<double>::infinity()}});
+    std::vector<AppendRequest> requests;
+    requests.push_back({"mixed-ok-1", ExpectedSeq::exactly(0), msgs("mixed-ok-1", 2)});
+    requests.push_back({"mixed-bad-1", ExpectedSeq::any(), {bad_string}});
+    requests.push_back({"mixed-bad-2", ExpectedSeq::any(), {bad_key}});
+    requests.push_back({bad_id, ExpectedSeq::any(), {msg(bad_id)}});
+    requests.push_back({"mixed-bad-4", ExpectedSeq::any(), {too_deep}});
+    requests.push_back({"mixed-bad-5", ExpectedSeq::any(), {infinite}});
+    requests.push_back({"mixed-ok-2", ExpectedSeq::any(), msgs("mixed-ok-2", 1)});
+    auto outcomes = store->append_many(requests);
+    REQUIRE(outcomes.size() == 7);
+    CHECK(outcomes[0].status == AppendOutcome::Status::appended);
+    CHECK(outcomes[6].status == AppendOutcome::Status::appended);
+    for (size_t i = 1; i <= 5; ++i) {
+      CAPTURE(i);
+      CHECK(outcomes[i].status == AppendOutcome::Status::invalid);
+    }
+    CHECK(outcomes[1].error.find("/name is not valid UTF-8") != std::string::npos);
+    CHECK(outcomes[2].error.find("not valid UTF-8") != std::string::npos);
+    CHECK(outcomes[3].error.find("stream id") != std::string::npos);
+    CHECK(outcomes[4].error.find("nested deeper than 64 levels") != std::string::npos);
+    CHECK(outcomes[5].error.find("not finite") != std::string::npos);
+    CHECK(store->head_seq("mixed-ok-1") == 2);
+    CHECK(store->head_seq("mixed-ok-2") == 1);
+    for (const char* stream : {"mixed-bad-1", "mixed-bad-2", "mixed-bad-4", "mixed-bad-5"}) CHECK(store->head_seq(stream) == 0);
+    CHECK(whole_feed(*store, 3).size() == 3);
+    // Store::append reports the same as BadInput, never another exception.
+    CHECK_THROWS_AS(store->append("mixed-bad-1", ExpectedSeq::any(), {bad_string}), BadInput);
   }
 
   TEST_CASE("list_streams shows the most recently written first, with heads") {

@@ -197,6 +197,17 @@ std::set<std::pair<std::string, long>> incremented_events(const std::string& url
   return out;
 }
 
+// A fresh file for counter.effects to write to, named in COUNTER_EFFECTS_FILE: the workers started
+// next inherit it.
+std::string new_effects_file() {
+  char path[] = "/tmp/cairn-effects-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) throw std::runtime_error("mkstemp failed");
+  close(fd);
+  setenv("COUNTER_EFFECTS_FILE", path, 1);
+  return path;
+}
+
 // The (stream, seq) lines counter.effects wrote, with how often each was written.
 std::map<std::pair<std::string, long>, int> effects_written(const std::string& path) {
   std::map<std::pair<std::string, long>, int> out;
@@ -285,11 +296,7 @@ TEST_CASE("workers whose database sessions are terminated again and again stay u
           "the fold of the log") {
   using namespace std::chrono_literals;
   testing::TestDatabase db;
-  char effects_path[] = "/tmp/cairn-effects-XXXXXX";
-  int fd = mkstemp(effects_path);
-  REQUIRE(fd >= 0);
-  close(fd);
-  setenv("COUNTER_EFFECTS_FILE", effects_path, 1);  // the workers started next inherit it
+  auto effects_path = new_effects_file();
   Workers workers(db.url());
   for (int i = 0; i < 3; ++i) workers.start();
   unsetenv("COUNTER_EFFECTS_FILE");
@@ -393,7 +400,7 @@ TEST_CASE("workers whose database sessions are terminated again and again stay u
   for (auto& p : workers.processes) p->signal(SIGTERM);
   for (auto& p : workers.processes) CHECK(p->wait(std::chrono::seconds(30)) == 0);
   CHECK(eventually([&] { return advisory_locks(db.url()) == 0; }, std::chrono::seconds(10)));
-  std::remove(effects_path);
+  std::remove(effects_path.c_str());
 }
 
 // P1 (review-concurrency.md): today a runner that does not hold its slice opens a new backend on
@@ -445,4 +452,67 @@ TEST_CASE("a lease attempt does not open a new connection") {
 
   for (auto& p : workers.processes) p->signal(SIGTERM);
   for (auto& p : workers.processes) CHECK(p->wait(std::chrono::seconds(30)) == 0);
+}
+
+// Issue 13: SIGHUP (a closed terminal) drains like SIGTERM: what was handled stays handled, and a
+// worker started afterwards delivers only what came after (each side effect once).
+TEST_CASE("SIGHUP drains a worker: exit 0, progress saved, slices released; SIGPIPE is ignored") {
+  using namespace std::chrono_literals;
+  testing::TestDatabase db;
+  auto effects_path = new_effects_file();
+  Workers workers(db.url());
+  workers.start();
+  auto runtime = writer_runtime(db.url());
+  for (int i = 0; i < 20; ++i) REQUIRE(runtime->handle("counter-hup-" + std::to_string(i % 4), counter::Increment{1}).ok());
+  auto effects = [&] {
+    size_t n = 0;
+    for (const auto& [event, times] : effects_written(effects_path)) n += static_cast<size_t>(times);
+    return n;
+  };
+  REQUIRE_MESSAGE(eventually([&] { return effects() == 20 && table(db.url()) == fold(db.url()); }, 30s), workers.logs());
+  workers.processes[0]->signal(SIGPIPE);  // ignored: a log reader gone does not kill a worker
+  CHECK(workers.processes[0]->wait(300ms) == -1);
+  workers.processes[0]->signal(SIGHUP);
+  CHECK(workers.processes[0]->wait(30s) == 0);
+  CHECK(workers.log(0).find("SIGHUP: draining") != std::string::npos);
+  CHECK(workers.log(0).find("cairn: stopped") != std::string::npos);
+  CHECK(advisory_locks(db.url()) == 0);
+
+  workers.start();
+  unsetenv("COUNTER_EFFECTS_FILE");
+  REQUIRE(runtime->handle("counter-hup-0", counter::Increment{1}).ok());
+  CHECK(eventually([&] { return effects() == 21 && table(db.url()) == fold(db.url()); }, 30s));
+  std::this_thread::sleep_for(500ms);  // time enough for a redelivery to show
+  auto written = effects_written(effects_path);
+  CHECK(written.size() == 21);
+  for (const auto& [event, times] : written) CHECK_MESSAGE(times == 1, event.first << " #" << event.second);
+  workers.processes[1]->signal(SIGTERM);
+  CHECK(workers.processes[1]->wait(30s) == 0);
+  std::remove(effects_path.c_str());
+}
+
+// A drain waits for the handlers in flight; one stuck in user code would hold it forever. A second
+// signal ends the worker at once with exit 3; what it had not saved is delivered again later.
+TEST_CASE("a second signal while a drain waits on a slow handler stops the worker at once with exit 3") {
+  using namespace std::chrono_literals;
+  testing::TestDatabase db;
+  Workers workers(db.url());
+  auto& worker = workers.start();
+  auto runtime = writer_runtime(db.url());
+  // The worker delivers dispatched commands: first a quick one, to know it does, then one whose
+  // decide sleeps for a minute.
+  runtime->dispatch("counter-ready", counter::Increment{1});
+  REQUIRE_MESSAGE(eventually([&] { return runtime->store().head_seq("counter-ready") == 2; }, 30s), workers.logs());
+  runtime->dispatch("counter-stuck", counter::Slow{60000});
+  std::this_thread::sleep_for(1500ms);  // delivered by now (20 ms polls, NOTIFY sooner): its decide sleeps
+  worker.signal(SIGTERM);
+  CHECK(worker.wait(1500ms) == -1);  // draining: waiting for the slow decide
+  CHECK(workers.log(0).find("SIGTERM: draining") != std::string::npos);
+  auto second = std::chrono::steady_clock::now();
+  worker.signal(SIGINT);
+  CHECK(worker.wait(10s) == 3);
+  CHECK(std::chrono::steady_clock::now() - second < 5s);
+  CHECK(workers.log(0).find("SIGINT while draining: stopping now") != std::string::npos);
+  CHECK(runtime->store().head_seq("counter-stuck") == 1);  // the command, undecided
+  CHECK(eventually([&] { return advisory_locks(db.url()) == 0; }, 10s));  // the session died with the process
 }

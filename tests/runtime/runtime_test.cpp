@@ -159,10 +159,26 @@ TEST_CASE("bad commands get clear errors: unknown type, wrong payload, unowned o
   auto huge = runtime->handle("counter-b", make_message("counter-b", "counter.increment",
                                                         {{"by", 1}, {"pad", std::string(2 << 20, 'x')}}));
   CHECK(huge.status == HandleResult::Status::invalid);
+  // JSON built in C++ that no store could write, or that is nested past the limit (100,000 levels:
+  // copying or printing it would overflow the stack): refused before anything copies it.
+  Json deep = {{"by", 1}};
+  Json* at = &deep;
+  for (int i = 0; i < 100000; ++i) at = &((*at)["d"] = Json::object());
+  auto nested = runtime->handle("counter-b", make_message("counter-b", "counter.increment", std::move(deep)));
+  CHECK(nested.status == HandleResult::Status::invalid);
+  CHECK(nested.error.find("nested deeper than 64 levels") != std::string::npos);
+  auto latin1 = runtime->handle("counter-b", make_message("counter-b", "counter.increment",
+                                                          {{"by", 1}, {"note", std::string("caf\xe9")}}));
+  CHECK(latin1.status == HandleResult::Status::invalid);
+  CHECK(latin1.error.find("not valid UTF-8") != std::string::npos);
   CHECK(runtime->store().head_seq("counter-b") == 0);
   CHECK(runtime->handle("counter-b", counter::Increment{1}).ok());
   CHECK_THROWS_AS(runtime->dispatch("counter-b", make_message("counter-b", "counter.increment", {{"by", "x"}})),
                   BadInput);
+  CHECK_THROWS_AS(runtime->dispatch("counter-b", make_message("counter-b", "counter.increment",
+                                                              {{"by", 1}, {"k", std::string("\xff")}})),
+                  BadInput);
+  CHECK(runtime->store().head_seq("counter-b") == 2);
 }
 
 TEST_CASE("passivation then rehydration gives identical state") {

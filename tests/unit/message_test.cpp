@@ -1,6 +1,8 @@
 // Unit tests: the message envelope, its JSON codec, time formats and validation rules.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -46,11 +48,54 @@ TEST_CASE("times: RFC 3339 with fractions and offsets; garbage is rejected") {
   auto t = parse_time("2026-11-26T11:02:31Z");
   CHECK(format_time(t) == "2026-11-26T11:02:31.000000Z");
   CHECK(parse_time("2026-11-26 12:02:31.5+01:00") == parse_time("2026-11-26T11:02:31.500000Z"));
-  CHECK(parse_time("2026-11-26T11:02:31") == t);
+  CHECK(parse_time("2026-11-26t11:02:31z") == t);
+  CHECK(parse_time("2026-11-26T09:32:31-01:30") == t);
+  CHECK(parse_time("2026-11-26T11:02:31.1234569Z") == parse_time("2026-11-26T11:02:31.123456Z"));
   CHECK(format_time(parse_time("1969-12-31T23:59:59.999999Z")) == "1969-12-31T23:59:59.999999Z");
-  CHECK_THROWS_AS(parse_time("yesterday"), BadInput);
-  CHECK_THROWS_AS(parse_time("2026-11-26T11:02:31.Z"), BadInput);
-  CHECK_THROWS_AS(parse_time("2026-11-26T11:02:31 garbage"), BadInput);
+  CHECK(format_time(parse_time("2024-02-29T00:00:00Z")) == "2024-02-29T00:00:00.000000Z");
+  CHECK(format_time(parse_time("2000-02-29T23:59:59Z")) == "2000-02-29T23:59:59.000000Z");
+  CHECK(format_time(parse_time("0001-01-01T00:00:00Z")) == "0001-01-01T00:00:00.000000Z");
+  CHECK(format_time(parse_time("9999-12-31T23:59:59Z")) == "9999-12-31T23:59:59.000000Z");
+  CHECK(parse_time("2026-11-26T23:30:00-23:59") == parse_time("2026-11-27T23:29:00Z"));
+  auto refused = [](const char* text, const char* reason) {
+    try {
+      parse_time(text);
+    } catch (const BadInput& e) {
+      bool named = std::string(e.what()).find(reason) != std::string::npos;
+      if (!named) MESSAGE(text << ": " << e.what());
+      return named;
+    }
+    MESSAGE(text << " was accepted");
+    return false;
+  };
+  CHECK(refused("yesterday", "year"));
+  CHECK(refused("2026-11-26T11:02:31.Z", "fraction"));
+  CHECK(refused("2026-11-26T11:02:31 garbage", "expected 'Z'"));
+  CHECK(refused("2026-11-26T11:02:31Z junk", "after the time zone"));
+  CHECK(refused("2026-11-26T11:02:31+01:00x", "after the time zone"));
+  CHECK(refused("2026-11-26T11:02:31", "time zone is missing"));  // local time is ambiguous
+  CHECK(refused("2026-02-30T00:00:00Z", "day 30 does not exist in 2026-02"));  // not March 2
+  CHECK(refused("2025-02-29T00:00:00Z", "day 29"));
+  CHECK(refused("2100-02-29T00:00:00Z", "day 29"));
+  CHECK(refused("2026-04-31T00:00:00Z", "day 31"));
+  CHECK(refused("2026-13-01T00:00:00Z", "month 13"));
+  CHECK(refused("2026-00-10T00:00:00Z", "month 0"));
+  CHECK(refused("2026-01-00T00:00:00Z", "day 0"));
+  CHECK(refused("2026-01-32T00:00:00Z", "day 32"));
+  CHECK(refused("2026-11-26T24:00:00Z", "hour 24"));
+  CHECK(refused("2026-11-26T99:00:00Z", "hour 99"));
+  CHECK(refused("2026-11-26T11:60:00Z", "minute 60"));
+  CHECK(refused("2026-12-31T23:59:60Z", "second 60"));  // leap seconds: none in POSIX time
+  CHECK(refused("2026-11-26T11:02:31+24:00", "offset's hours 24"));
+  CHECK(refused("2026-11-26T11:02:31+01:60", "offset's minutes 60"));
+  CHECK(refused("2026-11-26T11:02:31+0100", "':' in the offset"));
+  CHECK(refused("2026-11-26T11:02:31+01", "':' in the offset"));
+  CHECK(refused("2026-1-26T11:02:31Z", "month must be 2 digits"));
+  CHECK(refused("26-11-26T11:02:31Z", "year must be 4 digits"));
+  CHECK(refused("+2026-11-26T11:02:31Z", "year"));
+  CHECK(refused("2026-11-26T11:02Z", "':' after the minute"));
+  CHECK(refused("2026-11-26", "'T' or a space"));
+  CHECK(refused("", "year"));
 }
 
 TEST_CASE("parse_json names what was malformed") {
@@ -63,12 +108,90 @@ TEST_CASE("parse_json names what was malformed") {
   }
 }
 
+namespace {
+// The reason parse_json gives for `text`, or "accepted".
+std::string json_refusal(const std::string& text, const Limits& limits = {}) {
+  try {
+    parse_json(text, "the payload", limits);
+    return "accepted";
+  } catch (const BadInput& e) {
+    return e.what();
+  }
+}
+bool contains(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return true;
+  MESSAGE("'" << text << "' does not contain '" << part << "'");
+  return false;
+}
+}  // namespace
+
+TEST_CASE("parse_json refuses numbers that do not fit, naming where they are") {
+  CHECK(contains(json_refusal(R"({"a":1e400})"), "the number 1e400 at /a is out of range"));
+  CHECK(contains(json_refusal(R"({"a":{"b":[0,-1e400]}})"), "the number -1e400 at /a/b/1 is out of range"));
+  CHECK(contains(json_refusal(R"({"a":18446744073709551616})"), "the integer 18446744073709551616 at /a does not fit"));
+  CHECK(contains(json_refusal(R"({"a":-9223372036854775809})"), "the integer -9223372036854775809 at /a"));
+  CHECK(contains(json_refusal(R"({"a":1e-400})"), "the number 1e-400 at /a is too small"));
+  CHECK(contains(json_refusal(R"({"a/b~c":1e400})"), "at /a~1b~0c"));
+  CHECK(contains(json_refusal("1e400"), "the number 1e400 is out of range"));
+  auto edges = parse_json(R"({"max":18446744073709551615,"min":-9223372036854775808,"zero":0.0e-400,"tiny":5e-324,"big":1.7e308})",
+                          "edges");
+  CHECK(edges["max"].get<uint64_t>() == UINT64_MAX);
+  CHECK(edges["min"].get<int64_t>() == INT64_MIN);
+  CHECK(edges["zero"].get<double>() == 0.0);
+  CHECK(edges["tiny"].get<double>() > 0.0);
+  CHECK(edges["big"].get<double>() == 1.7e308);
+}
+
+TEST_CASE("parse_json bounds nesting while it parses, without recursion") {
+  Limits limits;
+  CHECK(limits.max_json_depth == 64);
+  auto nested = [](size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  CHECK(parse_json(nested(64), "deep").is_array());
+  CHECK(contains(json_refusal(nested(65)), "JSON nested deeper than 64 levels at /0/0/"));
+  CHECK(contains(json_refusal(std::string(100000, '[')), "nested deeper than 64 levels"));
+  CHECK(contains(json_refusal(nested(1000000)), "nested deeper than 64 levels"));
+  CHECK(contains(json_refusal(R"({"a":{"b":[{}, {"c":[[]]}]}})", {200, 200, 1 << 20, 200, 4}), "deeper than 4 levels at /a/b/1/c"));
+}
+
+TEST_CASE("validate_json walks a value built in C++: depth, \\u0000, UTF-8 of strings and keys, finite numbers") {
+  auto reason = [](const Json& j) -> std::string {
+    try {
+      validate_json(j, "payload");
+      return "accepted";
+    } catch (const BadInput& e) {
+      return e.what();
+    }
+  };
+  CHECK(reason({{"ok", {1, "two", {{"three", 3.5}}}}}) == "accepted");
+  CHECK(contains(reason({{"a", {1, std::string("b\xff")}}}), "string 'b\\xff' at /a/1 is not valid UTF-8"));
+  CHECK(contains(reason({{"a", {{std::string("k\xc3"), 1}}}}), "key 'k\\xc3' at /a/k\\xc3 is not valid UTF-8"));
+  CHECK(contains(reason({{"a", std::string("x\0y", 3)}}), "\\u0000 (string at /a)"));
+  CHECK(contains(reason({{"n", std::nan("")}}), "the number at /n is not finite"));
+  CHECK(contains(reason({{"n", 1e308 * 10}}), "not finite"));
+  // 100,000 levels built without recursion: refused at level 65, and nothing recursed on the way.
+  Json deep = Json::object();
+  Json* at = &deep;
+  for (int i = 0; i < 100000; ++i) at = &((*at)["d"] = Json::object());
+  CHECK(contains(reason(deep), "nested deeper than 64 levels at /d/d/"));
+  auto m = make_message("cart-1", "t.x", Json::object());
+  m.payload["s"] = std::string("\xed\xa0\x80");  // a surrogate
+  CHECK_THROWS_AS(validate_message(m), BadInput);
+  m.payload = std::move(deep);
+  CHECK_THROWS_AS(validate_message(m), BadInput);
+}
+
 TEST_CASE("validation rules for stream ids, types and ids") {
   CHECK_NOTHROW(validate_stream_id("cart-42"));
   CHECK_NOTHROW(validate_stream_id("x'); DROP TABLE messages; --"));
   CHECK_THROWS_AS(validate_stream_id(""), BadInput);
   CHECK_THROWS_AS(validate_stream_id(std::string(201, 'x')), BadInput);
   CHECK_THROWS_AS(validate_stream_id("line\nbreak"), BadInput);
+  CHECK_THROWS_AS(validate_stream_id("cart-\xff"), BadInput);
+  CHECK_THROWS_AS(validate_stream_id("cart-\xc3"), BadInput);         // truncated
+  CHECK_THROWS_AS(validate_stream_id("cart-\xc0\xaf"), BadInput);     // overlong '/'
+  CHECK_NOTHROW(validate_stream_id("panier-\xc3\xa9t\xc3\xa9"));
+  CHECK_THROWS_WITH_AS(validate_type("a b", {}, "consumer group"),
+                       "consumer group 'a b' may only use letters, digits and . _ - : /", BadInput);
   CHECK_NOTHROW(validate_type("carts.item_added"));
   CHECK_NOTHROW(validate_type("OrderCreated"));
   CHECK_THROWS_AS(validate_type(""), BadInput);

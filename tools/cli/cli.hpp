@@ -9,6 +9,7 @@
 #include "backends/store.hpp"
 #include "runtime/handle_result.hpp"
 #include "runtime/runtime.hpp"
+#include "tools/options.hpp"
 
 namespace cairn::cli {
 
@@ -28,11 +29,20 @@ class CommandFailed : public std::runtime_error {
   HandleResult::Status status;
 };
 
-// --correlation-id: the trace a command or message starts (e.g. an HTTP request id); default its own id.
-inline void add_correlation_option(CLI::App* cmd, std::string& correlation_id) {
-  cmd->add_option("--correlation-id", correlation_id,
-                  "Start the trace with this id (at most 200 bytes of UTF-8) instead of the message's own id");
-}
+// The message an `append`, `handle` or `dispatch` command line describes.
+struct MessageArgs {
+  std::string stream, type, payload, metadata, correlation_id;
+};
+// Adds STREAM TYPE JSON, --correlation-id and (with `metadata`) --metadata; `kind` is "Message" or "Command".
+void add_message_arguments(CLI::App* cmd, MessageArgs& args, const std::string& kind, bool metadata);
+// The message, every part checked as the store will check it (ids, type, JSON, reserved metadata
+// keys, correlation id, size) before any database is touched; throws BadInput naming the part.
+// Its metadata's producer is "cairn-cli" unless given; its trace is not started yet.
+Message message_from(const MessageArgs& args);
+
+// A JSON argument's text: the argument itself, `-` for stdin (once per command) or `@FILE`.
+// Reading stops one byte past `limit`; more is BadInput naming `what`, the size and the limit.
+std::string json_argument(const std::string& argument, const std::string& what, size_t limit);
 
 void add_schema_commands(CLI::App& app, Context& context);
 void add_store_commands(CLI::App& app, Context& context);

@@ -5,6 +5,7 @@
 
 #include "runtime/errors.hpp"
 #include "runtime/runtime.hpp"
+#include "runtime/validation.hpp"
 #include "tools/cli/cli.hpp"
 
 namespace cairn::cli {
@@ -130,6 +131,12 @@ void report_undeliverable(const std::vector<UndeliverableMessage>& kept, bool js
     std::cout << "  " << u.id << "  " << u.stream_id << "  due " << format_time(u.due) << "  " << u.error << "\n";
 }
 
+// Group names follow the message type rules.
+void validate_group(const std::string& group) { validate_type(group, {}, "consumer group"); }
+
+// Projection keys are the application's (often stream ids): only checked to be text PostgreSQL takes.
+constexpr size_t max_key_bytes = 1024;
+
 GroupState require_group(Store& store, const std::string& group) {
   auto found = store.find_group(group);
   if (!found) throw BadInput("no consumer group '" + group + "' (groups appear once a worker has run them)");
@@ -142,25 +149,24 @@ void add_group_commands(CLI::App& app, Context& context) {
   {
     struct Args {
       std::vector<std::string> modules;
-      std::string stream, type, payload, at, correlation_id;
+      MessageArgs message;
+      std::string at;
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("dispatch", "Durably dispatch a command (a worker delivers it); prints its id");
     cmd->add_option("--app", args->modules, "Application module (shared library); repeatable")
         ->required()
         ->allow_extra_args(false);
-    cmd->add_option("stream", args->stream, "Stream id, e.g. cart-42")->required();
-    cmd->add_option("type", args->type, "Command type, e.g. carts.add_item")->required();
-    cmd->add_option("json", args->payload, "Payload: a JSON object")->required();
-    cmd->add_option("--at", args->at, "Deliver no earlier than this time (RFC 3339)");
-    add_correlation_option(cmd, args->correlation_id);
-    cmd->callback([&context, args] {
-      auto runtime = context.open_runtime(args->modules);
-      auto command = make_message(args->stream, args->type, parse_json(args->payload, "the payload"));
+    add_message_arguments(cmd, args->message, "Command", false);
+    auto* at = cmd->add_option("--at", args->at, "Deliver no earlier than this time (RFC 3339, e.g. 2026-12-01T09:00:00Z)");
+    cmd->callback([&context, args, at] {
+      auto command = message_from(args->message);
       command.metadata["producer"] = "cairn-cli";
-      std::optional<Timestamp> at;
-      if (!args->at.empty()) at = parse_time(args->at);
-      std::cout << runtime->dispatch(args->stream, std::move(command), at, Trace{args->correlation_id}) << "\n";
+      std::optional<Timestamp> due;
+      if (at->count()) due = parse_time(args->at);
+      auto runtime = context.open_runtime(args->modules);
+      std::cout << runtime->dispatch(args->message.stream, std::move(command), due, Trace{args->message.correlation_id})
+                << "\n";
     });
   }
   {
@@ -206,7 +212,10 @@ void add_group_commands(CLI::App& app, Context& context) {
     auto group = std::make_shared<std::string>();
     auto* cmd = app.add_subcommand("stop", "Stop a consumer group (workers keep their slices but fetch nothing)");
     cmd->add_option("group", *group, "Consumer group")->required();
-    cmd->callback([&context, group] { context.open_store()->set_group_active(*group, false); });
+    cmd->callback([&context, group] {
+      validate_group(*group);
+      context.open_store()->set_group_active(*group, false);
+    });
   }
   {
     struct Args {
@@ -217,6 +226,8 @@ void add_group_commands(CLI::App& app, Context& context) {
     cmd->add_option("group", args->group, "Consumer group")->required();
     cmd->add_option("--stream", args->stream, "Only this stopped stream");
     cmd->callback([&context, args] {
+      validate_group(args->group);
+      if (!args->stream.empty()) validate_stream_id(args->stream);
       auto store = context.open_store();
       require_group(*store, args->group);
       if (args->stream.empty())
@@ -234,6 +245,8 @@ void add_group_commands(CLI::App& app, Context& context) {
     cmd->add_option("group", args->group, "Consumer group")->required();
     cmd->add_option("--stream", args->stream, "The stopped stream")->required();
     cmd->callback([&context, args] {
+      validate_group(args->group);
+      validate_stream_id(args->stream);
       auto store = context.open_store();
       require_group(*store, args->group);
       store->resume_stream(args->group, args->stream, true);
@@ -253,6 +266,7 @@ void add_group_commands(CLI::App& app, Context& context) {
         ->required()
         ->allow_extra_args(false);
     cmd->callback([&context, args] {
+      validate_group(args->group);
       auto runtime = context.open_runtime(args->modules);
       auto before = require_group(runtime->store(), args->group);
       runtime->reset_group(args->group);
@@ -278,12 +292,15 @@ void add_group_commands(CLI::App& app, Context& context) {
     auto* key = cmd->add_option("key", args->key, "Only this key's view (an event-sourced projector's key is the stream id)");
     cmd->add_option("--limit", args->limit, "At most this many views")
         ->capture_default_str()
-        ->check(CLI::Range(size_t{1}, size_t{10000}))
+        ->check(tools::decimal(1, 10000))
         ->excludes(key);
     cmd->add_option("--after", args->after, "The views after this key (the last key of the previous page)")
         ->excludes(key);
     cmd->add_flag("--json", args->json, "JSON lines: {\"key\": ..., \"state\": ...}");
     cmd->callback([&context, args] {
+      validate_group(args->group);
+      if (!args->key.empty()) validate_text(args->key, "projection key", max_key_bytes);
+      if (!args->after.empty()) validate_text(args->after, "--after", max_key_bytes);
       auto store = context.open_store();
       require_group(*store, args->group);
       auto print = [&](const ProjectionView& view) {

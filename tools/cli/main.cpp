@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   CLI::App app{"cairn: administer a Cairn event store (PostgreSQL)"};
   app.require_subcommand(1);
   app.fallthrough();
+  cairn::tools::one_line_failures(app, "cairn");
   cairn::cli::Context context;
   if (const char* url = std::getenv("CAIRN_DATABASE_URL")) context.database_url = url;
   app.add_option("--db", context.database_url, "PostgreSQL URL (default: $CAIRN_DATABASE_URL)");

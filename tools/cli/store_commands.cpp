@@ -1,10 +1,12 @@
 // `cairn append | read | feed | trace | streams`: the event store from the shell.
+#include <cstdint>
 #include <iomanip>
 #include <iostream>
 #include <map>
 #include <set>
 
 #include "runtime/errors.hpp"
+#include "runtime/validation.hpp"
 #include "tools/cli/cli.hpp"
 
 namespace cairn::cli {
@@ -56,42 +58,39 @@ bool looks_like_uuid(const std::string& text) {
 void add_store_commands(CLI::App& app, Context& context) {
   {
     struct Args {
-      std::string stream, type, payload, metadata, correlation_id;
-      int64_t expected = -1;
+      MessageArgs message;
+      int64_t expected = 0;
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("append", "Append one message to a stream; prints it as stored (JSON)");
-    cmd->add_option("stream", args->stream, "Stream id, e.g. cart-42")->required();
-    cmd->add_option("type", args->type, "Message type, e.g. carts.item_added")->required();
-    cmd->add_option("json", args->payload, "Payload: a JSON object")->required();
-    cmd->add_option("--expected-seq", args->expected, "Fail with exit 3 unless the stream is at this seq (0: new)");
-    cmd->add_option("--metadata", args->metadata, "Metadata: a JSON object (Cairn's own keys are refused)");
-    add_correlation_option(cmd, args->correlation_id);
-    cmd->callback([&context, args] {
-      auto message = make_message(args->stream, args->type, parse_json(args->payload, "the payload"),
-                                  args->metadata.empty() ? Json::object() : parse_json(args->metadata, "--metadata"));
-      start_trace(message, Trace{args->correlation_id});
-      if (!message.metadata.contains("producer")) message.metadata["producer"] = "cairn-cli";
-      auto expected = args->expected < 0 ? ExpectedSeq::any() : ExpectedSeq::exactly(args->expected);
-      for (const auto& m : context.open_store()->append(args->stream, expected, {std::move(message)}))
+    add_message_arguments(cmd, args->message, "Message", true);
+    auto* expected = cmd->add_option("--expected-seq", args->expected,
+                                     "Fail with exit 3 unless the stream is at this seq (0: new); default: any")
+                         ->check(tools::decimal(0, INT64_MAX));
+    cmd->callback([&context, args, expected] {
+      auto message = message_from(args->message);
+      start_trace(message, Trace{args->message.correlation_id});
+      auto seq = expected->count() ? ExpectedSeq::exactly(args->expected) : ExpectedSeq::any();
+      for (const auto& m : context.open_store()->append(args->message.stream, seq, {std::move(message)}))
         std::cout << Json(m).dump() << "\n";
     });
   }
   {
     struct Args {
       std::string stream;
-      int64_t after = 0, upto = -1;
+      int64_t after = 0, upto = 0;
       bool json = false;
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("read", "Print a stream's messages in seq order");
     cmd->add_option("stream", args->stream, "Stream id")->required();
-    cmd->add_option("--after", args->after, "Only messages after this seq");
-    cmd->add_option("--upto", args->upto, "Only messages up to this seq (inclusive)");
+    cmd->add_option("--after", args->after, "Only messages after this seq")->check(tools::decimal(0, INT64_MAX));
+    auto* upto = cmd->add_option("--upto", args->upto, "Only messages up to this seq (inclusive)")
+                     ->check(tools::decimal(0, INT64_MAX));
     cmd->add_flag("--json", args->json, "One JSON object per line");
-    cmd->callback([&context, args] {
+    cmd->callback([&context, args, upto] {
       validate_stream_id(args->stream);
-      StreamRange range{args->after, args->upto >= 0 ? std::optional<int64_t>(args->upto) : std::nullopt, {}};
+      StreamRange range{args->after, upto->count() ? std::optional<int64_t>(args->upto) : std::nullopt, {}};
       auto store = context.open_store();
       if (!args->json) print_table_header();
       // Printed a page at a time as it is read: a long stream never sits in memory whole.
@@ -112,7 +111,7 @@ void add_store_commands(CLI::App& app, Context& context) {
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("feed", "Print the global feed as JSON lines, each with its cursor");
     cmd->add_option("--after", args->after, "Continue after this cursor (from a previous line)");
-    cmd->add_option("--limit", args->limit, "At most this many messages")->check(CLI::Range(1, 100000));
+    cmd->add_option("--limit", args->limit, "At most this many messages (default 100)")->check(tools::decimal(1, 100000));
     cmd->add_option("--type", args->types, "Only these message types (repeatable)");
     cmd->callback([&context, args] {
       auto cursor = FeedCursor::parse(args->after);
@@ -134,8 +133,9 @@ void add_store_commands(CLI::App& app, Context& context) {
     cmd->add_option("id", args->id, "A message id or a correlation id")->required();
     // The tree needs the whole trail in memory: a bound keeps a runaway one from exhausting it.
     cmd->add_option("--limit", args->limit, "At most this many messages, the first in log order (default 10000)")
-        ->check(CLI::Range(1, 1000000));
+        ->check(tools::decimal(1, 1000000));
     cmd->callback([&context, args] {
+      validate_trace_id(args->id, "id");
       auto store = context.open_store();
       std::string correlation = args->id;
       if (looks_like_uuid(args->id))
@@ -157,7 +157,7 @@ void add_store_commands(CLI::App& app, Context& context) {
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("streams", "List the most recently written streams with their head seq");
-    cmd->add_option("--limit", args->limit, "At most this many streams");
+    cmd->add_option("--limit", args->limit, "At most this many streams (default 50)")->check(tools::decimal(1, 100000));
     cmd->add_flag("--json", args->json, "One JSON object per line");
     cmd->callback([&context, args] {
       for (const auto& s : context.open_store()->list_streams(args->limit)) {
