@@ -83,7 +83,7 @@ struct TimeReader {
     unsigned value = 0;
     for (size_t i = 0; i < n; ++i, ++at) {
       if (at >= text.size() || text[at] < '0' || text[at] > '9')
-        fail(std::string("the ") + field + " must be " + std::to_string(n) + " digits");
+        fail(std::string("the ").append(field).append(" must be ").append(std::to_string(n)).append(" digits"));
       value = value * 10 + static_cast<unsigned>(text[at] - '0');
     }
     return value;
@@ -91,8 +91,8 @@ struct TimeReader {
   unsigned field(size_t n, const char* name, unsigned low, unsigned high) {
     auto value = digits(n, name);
     if (value < low || value > high)
-      fail(std::string("the ") + name + " " + std::to_string(value) + " is not within " + std::to_string(low) + "-" +
-           std::to_string(high));
+      fail(std::string("the ").append(name).append(" ").append(std::to_string(value)).append(" is not within ")
+               .append(std::to_string(low)).append("-").append(std::to_string(high)));
     return value;
   }
   void expect(std::string_view allowed, const char* what) {
