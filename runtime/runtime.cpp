@@ -92,8 +92,7 @@ struct Runtime::Impl final : ConsumerServices {
   // A command's payload and metadata before anything copies them (copies recurse): bounded depth,
   // text a store can write. The store checks the rest when it appends.
   void check_json(const Message& command) const {
-    validate_json(command.payload, "command " + command.type + ": payload", config.limits);
-    validate_json(command.metadata, "command " + command.type + ": metadata", config.limits);
+    validate_message_json(command, "command", config.limits);
   }
 
   void send_commands(const std::string& group, const Message& cause, const Commands& commands) override {

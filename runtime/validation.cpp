@@ -223,6 +223,15 @@ void validate_uuid(std::string_view id, std::string_view what) {
   if (!ok) throw BadInput(std::string(what) + " " + quoted(id) + " is not a UUID");
 }
 
+void validate_message_json(const Message& m, std::string_view kind, const Limits& limits) {
+  try {
+    validate_json(m.payload, "payload", limits);
+    validate_json(m.metadata, "metadata", limits);
+  } catch (const BadInput& e) {
+    throw BadInput(std::string(kind) + " " + m.type + ": " + e.what());
+  }
+}
+
 void validate_json(const Json& value, std::string_view what, const Limits& limits) {
   // Depth-first with an explicit stack of (container, position): the stack never grows past
   // max_json_depth, and the positions spell the JSON pointer of the value being checked.
@@ -295,8 +304,7 @@ void validate_message(const Message& m, const Limits& limits) {
   if (!m.metadata.is_object()) throw BadInput("message " + m.type + ": metadata must be a JSON object");
   validate_trace_ids(m, limits);
   // Before anything serializes them: dump() recurses, and throws on invalid UTF-8.
-  validate_json(m.payload, "message " + m.type + ": payload", limits);
-  validate_json(m.metadata, "message " + m.type + ": metadata", limits);
+  validate_message_json(m, "message", limits);
   size_t bytes = m.payload.dump().size() + m.metadata.dump().size();
   if (bytes > limits.max_payload_bytes)
     throw BadInput("message " + m.type + ": payload and metadata are " + std::to_string(bytes) +

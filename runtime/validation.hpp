@@ -40,6 +40,9 @@ void validate_message(const Message& m, const Limits& limits = {});
 // and keys valid UTF-8 without \u0000, numbers finite. `what` names it, e.g. "message x: payload";
 // the error adds the JSON pointer of the offending value.
 void validate_json(const Json& value, std::string_view what, const Limits& limits = {});
+// validate_json of a message's payload and metadata, named "<kind> <type>: payload" (or metadata)
+// on failure; the name is built only then, since every command and append passes here.
+void validate_message_json(const Message& m, std::string_view kind, const Limits& limits = {});
 // Parses JSON text a user supplied: throws BadInput naming `what` (e.g. "the payload") and where in
 // it, for malformed text, nesting deeper than max_json_depth (checked while parsing, so deep input
 // never reaches a recursive copy or dump), and numbers that do not fit: a float beyond double's
