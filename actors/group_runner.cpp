@@ -10,7 +10,7 @@
 #include "actors/slice_progress.hpp"
 #include "actors/slice_set.hpp"
 #include "actors/stream_work.hpp"
-#include "runtime/errors.hpp"
+#include <cairn/errors.hpp>
 
 namespace cairn {
 namespace {

@@ -3,8 +3,8 @@
 
 #include <caf/all.hpp>
 
-#include "backends/store.hpp"
-#include "runtime/handle_result.hpp"
+#include <cairn/store.hpp>
+#include <cairn/handle_result.hpp>
 
 namespace cairn {
 

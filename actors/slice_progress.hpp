@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "backends/store.hpp"
+#include <cairn/store.hpp>
 
 namespace cairn {
 

@@ -6,8 +6,8 @@
 #include <optional>
 
 #include "actors/protocol.hpp"
-#include "runtime/application.hpp"
-#include "runtime/rehydrate.hpp"
+#include <cairn/application.hpp>
+#include "actors/rehydrate.hpp"
 
 namespace cairn {
 

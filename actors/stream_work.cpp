@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <thread>
 
-#include "runtime/errors.hpp"
+#include <cairn/errors.hpp>
 
 namespace cairn {
 namespace {

@@ -1,6 +1,6 @@
 #include "actors/supervisor.hpp"
 
-#include "runtime/validation.hpp"
+#include <cairn/validation.hpp>
 
 namespace cairn {
 namespace {

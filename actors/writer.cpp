@@ -1,6 +1,6 @@
 #include "actors/writer.hpp"
 
-#include "runtime/errors.hpp"
+#include <cairn/errors.hpp>
 
 namespace cairn {
 

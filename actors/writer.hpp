@@ -1,7 +1,7 @@
 // The group-commit writer actor: one Store transaction carries every append that queued up meanwhile.
 #pragma once
 
-#include "actors/group_runner.hpp"
+#include "backends/wakeup.hpp"
 #include "actors/protocol.hpp"
 
 namespace cairn {

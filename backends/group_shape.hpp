@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/store.hpp"
+#include <cairn/store.hpp>
 
 namespace cairn {
 

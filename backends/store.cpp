@@ -1,4 +1,4 @@
-#include "backends/store.hpp"
+#include <cairn/store.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -7,7 +7,7 @@
 #include "backends/append_rules.hpp"
 #include "backends/memory/memory_store.hpp"
 #include "backends/postgres/postgres_store.hpp"
-#include "runtime/errors.hpp"
+#include <cairn/errors.hpp>
 
 namespace cairn {
 

@@ -1,11 +1,11 @@
-#include "runtime/application.hpp"
+#include <cairn/application.hpp>
 
 #include <dlfcn.h>
 
 #include <cstring>
 
-#include "runtime/errors.hpp"
-#include "runtime/validation.hpp"
+#include <cairn/errors.hpp>
+#include <cairn/validation.hpp>
 
 namespace cairn {
 

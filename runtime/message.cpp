@@ -1,4 +1,4 @@
-#include "runtime/message.hpp"
+#include <cairn/message.hpp>
 
 #include <uuid/uuid.h>
 
@@ -6,7 +6,7 @@
 #include <ctime>
 #include <string>
 
-#include "runtime/errors.hpp"
+#include <cairn/errors.hpp>
 
 namespace cairn {
 

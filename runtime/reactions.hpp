@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include "runtime/application.hpp"
+#include <cairn/application.hpp>
 
 namespace cairn {
 

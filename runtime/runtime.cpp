@@ -1,4 +1,4 @@
-#include "runtime/runtime.hpp"
+#include <cairn/runtime.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -11,14 +11,14 @@
 #include <iostream>
 
 #include "actors/group_runner.hpp"
-#include "actors/notifier.hpp"
+#include "backends/postgres/notifier.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/writer.hpp"
 #include "backends/memory/memory_store.hpp"
 #include "backends/postgres/migrations.hpp"
 #include "backends/postgres/postgres_store.hpp"
 #include "runtime/reactions.hpp"
-#include "runtime/rehydrate.hpp"
+#include "actors/rehydrate.hpp"
 
 namespace cairn {
 

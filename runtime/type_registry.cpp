@@ -1,7 +1,7 @@
-#include "runtime/type_registry.hpp"
+#include <cairn/type_registry.hpp>
 
-#include "runtime/errors.hpp"
-#include "runtime/validation.hpp"
+#include <cairn/errors.hpp>
+#include <cairn/validation.hpp>
 
 namespace cairn {
 

@@ -1,11 +1,11 @@
-#include "runtime/validation.hpp"
+#include <cairn/validation.hpp>
 
 #include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "runtime/errors.hpp"
+#include <cairn/errors.hpp>
 
 namespace cairn {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "runtime/validation.hpp"
+#include <cairn/validation.hpp>
 
 namespace cairn::tools {
 

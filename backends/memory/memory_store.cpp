@@ -4,7 +4,7 @@
 
 #include "backends/append_rules.hpp"
 #include "backends/group_shape.hpp"
-#include "runtime/errors.hpp"
+#include <cairn/errors.hpp>
 
 namespace cairn {
 

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "backends/store.hpp"
+#include <cairn/store.hpp>
 
 namespace cairn {
 

@@ -1,7 +1,7 @@
 #include "backends/postgres/cluster_xids.hpp"
 
 #include "backends/postgres/connect.hpp"
-#include "runtime/errors.hpp"
+#include <cairn/errors.hpp>
 
 namespace cairn::postgres {
 namespace {

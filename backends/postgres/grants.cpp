@@ -3,7 +3,7 @@
 #include <pqxx/pqxx>
 
 #include "backends/postgres/connect.hpp"
-#include "runtime/errors.hpp"
+#include <cairn/errors.hpp>
 
 namespace cairn::postgres {
 namespace {

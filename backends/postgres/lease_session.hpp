@@ -16,7 +16,7 @@
 
 #include <pqxx/pqxx>
 
-#include "backends/store.hpp"
+#include <cairn/store.hpp>
 
 namespace cairn::postgres {
 

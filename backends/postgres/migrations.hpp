@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/read_model_table.hpp"
+#include <cairn/read_model_table.hpp>
 
 namespace cairn::postgres {
 

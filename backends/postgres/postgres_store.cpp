@@ -10,7 +10,7 @@
 #include "backends/postgres/cluster_xids.hpp"
 #include "backends/postgres/feed_health.hpp"
 #include "backends/postgres/migrations.hpp"
-#include "runtime/errors.hpp"
+#include <cairn/errors.hpp>
 
 namespace cairn {
 namespace {

@@ -3,11 +3,12 @@
 
 #include "backends/postgres/connection_pool.hpp"
 #include "backends/postgres/lease_session.hpp"
-#include "backends/store.hpp"
+#include <cairn/sql_projector.hpp>
+#include <cairn/store.hpp>
 
 namespace cairn {
 
-class PostgresStore final : public Store {
+class PostgresStore final : public Store, public SqlTransactions {
  public:
   // Throws StoreError when the database is unreachable or its schema is not migrated.
   PostgresStore(const std::string& url, Limits limits = {}, size_t pool_size = 4);
@@ -58,15 +59,10 @@ class PostgresStore final : public Store {
                                                size_t limit) override;
   void clear_projections(const std::string& group_id) override;
 
-  // Whether an event is already covered by its stream's progress (applied before: skip it).
-  using Handled = std::function<bool(const Message& event)>;
-  // Runs `work` and records every mark (one per stream, of one group) in one transaction: what
-  // makes a projector writing to this database exactly-once. The marks' fences are checked and
-  // their rows locked first (LeaseLost); `work` learns which events the streams' progress already
-  // covers, so it applies only the rest.
+  SqlTransactions* sql() override { return this; }
   void transact_with_marks(const std::vector<ProgressMark>& marks,
-                           const std::function<void(pqxx::work&, const Handled&)>& work);
-  void transact(const std::function<void(pqxx::work&)>& work);
+                           const std::function<void(pqxx::work&, const Handled&)>& work) override;
+  void transact(const std::function<void(pqxx::work&)>& work) override;
 
  private:
   std::vector<AppendOutcome> append_batch(std::vector<AppendRequest>& requests, const std::vector<std::string>& errors);

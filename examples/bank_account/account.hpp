@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "runtime/application.hpp"
-#include "runtime/sql_projector.hpp"
+#include <cairn/application.hpp>
+#include <cairn/sql_projector.hpp>
 
 namespace bank {
 

@@ -1,5 +1,5 @@
 // The bank_account example as an application module (for cairn-worker and `cairn handle --app`).
-#include "examples/bank_account/account.hpp"
+#include "account.hpp"
 
 CAIRN_MODULE(app) {
   app.add(bank::account_actor());

@@ -4,7 +4,7 @@
 #include <map>
 #include <string>
 
-#include "runtime/application.hpp"
+#include <cairn/application.hpp>
 
 namespace carts {
 

@@ -1,5 +1,5 @@
 // The carts example as an application module (for cairn-worker and `cairn handle --app`).
-#include "examples/carts/cart.hpp"
+#include "cart.hpp"
 
 CAIRN_MODULE(app) {
   app.add(carts::cart_actor());

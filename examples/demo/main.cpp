@@ -2,7 +2,7 @@
 // each command, the events it produced, the order's state and the read models.
 #include <iostream>
 
-#include "examples/food_delivery/projections.hpp"
+#include "../food_delivery/projections.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
 // The food delivery example as an application module (for cairn-worker and the CLI's --app).
-#include "examples/food_delivery/projections.hpp"
+#include "projections.hpp"
 
 CAIRN_MODULE(app) { food::install(app); }

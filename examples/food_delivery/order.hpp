@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/application.hpp"
+#include <cairn/application.hpp>
 
 namespace food {
 

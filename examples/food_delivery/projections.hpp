@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "examples/food_delivery/order.hpp"
-#include "runtime/projector.hpp"
-#include "runtime/runtime.hpp"
-#include "runtime/stream_projector.hpp"
+#include "order.hpp"
+#include <cairn/projector.hpp>
+#include <cairn/runtime.hpp>
+#include <cairn/stream_projector.hpp>
 
 namespace food {
 

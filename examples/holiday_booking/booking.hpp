@@ -2,8 +2,8 @@
 // completes when both are booked, or fails and cancels whatever was booked (compensation).
 #pragma once
 
-#include "examples/holiday_booking/messages.hpp"
-#include "runtime/application.hpp"
+#include "messages.hpp"
+#include <cairn/application.hpp>
 
 namespace travel {
 

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "runtime/message_type.hpp"
+#include <cairn/message_type.hpp>
 
 namespace travel {
 

@@ -1,6 +1,6 @@
 // The holiday booking example as an application module (for cairn-worker and the CLI's --app).
-#include "examples/holiday_booking/booking.hpp"
-#include "examples/holiday_booking/suppliers.hpp"
+#include "booking.hpp"
+#include "suppliers.hpp"
 
 CAIRN_MODULE(app) {
   app.add(travel::booking_actor());

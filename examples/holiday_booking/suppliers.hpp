@@ -1,8 +1,8 @@
 // The flight and hotel suppliers: each books (or fails to book) for one booking and reports back.
 #pragma once
 
-#include "examples/holiday_booking/messages.hpp"
-#include "runtime/application.hpp"
+#include "messages.hpp"
+#include <cairn/application.hpp>
 
 namespace travel {
 

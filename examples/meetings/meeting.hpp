@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/application.hpp"
-#include "runtime/sql_projector.hpp"
+#include <cairn/application.hpp>
+#include <cairn/sql_projector.hpp>
 
 namespace meetings {
 

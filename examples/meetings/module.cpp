@@ -2,7 +2,7 @@
 // Its mailer prints each e-mail it would send on stderr; a real one would deduplicate on (meeting_id, seq).
 #include <iostream>
 
-#include "examples/meetings/meeting.hpp"
+#include "meeting.hpp"
 
 CAIRN_MODULE(app) {
   app.add(meetings::meeting_actor());

@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "runtime/errors.hpp"
+#include <cairn/errors.hpp>
 #include "tests/support/backend.hpp"
 
 using namespace cairn;

@@ -8,7 +8,7 @@
 #include <pqxx/pqxx>
 
 #include "examples/bank_account/account.hpp"
-#include "runtime/runtime.hpp"
+#include <cairn/runtime.hpp>
 #include "tests/support/backend.hpp"
 #include "tests/support/runtimes.hpp"
 

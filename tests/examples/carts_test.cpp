@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "examples/carts/cart.hpp"
-#include "runtime/runtime.hpp"
+#include <cairn/runtime.hpp>
 #include "tests/support/backend.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/runtimes.hpp"

@@ -6,7 +6,7 @@
 
 #include "examples/holiday_booking/booking.hpp"
 #include "examples/holiday_booking/suppliers.hpp"
-#include "runtime/runtime.hpp"
+#include <cairn/runtime.hpp>
 #include "tests/support/backend.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/process.hpp"

@@ -10,7 +10,7 @@
 #include <pqxx/pqxx>
 
 #include "examples/meetings/meeting.hpp"
-#include "runtime/runtime.hpp"
+#include <cairn/runtime.hpp>
 #include "tests/support/backend.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/runtimes.hpp"

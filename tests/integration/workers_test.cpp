@@ -20,7 +20,7 @@
 
 #include <pqxx/pqxx>
 
-#include "runtime/runtime.hpp"
+#include <cairn/runtime.hpp>
 #include "tests/support/eventually.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/child_process.hpp"

@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "runtime/message.hpp"
-#include "runtime/validation.hpp"
+#include <cairn/message.hpp>
+#include <cairn/validation.hpp>
 #include "tests/support/process.hpp"
 #include "tests/support/test_database.hpp"
 

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "backends/postgres/postgres_store.hpp"
-#include "runtime/message.hpp"
+#include <cairn/message.hpp>
 #include "tests/support/child_process.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/process.hpp"

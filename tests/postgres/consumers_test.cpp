@@ -12,9 +12,9 @@
 
 #include <pqxx/pqxx>
 
-#include "runtime/projector.hpp"
-#include "runtime/runtime.hpp"
-#include "runtime/stream_projector.hpp"
+#include <cairn/projector.hpp>
+#include <cairn/runtime.hpp>
+#include <cairn/stream_projector.hpp>
 #include "tests/support/eventually.hpp"
 #include "tests/support/faulty_store.hpp"
 #include "tests/support/counter_consumers.hpp"

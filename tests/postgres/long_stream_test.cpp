@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/validation.hpp"
+#include <cairn/validation.hpp>
 #include "tests/support/child_process.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/test_database.hpp"

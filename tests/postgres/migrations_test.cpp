@@ -8,7 +8,7 @@
 
 #include "backends/postgres/migrations.hpp"
 #include "backends/postgres/postgres_store.hpp"
-#include "runtime/errors.hpp"
+#include <cairn/errors.hpp>
 #include "tests/support/test_database.hpp"
 
 using namespace cairn;

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <thread>
 
-#include "runtime/runtime.hpp"
+#include <cairn/runtime.hpp>
 #include "tests/support/counter_actor.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/test_database.hpp"

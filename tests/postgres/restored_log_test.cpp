@@ -11,8 +11,8 @@
 #include <pqxx/pqxx>
 
 #include "backends/postgres/postgres_store.hpp"
-#include "runtime/errors.hpp"
-#include "runtime/runtime.hpp"
+#include <cairn/errors.hpp>
+#include <cairn/runtime.hpp>
 #include "tests/support/child_process.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/process.hpp"

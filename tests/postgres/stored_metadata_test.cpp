@@ -4,7 +4,7 @@
 
 #include "backends/postgres/postgres_store.hpp"
 #include "runtime/reactions.hpp"
-#include "runtime/runtime.hpp"
+#include <cairn/runtime.hpp>
 #include "tests/support/counter_actor.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/runtimes.hpp"

@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "examples/bank_account/account.hpp"
-#include "runtime/testing_sql.hpp"
+#include <cairn/testing_sql.hpp>
 #include "tests/support/test_database.hpp"
 
 using cairn::testing::SpecificationFailed;

@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "runtime/reactions.hpp"
-#include "runtime/runtime.hpp"
+#include <cairn/runtime.hpp>
 #include "tests/support/backend.hpp"
 #include "tests/support/counter_actor.hpp"
 #include "tests/support/eventually.hpp"

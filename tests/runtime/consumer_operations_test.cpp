@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "runtime/reactions.hpp"
-#include "runtime/runtime.hpp"
-#include "runtime/stream_projector.hpp"
+#include <cairn/runtime.hpp>
+#include <cairn/stream_projector.hpp>
 #include "tests/support/counter_actor.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/faulty_store.hpp"

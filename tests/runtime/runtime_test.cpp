@@ -6,9 +6,9 @@
 #include <future>
 #include <thread>
 
-#include "runtime/projector.hpp"
-#include "runtime/runtime.hpp"
-#include "runtime/stream_projector.hpp"
+#include <cairn/projector.hpp>
+#include <cairn/runtime.hpp>
+#include <cairn/stream_projector.hpp>
 #include "tests/support/eventually.hpp"
 #include "tests/support/backend.hpp"
 #include "tests/support/counter_actor.hpp"

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <thread>
 
-#include "runtime/runtime.hpp"
+#include <cairn/runtime.hpp>
 #include "tests/support/backend.hpp"
 #include "tests/support/counter_actor.hpp"
 #include "tests/support/eventually.hpp"

@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "backends/store.hpp"
+#include <cairn/store.hpp>
 
 namespace cairn::testing {
 

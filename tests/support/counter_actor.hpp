@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "runtime/application.hpp"
+#include <cairn/application.hpp>
 
 namespace counter {
 

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <mutex>
 
-#include "runtime/sql_projector.hpp"
+#include <cairn/sql_projector.hpp>
 #include "tests/support/counter_actor.hpp"
 
 namespace counter {

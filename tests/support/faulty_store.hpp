@@ -4,8 +4,8 @@
 #include <atomic>
 #include <memory>
 
-#include "backends/store.hpp"
-#include "runtime/errors.hpp"
+#include <cairn/store.hpp>
+#include <cairn/errors.hpp>
 
 namespace cairn::testing {
 
@@ -24,6 +24,7 @@ class ForwardingStore : public Store {
   std::vector<Message> read_stream(std::string_view stream_id, const StreamRange& range) override {
     return inner_->read_stream(stream_id, range);
   }
+  SqlTransactions* sql() override { return inner_->sql(); }
   int64_t head_seq(std::string_view stream_id) override { return inner_->head_seq(stream_id); }
   std::optional<Message> find_message(std::string_view id) override { return inner_->find_message(id); }
   std::vector<FeedEntry> read_feed(FeedCursor after, size_t limit, const FeedFilter& filter) override {

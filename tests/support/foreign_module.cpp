@@ -2,7 +2,7 @@
 // stamped at all (CAIRN_TEST_UNSTAMPED).
 #include <cstdlib>
 
-#include "runtime/application.hpp"
+#include <cairn/application.hpp>
 
 #ifndef CAIRN_TEST_UNSTAMPED
 extern "C" const char* cairn_module_abi() { return "cairn 0.0.1; gxx-abi 1002; cxx11-abi 0; nlohmann_json 2.1"; }

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/runtime.hpp"
+#include <cairn/runtime.hpp>
 #include "tests/support/backend.hpp"
 
 namespace cairn::testing {

@@ -6,11 +6,11 @@
 #include <optional>
 #include <vector>
 
-#include "backends/store.hpp"
-#include "runtime/errors.hpp"
-#include "runtime/message.hpp"
-#include "runtime/message_type.hpp"
-#include "runtime/validation.hpp"
+#include <cairn/store.hpp>
+#include <cairn/errors.hpp>
+#include <cairn/message.hpp>
+#include <cairn/message_type.hpp>
+#include <cairn/validation.hpp>
 
 using namespace cairn;
 

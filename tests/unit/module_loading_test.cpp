@@ -1,8 +1,8 @@
 // load_module takes only paths, and only modules built against this Cairn.
 #include <doctest/doctest.h>
 
-#include "runtime/application.hpp"
-#include "runtime/errors.hpp"
+#include <cairn/application.hpp>
+#include <cairn/errors.hpp>
 
 using cairn::Application;
 using cairn::BadInput;

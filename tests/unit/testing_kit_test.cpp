@@ -4,7 +4,7 @@
 
 #include "examples/bank_account/account.hpp"
 #include "examples/food_delivery/projections.hpp"
-#include "runtime/testing.hpp"
+#include <cairn/testing.hpp>
 #include "tests/support/counter_actor.hpp"
 
 using cairn::testing::SpecificationFailed;

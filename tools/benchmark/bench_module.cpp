@@ -4,8 +4,8 @@
 #include <chrono>
 #include <cstdlib>
 
-#include "runtime/application.hpp"
-#include "runtime/consumer.hpp"
+#include <cairn/application.hpp>
+#include <cairn/consumer.hpp>
 #include "tests/support/counter_actor.hpp"
 
 namespace {

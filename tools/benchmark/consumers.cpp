@@ -7,8 +7,8 @@
 
 #include <pqxx/pqxx>
 
-#include "runtime/runtime.hpp"
-#include "runtime/sql_projector.hpp"
+#include <cairn/runtime.hpp>
+#include <cairn/sql_projector.hpp>
 #include "tests/support/counter_actor.hpp"
 #include "tools/benchmark/fixtures.hpp"
 #include "tools/benchmark/report.hpp"

@@ -10,7 +10,7 @@
 
 #include <pqxx/pqxx>
 
-#include "backends/store.hpp"
+#include <cairn/store.hpp>
 #include "tests/support/counter_actor.hpp"
 
 namespace cairn::bench {

@@ -7,7 +7,7 @@
 #include <atomic>
 #include <thread>
 
-#include "runtime/runtime.hpp"
+#include <cairn/runtime.hpp>
 #include "tests/support/counter_actor.hpp"
 #include "tools/benchmark/fixtures.hpp"
 #include "tools/benchmark/report.hpp"

@@ -5,7 +5,7 @@
 
 #include <pqxx/pqxx>
 
-#include "runtime/runtime.hpp"
+#include <cairn/runtime.hpp>
 #include "tests/support/counter_actor.hpp"
 #include "tools/benchmark/fixtures.hpp"
 #include "tools/benchmark/report.hpp"

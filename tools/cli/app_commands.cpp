@@ -2,8 +2,8 @@
 #include <cstdint>
 #include <iostream>
 
-#include "runtime/errors.hpp"
-#include "runtime/runtime.hpp"
+#include <cairn/errors.hpp>
+#include <cairn/runtime.hpp>
 #include "tools/cli/cli.hpp"
 
 namespace cairn::cli {

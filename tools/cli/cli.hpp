@@ -6,9 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "backends/store.hpp"
-#include "runtime/handle_result.hpp"
-#include "runtime/runtime.hpp"
+#include <cairn/store.hpp>
+#include <cairn/handle_result.hpp>
+#include <cairn/runtime.hpp>
 #include "tools/options.hpp"
 
 namespace cairn::cli {

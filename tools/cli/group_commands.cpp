@@ -3,9 +3,9 @@
 #include <iostream>
 #include <sstream>
 
-#include "runtime/errors.hpp"
-#include "runtime/runtime.hpp"
-#include "runtime/validation.hpp"
+#include <cairn/errors.hpp>
+#include <cairn/runtime.hpp>
+#include <cairn/validation.hpp>
 #include "tools/cli/cli.hpp"
 
 namespace cairn::cli {

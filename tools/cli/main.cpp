@@ -3,7 +3,8 @@
 #include <iostream>
 
 #include "backends/postgres/connect.hpp"
-#include "runtime/errors.hpp"
+#include <cairn/errors.hpp>
+#include <cairn/version.hpp>
 #include "tools/cli/cli.hpp"
 
 namespace cairn::cli {
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   CLI::App app{"cairn: administer a Cairn event store (PostgreSQL)"};
   app.require_subcommand(1);
   app.fallthrough();
+  app.set_version_flag("--version", "cairn " CAIRN_VERSION);
   cairn::tools::one_line_failures(app, "cairn");
   cairn::cli::Context context;
   if (const char* url = std::getenv("CAIRN_DATABASE_URL")) context.database_url = url;
@@ -38,6 +40,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);

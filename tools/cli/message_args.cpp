@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "runtime/errors.hpp"
-#include "runtime/validation.hpp"
+#include <cairn/errors.hpp>
+#include <cairn/validation.hpp>
 #include "tools/cli/cli.hpp"
 
 namespace cairn::cli {

@@ -4,7 +4,7 @@
 #include "backends/postgres/cluster_xids.hpp"
 #include "backends/postgres/grants.hpp"
 #include "backends/postgres/migrations.hpp"
-#include "runtime/application.hpp"
+#include <cairn/application.hpp>
 #include "tools/cli/cli.hpp"
 
 namespace cairn::cli {

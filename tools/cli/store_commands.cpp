@@ -5,8 +5,8 @@
 #include <map>
 #include <set>
 
-#include "runtime/errors.hpp"
-#include "runtime/validation.hpp"
+#include <cairn/errors.hpp>
+#include <cairn/validation.hpp>
 #include "tools/cli/cli.hpp"
 
 namespace cairn::cli {

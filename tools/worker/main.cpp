@@ -9,9 +9,10 @@
 
 #include <CLI/CLI.hpp>
 
-#include "runtime/errors.hpp"
-#include "runtime/runtime.hpp"
-#include "runtime/validation.hpp"
+#include <cairn/errors.hpp>
+#include <cairn/runtime.hpp>
+#include <cairn/validation.hpp>
+#include <cairn/version.hpp>
 #include "tools/options.hpp"
 
 namespace {
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
       "a second such signal stops it at once with exit 3 (unsaved progress is redelivered later).\n"
       "Exit codes: 0 drained, 1 failure, 2 bad flag or input, 3 stopped by a second signal."};
   cairn::tools::one_line_failures(app, "cairn-worker");
+  app.set_version_flag("--version", "cairn-worker " CAIRN_VERSION);
   std::vector<std::string> modules;
   std::string database_url, groups;
   cairn::WorkerOptions options;

@@ -9,10 +9,10 @@
 
 #include <memory>
 
-#include "runtime/actor_definition.hpp"
-#include "runtime/consumer.hpp"
-#include "runtime/type_registry.hpp"
-#include "runtime/version.hpp"
+#include <cairn/actor_definition.hpp>
+#include <cairn/consumer.hpp>
+#include <cairn/type_registry.hpp>
+#include <cairn/version.hpp>
 
 namespace cairn {
 

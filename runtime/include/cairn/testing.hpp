@@ -25,9 +25,9 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/actor_definition.hpp"
-#include "runtime/projector.hpp"
-#include "runtime/stream_projector.hpp"
+#include <cairn/actor_definition.hpp>
+#include <cairn/projector.hpp>
+#include <cairn/stream_projector.hpp>
 
 namespace cairn::testing {
 

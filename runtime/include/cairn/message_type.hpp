@@ -13,8 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/errors.hpp"
-#include "runtime/message.hpp"
+#include <cairn/errors.hpp>
+#include <cairn/message.hpp>
 
 namespace cairn {
 

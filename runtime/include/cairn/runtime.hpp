@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "backends/store.hpp"
-#include "runtime/application.hpp"
-#include "runtime/config.hpp"
-#include "runtime/handle_result.hpp"
+#include <cairn/store.hpp>
+#include <cairn/application.hpp>
+#include <cairn/config.hpp>
+#include <cairn/handle_result.hpp>
 
 #include <chrono>
 #include <functional>

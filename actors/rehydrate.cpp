@@ -1,4 +1,4 @@
-#include "runtime/rehydrate.hpp"
+#include "actors/rehydrate.hpp"
 
 namespace cairn {
 

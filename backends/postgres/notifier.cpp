@@ -1,4 +1,4 @@
-#include "actors/notifier.hpp"
+#include "backends/postgres/notifier.hpp"
 
 #include <pqxx/pqxx>
 

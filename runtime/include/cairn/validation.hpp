@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/message.hpp"
+#include <cairn/message.hpp>
 
 namespace cairn {
 

@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/message.hpp"
-#include "runtime/validation.hpp"
+#include <cairn/message.hpp>
+#include <cairn/validation.hpp>
 
 namespace cairn {
 
@@ -235,9 +235,15 @@ class SliceLease {
   Fence fence_;
 };
 
+class SqlTransactions;  // <cairn/sql_projector.hpp>: a store whose log lives in PostgreSQL offers them
+
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Transactions on the database that holds the log, for SQL projectors; none (nullptr) when the
+  // log is elsewhere. A wrapping store forwards its inner store's.
+  virtual SqlTransactions* sql() { return nullptr; }
 
   // Several streams in one transaction; each request succeeds or fails on its own.
   virtual std::vector<AppendOutcome> append_many(std::vector<AppendRequest> requests) = 0;

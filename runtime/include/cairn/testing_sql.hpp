@@ -12,10 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/postgres/connect.hpp"
-#include "backends/postgres/migrations.hpp"
-#include "runtime/sql_projector.hpp"
-#include "runtime/testing.hpp"
+#include <cairn/sql_projector.hpp>
+#include <cairn/testing.hpp>
 
 namespace cairn::testing {
 
@@ -24,18 +22,12 @@ class SqlProjectorSpecification {
   using Rows = std::vector<std::vector<std::string>>;  // every column as text, NULL as "NULL"
 
   // Creates the projector's missing tables in the database, as `cairn migrate --app` would.
-  SqlProjectorSpecification(std::shared_ptr<SqlProjector> projector, std::string database_url)
-      : projector_(std::move(projector)), url_(std::move(database_url)) {
-    postgres::create_tables(url_, projector_->read_model_tables());
-  }
+  SqlProjectorSpecification(std::shared_ptr<SqlProjector> projector, std::string database_url);
 
   // Events appended to `stream_id`, in order, applied in one transaction.
   template <TypedMessage... Es>
   SqlProjectorSpecification& given(const std::string& stream_id, const Es&... events) {
-    auto connection = postgres::connect(url_);
-    pqxx::work tx(*connection);
-    (apply(tx, stream_id, Draft::of(events)), ...);
-    tx.commit();
+    apply(stream_id, {Draft::of(events)...});
     return *this;
   }
 
@@ -48,23 +40,10 @@ class SqlProjectorSpecification {
     return *this;
   }
 
-  Rows rows(const std::string& query) const {
-    auto connection = postgres::connect(url_);
-    pqxx::read_transaction tx(*connection);
-    Rows out;
-    for (const auto& row : tx.exec(query)) {
-      out.emplace_back();
-      for (const auto& field : row) out.back().push_back(field.is_null() ? "NULL" : field.c_str());
-    }
-    return out;
-  }
+  Rows rows(const std::string& query) const;
 
  private:
-  void apply(pqxx::work& tx, const std::string& stream_id, const Draft& draft) {
-    Message event = make_message(stream_id, draft.type, draft.payload, Json::object(), draft.revision);
-    event.seq = ++seqs_[stream_id];
-    projector_->apply(tx, event);
-  }
+  void apply(const std::string& stream_id, const std::vector<Draft>& drafts);
   static std::string show(const Rows& rows) {
     if (rows.empty()) return "  (no rows)\n";
     std::string out;

@@ -18,7 +18,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "runtime/consumer.hpp"
+#include <cairn/consumer.hpp>
 
 namespace cairn {
 

@@ -17,8 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "runtime/decision.hpp"
-#include "runtime/type_registry.hpp"
+#include <cairn/decision.hpp>
+#include <cairn/type_registry.hpp>
 
 namespace cairn {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/message_type.hpp"
+#include <cairn/message_type.hpp>
 
 namespace cairn {
 

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "runtime/validation.hpp"
+#include <cairn/validation.hpp>
 
 namespace cairn {
 
@@ -23,7 +23,8 @@ struct Config {
   std::chrono::milliseconds idle_timeout = std::chrono::minutes(5);  // passivate stream actors idle this long
   size_t max_live_actors = 100000;      // and the least recently used above this many
   size_t scheduler_threads = 0;         // CAF worker threads; 0: 2 per core, at least 4
-  // Tests only: wraps the opened store (e.g. to inject faults). SQL projectors need the bare PostgresStore.
+  // Tests only: wraps the opened store (e.g. to inject faults). SQL projectors work through a wrapper
+  // that forwards Store::sql().
   std::function<std::unique_ptr<Store>(std::unique_ptr<Store>)> wrap_store;
 
   // database_url from CAIRN_DATABASE_URL.

@@ -24,7 +24,7 @@
 #include <type_traits>
 #include <unordered_map>
 
-#include "runtime/consumer.hpp"
+#include <cairn/consumer.hpp>
 
 namespace cairn {
 

@@ -3,8 +3,8 @@
 
 #include <any>
 
-#include "backends/store.hpp"
-#include "runtime/actor_definition.hpp"
+#include <cairn/store.hpp>
+#include <cairn/actor_definition.hpp>
 
 namespace cairn {
 

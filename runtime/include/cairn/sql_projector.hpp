@@ -9,13 +9,33 @@
 //     .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE public.bank_balances"); });
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
 #include <pqxx/pqxx>
 
-#include "backends/postgres/postgres_store.hpp"
-#include "runtime/consumer.hpp"
-#include "runtime/errors.hpp"
+#include <cairn/consumer.hpp>
+#include <cairn/errors.hpp>
 
 namespace cairn {
+
+// Transactions on the PostgreSQL database that holds the log (Store::sql()).
+class SqlTransactions {
+ public:
+  virtual ~SqlTransactions() = default;
+  // Whether an event is already covered by its stream's progress (applied before: skip it).
+  using Handled = std::function<bool(const Message& event)>;
+  // Runs `work` and records every mark (one per stream, of one group) in one transaction: what
+  // makes a projector writing to this database exactly-once. The marks' fences are checked and
+  // their rows locked first (LeaseLost); `work` learns which events the streams' progress already
+  // covers, so it applies only the rest.
+  virtual void transact_with_marks(const std::vector<ProgressMark>& marks,
+                                   const std::function<void(pqxx::work&, const Handled&)>& work) = 0;
+  virtual void transact(const std::function<void(pqxx::work&)>& work) = 0;
+};
 
 class SqlProjector final : public ConsumerBase<SqlProjector> {
  public:
@@ -56,7 +76,7 @@ class SqlProjector final : public ConsumerBase<SqlProjector> {
   // commit instead of one per stream or per event.
   void handle_batch(Store& store, ConsumerServices&, const DeliveryBatch& batch) override {
     if (batch.events.empty()) return;
-    postgres(store).transact_with_marks(batch.marks, [&](pqxx::work& tx, const PostgresStore::Handled& handled) {
+    sql(store).transact_with_marks(batch.marks, [&](pqxx::work& tx, const SqlTransactions::Handled& handled) {
       for (const auto& event : batch.events)
         if (handlers_.count(event.type) && !handled(event)) apply(tx, event);
     });
@@ -76,14 +96,14 @@ class SqlProjector final : public ConsumerBase<SqlProjector> {
   }
   void reset(Store& store) override {
     require_resettable();
-    postgres(store).transact(reset_);
+    sql(store).transact(reset_);
   }
 
  private:
-  PostgresStore& postgres(Store& store) const {
-    auto* pg = dynamic_cast<PostgresStore*>(&store);
-    if (!pg) throw BadInput("SQL projector " + options_.group + " needs the PostgreSQL store");
-    return *pg;
+  SqlTransactions& sql(Store& store) const {
+    auto* sql = store.sql();
+    if (!sql) throw BadInput("SQL projector " + options_.group + " needs the PostgreSQL store");
+    return *sql;
   }
 
   std::unordered_map<std::string, Handler> handlers_;

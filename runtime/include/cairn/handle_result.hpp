@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/errors.hpp"
-#include "runtime/message.hpp"
+#include <cairn/errors.hpp>
+#include <cairn/message.hpp>
 
 namespace cairn {
 

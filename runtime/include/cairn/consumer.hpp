@@ -10,11 +10,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "backends/store.hpp"
-#include "runtime/decision.hpp"
-#include "runtime/handle_result.hpp"
-#include "runtime/read_model_table.hpp"
-#include "runtime/type_registry.hpp"
+#include <cairn/store.hpp>
+#include <cairn/decision.hpp>
+#include <cairn/handle_result.hpp>
+#include <cairn/read_model_table.hpp>
+#include <cairn/type_registry.hpp>
 
 namespace cairn {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <thread>
 
-#include "actors/group_runner.hpp"
+#include "backends/wakeup.hpp"
 
 namespace cairn {
 
