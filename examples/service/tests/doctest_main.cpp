@@ -1,0 +1,3 @@
+// doctest's runner, linked into each test program.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
