@@ -22,6 +22,14 @@ struct Draft {
   }
 };
 
+// A typed command in the envelope handle and dispatch take (a new id, the caller's metadata), for
+// the untyped calls: `runtime.handle_async(stream, cairn::make_command(stream, AddItem{...}))`.
+template <TypedMessage C>
+Message make_command(const std::string& stream_id, const C& command, Json metadata = Json::object()) {
+  return make_message(stream_id, MessageTraits<C>::name, to_payload(command), std::move(metadata),
+                      MessageTraits<C>::revision);
+}
+
 // The event recording that a dispatched command was rejected (its caller is no longer waiting).
 struct Rejection {
   std::string command_id;

@@ -35,7 +35,7 @@ struct Bank {
     // The SQL projector needs the PostgreSQL store; the memory backend runs the actor alone.
     if (backend_is_postgres()) {
       drop_table(url);
-      runtime->app().add(bank::balances_projector());
+      runtime->add(bank::balances_projector());
       runtime->migrate();
     }
   }

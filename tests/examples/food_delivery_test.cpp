@@ -41,7 +41,7 @@ TEST_CASE("an order's life: each write's status is read back at once, with its t
     CHECK(view->changed_at == format_time(result.events.back().created_at));
     return *view;
   };
-  auto make = [&](const auto& c) { return Runtime::make_command(stream, c, Json::object()); };
+  auto make = [&](const auto& c) { return make_command(stream, c); };
   auto placed = step(make(pizza_for("ann")), "placed", Payment::none);
   CHECK(placed.order_id == id);
   CHECK(placed.delivery_code.size() == 2);

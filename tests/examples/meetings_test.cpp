@@ -55,11 +55,11 @@ struct Meetings {
   explicit Meetings(meetings::Clock clock = cairn::now) {
     runtime = testing::backend_runtime(url);
     runtime->add(meetings::meeting_actor(std::move(clock)));
-    runtime->app().add(meetings::email_notifications([box = outbox](const meetings::Email& m) { box->send(m); }));
+    runtime->add(meetings::email_notifications([box = outbox](const meetings::Email& m) { box->send(m); }));
     // The SQL projector needs the PostgreSQL store.
     if (backend_is_postgres()) {
       drop_tables(url);
-      runtime->app().add(meetings::tables_projector());
+      runtime->add(meetings::tables_projector());
       runtime->migrate();
     }
   }
