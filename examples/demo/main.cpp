@@ -20,7 +20,7 @@ void step(Runtime& runtime, const std::string& order_id, const C& command) {
   std::cout << "\n> " << stream << "  " << message.type << " " << message.payload.dump() << "\n";
   auto result = runtime.handle(stream, message);
   if (!result.ok()) {
-    std::cout << "  rejected: " << result.error << "\n";
+    std::cout << "  rejected (" << result.rejection_code << "): " << result.error << "\n";
     return;
   }
   for (const auto& event : result.events)

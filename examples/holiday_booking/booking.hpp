@@ -97,7 +97,7 @@ inline cairn::ActorDefinition<Booking> booking_actor() {
         return b;
       })
       .decide<StartBooking>([](const Booking& b, const StartBooking& c) -> Decision {
-        if (b.status != "new") return reject("booking " + b.booking_id + " already started");
+        if (b.status != "new") return reject("booking_started", "booking " + b.booking_id + " already started");
         if (c.traveller.empty()) return reject("traveller must not be empty");
         if (c.destination.empty()) return reject("destination must not be empty");
         if (c.date.size() != 10) return reject("date must be YYYY-MM-DD");

@@ -171,6 +171,8 @@ TEST_CASE("status rules: accept, reschedule, finish and cancel only a scheduled 
   CHECK(m.rejection(cancelled, meetings::Accept{1}) == "the meeting is cancelled");
   CHECK(m.rejection(cancelled, meetings::Reschedule{"2030-01-02T09:00:00Z"}) == "the meeting is cancelled");
   CHECK(m.rejection(cancelled, meetings::Finish{}) == "the meeting is cancelled");
+  CHECK(m.runtime->handle(cancelled, meetings::Finish{}).rejection_code == "meeting_cancelled");
+  CHECK(m.runtime->handle(none, meetings::Finish{}).rejection_code == "meeting_not_scheduled");
   CHECK(m.rejection(cancelled, schedule("2030-01-02T09:00:00Z")) == "the meeting is already cancelled");
   CHECK(m.state(cancelled).status == "cancelled");
 

@@ -255,6 +255,7 @@ TEST_CASE("delayed commands arrive at, not before, their time") {
   CHECK(last.type == "cairn.command_rejected");
   CHECK(last.payload["command_id"] == rejected);
   CHECK(last.payload["reason"] == "by must be positive, got -1");
+  CHECK(last.payload["code"] == "not_positive");
 }
 
 TEST_CASE("stopping the consumers releases every advisory lock") {

@@ -133,6 +133,7 @@ TEST_CASE("a rejection appends nothing; a throwing decide is an error and the ac
   auto runtime = counter_runtime();
   auto rejected = runtime->handle("counter-r", counter::Increment{-3});
   CHECK(rejected.status == HandleResult::Status::rejected);
+  CHECK(rejected.rejection_code == "not_positive");
   CHECK(rejected.error == "by must be positive, got -3");
   CHECK(runtime->store().head_seq("counter-r") == 0);
   auto failed = runtime->handle("counter-r", counter::Fail{});
