@@ -129,7 +129,7 @@ Verdict Stream::judge() const {
     if (request.stored) return rejection(invalid_command_code, std::move(reason));
     return Verdict::finish(HandleResult::failure(Status::invalid, std::move(reason), st.current->seq));
   }
-  auto decision = decider->second(st.current->state, command);
+  auto decision = decider->second(*spec, st.current->state, command);
   // A dispatched command's rejection is recorded in its stream: the caller is long gone.
   if (decision.rejected() && request.stored) return rejection(decision.rejection_code(), decision.rejection());
   if (decision.rejected()) {

@@ -54,6 +54,9 @@ CAIRN_MESSAGE(cairn::Rejection, "cairn.command_rejected", 1, command_id, command
 
 namespace cairn {
 
+template <class State>
+class Multi;
+
 // The result of decide: the events to append, or a rejection: a stable code and a human text.
 class Decision {
  public:
@@ -88,6 +91,8 @@ class Decision {
   const std::vector<Draft>& drafts() const { return events_; }
 
  private:
+  template <class>
+  friend class Multi;  // adds the events it emits
   struct Reason {
     std::string code, text;
   };

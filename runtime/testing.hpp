@@ -91,7 +91,7 @@ class ActorSpecification {
     if (decider == spec_.deciders.end()) fail("actor " + spec_.name + " has no decide for " + name);
     auto message = envelope(Draft::of(command));
     spec_.command_checks.at(name)(message.payload);
-    decision_ = decider->second(state_, message);
+    decision_ = decider->second(spec_, state_, message);
     decided_ = true;
     if (!decision_.rejected())
       for (const auto& event : decision_.drafts()) evolve(event);

@@ -12,6 +12,7 @@
 #include "tests/support/eventually.hpp"
 #include "tests/support/backend.hpp"
 #include "tests/support/counter_actor.hpp"
+#include "tests/support/discount_cart.hpp"
 #include "tests/support/faulty_store.hpp"
 #include "tests/support/runtimes.hpp"
 
@@ -142,6 +143,42 @@ TEST_CASE("a rejection appends nothing; a throwing decide is an error and the ac
   CHECK(runtime->store().head_seq("counter-r") == 0);
   CHECK(runtime->handle("counter-r", counter::Increment{2}).ok());
   CHECK(runtime->load<counter::State>("counter-r").total == 2);
+}
+
+TEST_CASE("a Multi decision through the runtime: its events in one append, each decided on the state before it") {
+  auto runtime = std::make_unique<Runtime>(test_config());
+  std::atomic<int> discounts{0};
+  auto granted = side_effect("dcart.discounts");
+  granted->on<discount_cart::DiscountGranted>([&](const discount_cart::DiscountGranted&, const Message&) { ++discounts; });
+  runtime->add(discount_cart::actor()).add(granted);  // an actor and a consumer
+  runtime->start_consumers(testing::quiet_workers({"dcart.discounts"}));
+
+  REQUIRE(runtime->handle("dcart-1", discount_cart::AddItem{"tea", 6000}).ok());
+  // The typed handle_async: metadata and trace as for handle.
+  auto crossed = runtime->handle_async("dcart-1", discount_cart::AddItem{"cake", 5000}, {{"user", "ann"}}, Trace{"web-7"});
+  auto result = crossed.get();
+  REQUIRE(result.ok());
+  REQUIRE(result.events.size() == 2);
+  CHECK(result.events[0].type == "discount_cart.item_added");
+  CHECK(result.events[1].type == "discount_cart.discount_granted");
+  CHECK(result.events[1].payload == Json{{"percent", 10}});
+  CHECK(result.seq == 5);
+  auto stored = runtime->store().read_stream("dcart-1");
+  REQUIRE(stored.size() == 5);
+  CHECK(stored[2].type == "discount_cart.add_item");
+  CHECK(stored[2].metadata["user"] == "ann");
+  CHECK(stored[4].metadata["correlation_id"] == "web-7");
+  CHECK(runtime->load<discount_cart::Cart>("dcart-1").discount_percent == 10);
+
+  // A rule that reads the state after the item refuses it: nothing of the decision is stored.
+  auto refused = runtime->handle("dcart-1", discount_cart::AddItem{"tv", 90000});
+  CHECK(refused.status == HandleResult::Status::rejected);
+  CHECK(refused.rejection_code == "over_limit");
+  CHECK(refused.error == "the total would be 101000");
+  CHECK(refused.events.empty());
+  CHECK(runtime->store().head_seq("dcart-1") == 5);
+  CHECK(runtime->load<discount_cart::Cart>("dcart-1").total_cents == 11000);
+  CHECK(testing::eventually([&] { return discounts.load() == 1; }));
 }
 
 TEST_CASE("bad commands get clear errors: unknown type, wrong payload, unowned or hostile stream") {

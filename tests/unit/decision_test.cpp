@@ -1,13 +1,16 @@
 // Decisions: rejection codes (checked, defaulted, recorded in cairn.command_rejected, old logs
-// still read).
+// still read) and Multi decisions, whose events each see the state the ones before them produce.
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
 
 #include "runtime/testing.hpp"
+#include "tests/support/discount_cart.hpp"
 
 using namespace cairn;
+using cairn::testing::spec;
+using cairn::testing::SpecificationFailed;
 
 TEST_CASE("a rejection carries a code and a text; reject(text) alone gets the code 'rejected'") {
   auto coded = reject("insufficient_funds", "the balance is 30, the withdrawal 50");
@@ -43,4 +46,57 @@ TEST_CASE("cairn.command_rejected carries the code; one recorded before codes ex
   CHECK(old.reason == "no");
   CHECK_FALSE(old.code.has_value());
   CHECK(MessageTraits<Rejection>::revision == 1);
+}
+
+TEST_CASE("a Multi decision: the discount is decided on the total the added item produced") {
+  using namespace discount_cart;
+  // 60.00 alone stays under 100.00: one event.
+  spec(actor()).when(AddItem{"tea", 6000}).then(ItemAdded{"tea", 6000});
+  // 60.00 + 50.00 crosses 100.00 only once the item is added: the decision sees that and grants the discount.
+  auto crossed = spec(actor()).given(ItemAdded{"tea", 6000}).when(AddItem{"cake", 5000});
+  crossed.then(ItemAdded{"cake", 5000}, DiscountGranted{10});
+  CHECK(crossed.state().total_cents == 11000);
+  CHECK(crossed.state().items == 2);
+  CHECK(crossed.state().discount_percent == 10);
+  // Already granted: not again.
+  spec(actor()).given(ItemAdded{"tea", 11000}, DiscountGranted{10}).when(AddItem{"cake", 100}).then(ItemAdded{"cake", 100});
+}
+
+TEST_CASE("a Multi decision is all or nothing: a rejection after an emit keeps none of its events") {
+  using namespace discount_cart;
+  auto refused = spec(actor()).given(ItemAdded{"tv", 95000}).when(AddItem{"radio", 6000});
+  refused.then_rejected("over_limit", "the total would be 101000");
+  CHECK(refused.state().total_cents == 95000);  // the working copy the rule read is dropped with the events
+  spec(actor()).when(AddItem{"free", 0}).then_rejected("price_not_positive", "");
+  CHECK_THROWS_WITH_AS(spec(actor()).given(ItemAdded{"tv", 95000}).when(AddItem{"radio", 6000}).then(ItemAdded{"radio", 6000}),
+                       doctest::Contains("but the command was rejected (over_limit): the total would be 101000"),
+                       SpecificationFailed);
+}
+
+namespace {
+
+struct Note {
+  std::string text;
+};
+struct Noted {
+  std::string text;
+};
+struct Notes {
+  int count = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Notes, count)
+
+}  // namespace
+
+CAIRN_MESSAGE(Note, "test.note", 1, text)
+CAIRN_MESSAGE(Noted, "test.noted", 1, text)
+
+TEST_CASE("a Multi decision that emits after rejecting is a programming error, not a silent rejection") {
+  auto notes = cairn::actor<Notes>("notes")
+                   .decide<Note>([](Multi<Notes>& decision, const Note& c) {
+                     decision.reject("closed", "no more notes");
+                     decision.emit(Noted{c.text});
+                   })
+                   .evolve<Noted>([](Notes& n, const Noted&) { n.count += 1; });
+  CHECK_THROWS_WITH_AS(spec(notes).when(Note{"hi"}), doctest::Contains("emit after reject"), std::logic_error);
 }
