@@ -33,7 +33,7 @@ struct Stream {
   template <class Step>
   void guarded(Step&& step) const;
   Verdict judge() const;
-  Verdict rejection(std::string reason) const;
+  Verdict rejection(std::string code, std::string reason) const;
   void act(Verdict verdict) const;
   bool answered() const;
   void settle_answered() const;
@@ -99,7 +99,7 @@ void Stream::guarded(Step&& step) const {
   } catch (const BadInput& e) {
     // A stored command that can never be decided (say, a payload this version cannot read) is
     // answered with its rejection, so it is not retried forever; a caller gets the error.
-    if (stored && st.current) return act(rejection(e.what()));
+    if (stored && st.current) return act(rejection(invalid_command_code, e.what()));
     finish(HandleResult::failure(Status::invalid, e.what(), st.current ? st.current->seq : 0));
   } catch (const LeaseLost& e) {
     finish(HandleResult::failure(Status::lease_lost, e.what(), st.current ? st.current->seq : 0));
@@ -126,14 +126,17 @@ Verdict Stream::judge() const {
   auto decider = spec->deciders.find(command.type);
   if (decider == spec->deciders.end()) {
     auto reason = "actor " + spec->name + " has no decide for " + command.type;
-    if (request.stored) return rejection(std::move(reason));
+    if (request.stored) return rejection(invalid_command_code, std::move(reason));
     return Verdict::finish(HandleResult::failure(Status::invalid, std::move(reason), st.current->seq));
   }
-  auto decision = decider->second(st.current->state, command);
+  auto decision = decider->second(*spec, st.current->state, command);
   // A dispatched command's rejection is recorded in its stream: the caller is long gone.
-  if (decision.rejected() && request.stored) return rejection(decision.rejection());
-  if (decision.rejected())
-    return Verdict::finish(HandleResult::failure(Status::rejected, decision.rejection(), st.current->seq));
+  if (decision.rejected() && request.stored) return rejection(decision.rejection_code(), decision.rejection());
+  if (decision.rejected()) {
+    auto result = HandleResult::failure(Status::rejected, decision.rejection(), st.current->seq);
+    result.rejection_code = decision.rejection_code();
+    return Verdict::finish(std::move(result));
+  }
   auto messages = envelopes(command, decision, request.stored);
   // A stored command that decides no events still has to record that it was handled.
   if (messages.empty()) return Verdict::settle();
@@ -142,10 +145,11 @@ Verdict Stream::judge() const {
 
 // Answers the front (stored) command with a rejection, appended with the group's mark in one
 // transaction: a crash cannot leave the one without the other.
-Verdict Stream::rejection(std::string reason) const {
+Verdict Stream::rejection(std::string code, std::string reason) const {
   const auto& command = self->state.queue.front().request.command;
-  return Verdict::append(envelopes(command, Decision(Rejection{command.id, command.type, std::move(reason)}), true),
-                         true);
+  return Verdict::append(
+      envelopes(command, Decision(Rejection{command.id, command.type, std::move(reason), std::move(code)}), true),
+      true);
 }
 
 void Stream::act(Verdict verdict) const {
@@ -188,7 +192,7 @@ void Stream::settle_answered() const {
   } catch (const std::exception& e) {
     return finish(HandleResult::failure(Status::failed, std::string("recording an answered command: ") + e.what()));
   }
-  finish({Status::ok, {}, {}, st.current->seq});
+  finish({Status::ok, {}, {}, {}, st.current->seq});
 }
 
 void Stream::append(std::vector<Message> messages) const {
@@ -215,7 +219,7 @@ void Stream::appended(AppendOutcome& outcome) const {
     case AppendOutcome::Status::invalid:
       // A stored command's events the store refuses (too big, say) will never fit: reject it.
       if (pending.request.stored && !pending.rejecting)
-        return act(rejection("its events cannot be stored: " + outcome.error));
+        return act(rejection(invalid_command_code, "its events cannot be stored: " + outcome.error));
       return finish(HandleResult::failure(Status::invalid, outcome.error, st.current->seq));
     case AppendOutcome::Status::lease_lost:
       return finish(HandleResult::failure(Status::lease_lost, outcome.error, st.current->seq));
@@ -234,7 +238,7 @@ void Stream::appended(AppendOutcome& outcome) const {
                                           outcome.head_seq));
     case AppendOutcome::Status::appended: break;
   }
-  HandleResult result{Status::ok, {}, {}, st.current->seq};
+  HandleResult result{Status::ok, {}, {}, {}, st.current->seq};
   int64_t before = st.current->seq;
   try {
     for (auto& message : outcome.messages) {

@@ -5,7 +5,7 @@
 namespace cairn {
 
 writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> self, Store* store, size_t max_batch,
-                                   std::shared_ptr<Wakeup> appended) {
+                                   std::shared_ptr<Wakeup> wakeup) {
   // The flush is queued behind whatever is already in the mailbox, so every append that arrived
   // during the previous transaction joins the next one.
   auto queue_flush = [self] {
@@ -20,7 +20,7 @@ writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> s
         queue_flush();
         return promise;
       },
-      [self, store, max_batch, queue_flush, appended](flush_atom) {
+      [self, store, max_batch, queue_flush, wakeup](flush_atom) {
         auto& pending = self->state.pending;
         self->state.flush_queued = false;
         size_t n = std::min(pending.size(), std::max<size_t>(max_batch, 1));
@@ -33,7 +33,7 @@ writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> s
         try {
           auto outcomes = store->append_many(std::move(requests));
           for (size_t i = 0; i < batch.size(); ++i) batch[i].promise.deliver(std::move(outcomes[i]));
-          appended->appended();
+          wakeup->appended();
         } catch (const Unavailable& e) {
           for (auto& p : batch) p.promise.deliver(AppendOutcome{AppendOutcome::Status::unavailable, {}, 0, e.what()});
         } catch (const std::exception& e) {

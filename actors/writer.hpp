@@ -17,8 +17,8 @@ struct WriterState {
 };
 
 // Spawn detached: appends block on the database. `max_batch` 1 turns group commit off.
-// `appended` is told after every transaction that wrote something (it wakes local consumers).
+// `wakeup` is told after every transaction that wrote something (it wakes local consumers).
 writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> self, Store* store, size_t max_batch,
-                                   std::shared_ptr<Wakeup> appended);
+                                   std::shared_ptr<Wakeup> wakeup);
 
 }  // namespace cairn

@@ -212,6 +212,16 @@ void validate_type(std::string_view type, const Limits& limits, std::string_view
   }
 }
 
+void validate_rejection_code(std::string_view code) {
+  constexpr size_t max = 64;
+  bool ok = !code.empty() && code.size() <= max;
+  for (char c : code)
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-');
+  if (!ok)
+    throw BadInput("rejection code " + quoted(code) + " is not 1 to " + std::to_string(max) +
+                   " characters of [a-z0-9_.-] (e.g. insufficient_funds)");
+}
+
 void validate_uuid(std::string_view id, std::string_view what) {
   bool ok = id.size() == 36;
   for (size_t i = 0; ok && i < id.size(); ++i) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <cairn/application.hpp>
@@ -53,44 +54,46 @@ CAIRN_MESSAGE(bank::AccountClosed, "bank.account_closed", 1)
 
 namespace bank {
 
-// Why an account in this state cannot take money in or out; empty when it can.
-inline std::string not_usable(const Account& account) {
-  if (account.status == "new") return "the account is not open";
-  if (account.status == "closed") return "the account is closed";
-  return "";
+// The rejection of money in or out of an account in this state, if it cannot take any.
+inline std::optional<cairn::Decision> not_usable(const Account& account) {
+  if (account.status == "new") return cairn::reject("account_not_open", "the account is not open");
+  if (account.status == "closed") return cairn::reject("account_closed", "the account is closed");
+  return std::nullopt;
 }
 
-inline std::string not_positive(int64_t amount) {
-  return amount > 0 ? "" : "amount must be positive, got " + std::to_string(amount);
+inline std::optional<cairn::Decision> not_positive(int64_t amount) {
+  if (amount > 0) return std::nullopt;
+  return cairn::reject("amount_not_positive", "amount must be positive, got " + std::to_string(amount));
 }
 
 inline cairn::ActorDefinition<Account> account_actor() {
   using cairn::Decision;
   return cairn::actor<Account>("account")
       .decide<OpenAccount>([](const Account& account, const OpenAccount& c) -> Decision {
-        if (account.status == "open") return cairn::reject("the account is already open");
-        if (account.status == "closed") return cairn::reject("the account is closed");
-        if (c.owner.empty()) return cairn::reject("owner must not be empty");
+        if (account.status == "open") return cairn::reject("account_already_open", "the account is already open");
+        if (account.status == "closed") return cairn::reject("account_closed", "the account is closed");
+        if (c.owner.empty()) return cairn::reject("owner_missing", "owner must not be empty");
         return AccountOpened{c.owner};
       })
       .decide<Deposit>([](const Account& account, const Deposit& c) -> Decision {
-        if (auto why = not_usable(account); !why.empty()) return cairn::reject(why);
-        if (auto why = not_positive(c.amount); !why.empty()) return cairn::reject(why);
+        if (auto refused = not_usable(account)) return *refused;
+        if (auto refused = not_positive(c.amount)) return *refused;
         return Deposited{c.amount};
       })
       .decide<Withdraw>([](const Account& account, const Withdraw& c) -> Decision {
-        if (auto why = not_usable(account); !why.empty()) return cairn::reject(why);
-        if (auto why = not_positive(c.amount); !why.empty()) return cairn::reject(why);
+        if (auto refused = not_usable(account)) return *refused;
+        if (auto refused = not_positive(c.amount)) return *refused;
         if (c.amount > account.balance)
-          return cairn::reject("insufficient funds: the balance is " + std::to_string(account.balance) +
-                               ", the withdrawal " + std::to_string(c.amount));
+          return cairn::reject("insufficient_funds", "the balance is " + std::to_string(account.balance) +
+                                                         ", the withdrawal " + std::to_string(c.amount));
         return Withdrawn{c.amount};
       })
       .decide<CloseAccount>([](const Account& account, const CloseAccount&) -> Decision {
-        if (auto why = not_usable(account); !why.empty()) return cairn::reject(why);
+        if (auto refused = not_usable(account)) return *refused;
         // Money is never closed away: the owner takes it out first.
         if (account.balance != 0)
-          return cairn::reject("the balance must be 0 to close the account, it is " + std::to_string(account.balance));
+          return cairn::reject("balance_not_zero",
+                               "the balance must be 0 to close the account, it is " + std::to_string(account.balance));
         return AccountClosed{};
       })
       .evolve<AccountOpened>([](Account& account, const AccountOpened& e) {

@@ -86,18 +86,18 @@ inline cairn::ActorDefinition<Cart> cart_actor() {
   using cairn::Decision;
   return cairn::actor<Cart>("cart")
       .decide<AddItem>([](const Cart& cart, const AddItem& c) -> Decision {
-        if (cart.checked_out) return cairn::reject("the cart is checked out");
-        if (c.quantity <= 0) return cairn::reject("quantity must be positive");
+        if (cart.checked_out) return cairn::reject("cart_checked_out", "the cart is checked out");
+        if (c.quantity <= 0) return cairn::reject("quantity_not_positive", "quantity must be positive");
         return ItemAdded{c.sku, c.quantity, c.price_cents};
       })
       .decide<RemoveItem>([](const Cart& cart, const RemoveItem& c) -> Decision {
-        if (cart.checked_out) return cairn::reject("the cart is checked out");
-        if (!cart.items.count(c.sku)) return cairn::reject("no " + c.sku + " in the cart");
+        if (cart.checked_out) return cairn::reject("cart_checked_out", "the cart is checked out");
+        if (!cart.items.count(c.sku)) return cairn::reject("item_not_in_cart", "no " + c.sku + " in the cart");
         return ItemRemoved{c.sku};
       })
       .decide<Checkout>([](const Cart& cart, const Checkout&) -> Decision {
-        if (cart.checked_out) return cairn::reject("the cart is already checked out");
-        if (cart.items.empty()) return cairn::reject("the cart is empty");
+        if (cart.checked_out) return cairn::reject("cart_checked_out", "the cart is already checked out");
+        if (cart.items.empty()) return cairn::reject("cart_empty", "the cart is empty");
         return CheckedOut{cart.total_cents()};
       })
       .evolve<ItemAdded>([](Cart& cart, const ItemAdded& e) {
@@ -119,7 +119,7 @@ namespace orders {
 inline cairn::ActorDefinition<Order> order_actor() {
   return cairn::actor<Order>("order")
       .decide<PlaceOrder>([](const Order& order, const PlaceOrder& c) -> cairn::Decision {
-        if (order.placed) return cairn::reject("the order is already placed");
+        if (order.placed) return cairn::reject("order_already_placed", "the order is already placed");
         return OrderPlaced{c.cart_id, c.total_cents};
       })
       .evolve<OrderPlaced>([](Order& order, const OrderPlaced& e) {

@@ -16,11 +16,11 @@ void show_projections(Runtime& runtime, const std::string& order_id, int64_t seq
 template <class C>
 void step(Runtime& runtime, const std::string& order_id, const C& command) {
   auto stream = food::stream_of(order_id);
-  auto message = Runtime::make_command(stream, command, cairn::Json::object());
+  auto message = cairn::make_command(stream, command);
   std::cout << "\n> " << stream << "  " << message.type << " " << message.payload.dump() << "\n";
   auto result = runtime.handle(stream, message);
   if (!result.ok()) {
-    std::cout << "  rejected: " << result.error << "\n";
+    std::cout << "  rejected (" << result.rejection_code << "): " << result.error << "\n";
     return;
   }
   for (const auto& event : result.events)

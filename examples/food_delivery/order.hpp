@@ -121,7 +121,7 @@ inline cairn::ActorDefinition<Order> order_actor() {
         return order;
       })
       .decide<CreateOrder>([](const Order& o, const CreateOrder& c) -> Decision {
-        if (o.created) return reject("order " + o.order_id + " already exists");
+        if (o.created) return reject("order_exists", "order " + o.order_id + " already exists");
         if (c.user_id.empty()) return reject("user_id must not be empty");
         if (c.restaurant_id.empty()) return reject("restaurant_id must not be empty");
         if (c.items.empty()) return reject("items must not be empty");
@@ -130,40 +130,40 @@ inline cairn::ActorDefinition<Order> order_actor() {
         return OrderCreated{o.order_id, c.user_id, c.restaurant_id, c.items, delivery_code_for(o.order_id)};
       })
       .decide<InitiatePayment>([](const Order& o, const InitiatePayment& c) -> Decision {
-        if (!o.created) return reject("no order " + o.order_id);
+        if (!o.created) return reject("no_order", "no order " + o.order_id);
         if (c.amount_cents <= 0) return reject("amount_cents must be positive");
         if (o.payment == Payment::pending || o.payment == Payment::confirmed)
-          return reject("the order is already being paid");  // a failed payment may be retried
+          return reject("payment_in_progress", "the order is already being paid");  // a failed payment may be retried
         return PaymentInitiated{c.amount_cents};
       })
       .decide<ConfirmPayment>([](const Order& o, const ConfirmPayment&) -> Decision {
-        if (o.payment != Payment::pending) return reject("no payment is pending");
+        if (o.payment != Payment::pending) return reject("no_payment_pending", "no payment is pending");
         return PaymentConfirmed{};
       })
       .decide<FailPayment>([](const Order& o, const FailPayment& c) -> Decision {
-        if (o.payment != Payment::pending) return reject("no payment is pending");
+        if (o.payment != Payment::pending) return reject("no_payment_pending", "no payment is pending");
         return PaymentFailed{c.reason};
       })
       .decide<AcceptOrder>([](const Order& o, const AcceptOrder&) -> Decision {
-        if (o.payment != Payment::confirmed) return reject("the order is not paid");
-        if (o.accepted) return reject("the order is already accepted");
+        if (o.payment != Payment::confirmed) return reject("order_not_paid", "the order is not paid");
+        if (o.accepted) return reject("order_already_accepted", "the order is already accepted");
         return OrderAccepted{};
       })
       .decide<StartDelivery>([](const Order& o, const StartDelivery& c) -> Decision {
-        if (!o.accepted) return reject("the restaurant has not accepted the order");
-        if (o.in_delivery) return reject("the delivery has already started");
+        if (!o.accepted) return reject("order_not_accepted", "the restaurant has not accepted the order");
+        if (o.in_delivery) return reject("delivery_already_started", "the delivery has already started");
         if (c.courier.empty()) return reject("courier must not be empty");
         return DeliveryStarted{c.courier};
       })
       .decide<CompleteDelivery>([](const Order& o, const CompleteDelivery& c) -> Decision {
-        if (!o.in_delivery) return reject("the delivery has not started");
-        if (o.delivery_completed) return reject("the delivery is already completed");
-        if (c.code != o.delivery_code) return reject("wrong delivery code");
+        if (!o.in_delivery) return reject("delivery_not_started", "the delivery has not started");
+        if (o.delivery_completed) return reject("delivery_already_completed", "the delivery is already completed");
+        if (c.code != o.delivery_code) return reject("wrong_delivery_code", "wrong delivery code");
         return DeliveryCompleted{};
       })
       .decide<ConfirmDelivery>([](const Order& o, const ConfirmDelivery&) -> Decision {
-        if (!o.delivery_completed) return reject("the delivery is not completed");
-        if (o.delivered) return reject("the order is already delivered");
+        if (!o.delivery_completed) return reject("delivery_not_completed", "the delivery is not completed");
+        if (o.delivered) return reject("order_already_delivered", "the order is already delivered");
         return OrderDelivered{};
       })
       .evolve<OrderCreated>([](Order& o, const OrderCreated& e) {

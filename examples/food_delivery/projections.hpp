@@ -72,7 +72,7 @@ inline std::shared_ptr<cairn::StreamProjector<DeliveryStatus>> delivery_status_p
 }
 
 inline std::shared_ptr<cairn::StateProjector<UserOrders>> user_orders_projector() {
-  auto projector = cairn::projector<UserOrders>(user_orders_group);
+  auto projector = cairn::state_projector<UserOrders>(user_orders_group);
   projector->on<OrderCreated>([](const OrderCreated& e, const cairn::Message&) { return e.user_id; },
                               [](UserOrders& view, const OrderCreated& e, const cairn::Message&) {
                                 view.order_ids.push_back(e.order_id);
@@ -81,7 +81,7 @@ inline std::shared_ptr<cairn::StateProjector<UserOrders>> user_orders_projector(
 }
 
 inline std::shared_ptr<cairn::StateProjector<RestaurantBoard>> restaurant_board_projector() {
-  auto projector = cairn::projector<RestaurantBoard>(restaurant_board_group);
+  auto projector = cairn::state_projector<RestaurantBoard>(restaurant_board_group);
   projector->on<OrderCreated>([](const OrderCreated& e, const cairn::Message&) { return e.restaurant_id; },
                               [](RestaurantBoard& view, const OrderCreated& e, const cairn::Message&) {
                                 view.orders += 1;

@@ -25,7 +25,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Booking, booking_id, status, flight, hotel, f
 
 inline const std::string booking_prefix = "booking-";
 
-// evolve, one overload per event, also used by decide to look one event ahead
+// evolve, one overload per event
 inline void apply(Booking& b, const BookingStarted&) { b.status = "pending"; }
 inline void apply(Booking& b, const FlightConfirmed& e) {
   b.flight = Leg::booked;
@@ -46,49 +46,39 @@ inline void apply(Booking& b, const CancellationRequested& e) { (e.what == "flig
 inline void apply(Booking& b, const CancellationConfirmed& e) { (e.what == "flight" ? b.flight : b.hotel) = Leg::cancelled; }
 inline void apply(Booking& b, const BookingCompensated&) { b.status = "compensated"; }
 
-// The events a supplier's answer leads to, applied to a copy of the state as they are decided.
-class Outcome {
- public:
-  explicit Outcome(Booking b) : next_(std::move(b)) {}
-  template <class E>
-  Outcome& add(const E& event) {
-    apply(next_, event);
-    decision_.then(event);
-    return *this;
+// After an answer (its event emitted): complete, fail (cancelling what was booked), or finish
+// compensating. Each step reads the state the events emitted before it produced.
+inline void settle(cairn::Multi<Booking>& booking, const std::string& failure) {
+  const Booking& b = booking.state();  // follows each emit
+  auto cancel_if_booked = [&](Leg leg, const char* what) {
+    if (leg == Leg::booked) booking.emit(CancellationRequested{what});
+  };
+  if (b.status == "pending" && b.flight == Leg::booked && b.hotel == Leg::booked) booking.emit(BookingCompleted{});
+  if (b.status == "pending" && !failure.empty()) booking.emit(BookingFailed{failure});
+  if (b.status == "failed") {
+    cancel_if_booked(b.flight, "flight");
+    cancel_if_booked(b.hotel, "hotel");
+    auto open = [](Leg leg) { return leg == Leg::pending || leg == Leg::cancelling; };
+    if (!open(b.flight) && !open(b.hotel)) booking.emit(BookingCompensated{});
   }
-  // After an answer: complete, fail (cancelling what was booked), or finish compensating.
-  cairn::Decision settle(const std::string& failure) {
-    auto cancel_if_booked = [&](Leg leg, const char* what) {
-      if (leg == Leg::booked) add(CancellationRequested{what});
-    };
-    if (next_.status == "pending" && next_.flight == Leg::booked && next_.hotel == Leg::booked) add(BookingCompleted{});
-    if (next_.status == "pending" && !failure.empty()) add(BookingFailed{failure});
-    if (next_.status == "failed") {
-      cancel_if_booked(next_.flight, "flight");
-      cancel_if_booked(next_.hotel, "hotel");
-      auto open = [](Leg leg) { return leg == Leg::pending || leg == Leg::cancelling; };
-      if (!open(next_.flight) && !open(next_.hotel)) add(BookingCompensated{});
-    }
-    return std::move(decision_);
-  }
-
- private:
-  Booking next_;
-  cairn::Decision decision_;
-};
+}
 
 inline cairn::ActorDefinition<Booking> booking_actor() {
   using cairn::Decision;
   using cairn::reject;
-  auto answer = [](Leg Booking::*leg, const char* what) {
-    return [leg, what](const Booking& b) -> std::optional<std::string> {
-      if (b.status == "new") return "no booking " + b.booking_id;
-      if (b.*leg != Leg::pending) return std::string("the ") + what + " has already answered";
-      return std::nullopt;
+  // Whether the booking waits for this supplier's answer; when it does not, rejects the answer.
+  auto awaits = [](Leg Booking::*leg, const char* what) {
+    return [leg, what](cairn::Multi<Booking>& booking) {
+      const Booking& b = booking.state();
+      if (b.status == "new")
+        booking.reject("no_booking", "no booking " + b.booking_id);
+      else if (b.*leg != Leg::pending)
+        booking.reject("already_answered", std::string("the ") + what + " has already answered");
+      return !booking.rejected();
     };
   };
-  auto flight_answer = answer(&Booking::flight, "flight");
-  auto hotel_answer = answer(&Booking::hotel, "hotel");
+  auto awaits_flight = awaits(&Booking::flight, "flight");
+  auto awaits_hotel = awaits(&Booking::hotel, "hotel");
   auto by_apply = [](Booking& b, const auto& event) { apply(b, event); };
   return cairn::actor<Booking>("booking")
       .initial([](const std::string& stream_id) {
@@ -97,7 +87,7 @@ inline cairn::ActorDefinition<Booking> booking_actor() {
         return b;
       })
       .decide<StartBooking>([](const Booking& b, const StartBooking& c) -> Decision {
-        if (b.status != "new") return reject("booking " + b.booking_id + " already started");
+        if (b.status != "new") return reject("booking_started", "booking " + b.booking_id + " already started");
         if (c.traveller.empty()) return reject("traveller must not be empty");
         if (c.destination.empty()) return reject("destination must not be empty");
         if (c.date.size() != 10) return reject("date must be YYYY-MM-DD");
@@ -106,32 +96,30 @@ inline cairn::ActorDefinition<Booking> booking_actor() {
         if (within <= 0) return reject("answer_within_seconds must be positive");
         return BookingStarted{c.traveller, c.destination, c.date, c.nights, within};
       })
-      .decide<ConfirmFlight>([flight_answer](const Booking& b, const ConfirmFlight& c) -> Decision {
-        if (auto why = flight_answer(b)) return reject(*why);
-        return Outcome(b).add(FlightConfirmed{c.reference}).settle("");
+      // An answer: its event, then what the state after it calls for.
+      .decide<ConfirmFlight>([awaits_flight](cairn::Multi<Booking>& b, const ConfirmFlight& c) {
+        if (awaits_flight(b)) settle(b.emit(FlightConfirmed{c.reference}), "");
       })
-      .decide<RejectFlight>([flight_answer](const Booking& b, const RejectFlight& c) -> Decision {
-        if (auto why = flight_answer(b)) return reject(*why);
-        return Outcome(b).add(FlightRejected{c.reason}).settle("flight: " + c.reason);
+      .decide<RejectFlight>([awaits_flight](cairn::Multi<Booking>& b, const RejectFlight& c) {
+        if (awaits_flight(b)) settle(b.emit(FlightRejected{c.reason}), "flight: " + c.reason);
       })
-      .decide<ConfirmHotel>([hotel_answer](const Booking& b, const ConfirmHotel& c) -> Decision {
-        if (auto why = hotel_answer(b)) return reject(*why);
-        return Outcome(b).add(HotelConfirmed{c.reference}).settle("");
+      .decide<ConfirmHotel>([awaits_hotel](cairn::Multi<Booking>& b, const ConfirmHotel& c) {
+        if (awaits_hotel(b)) settle(b.emit(HotelConfirmed{c.reference}), "");
       })
-      .decide<RejectHotel>([hotel_answer](const Booking& b, const RejectHotel& c) -> Decision {
-        if (auto why = hotel_answer(b)) return reject(*why);
-        return Outcome(b).add(HotelRejected{c.reason}).settle("hotel: " + c.reason);
+      .decide<RejectHotel>([awaits_hotel](cairn::Multi<Booking>& b, const RejectHotel& c) {
+        if (awaits_hotel(b)) settle(b.emit(HotelRejected{c.reason}), "hotel: " + c.reason);
       })
       // The suppliers had their time: a booking still waiting for one fails (and cancels what was booked).
-      .decide<CheckDeadline>([](const Booking& b, const CheckDeadline&) -> Decision {
-        if (b.status != "pending") return {};
-        auto silent = b.flight == Leg::pending ? "flight" : "hotel";
-        return Outcome(b).settle(std::string("no answer from the ") + silent + " in time");
+      .decide<CheckDeadline>([](cairn::Multi<Booking>& b, const CheckDeadline&) {
+        if (b.state().status != "pending") return;
+        auto silent = b.state().flight == Leg::pending ? "flight" : "hotel";
+        settle(b, std::string("no answer from the ") + silent + " in time");
       })
-      .decide<ConfirmCancellation>([](const Booking& b, const ConfirmCancellation& c) -> Decision {
-        if (c.what != "flight" && c.what != "hotel") return reject("what must be flight or hotel");
-        if ((c.what == "flight" ? b.flight : b.hotel) != Leg::cancelling) return reject("no " + c.what + " cancellation pending");
-        return Outcome(b).add(CancellationConfirmed{c.what}).settle("");
+      .decide<ConfirmCancellation>([](cairn::Multi<Booking>& b, const ConfirmCancellation& c) {
+        if (c.what != "flight" && c.what != "hotel") return b.reject("what must be flight or hotel");
+        if ((c.what == "flight" ? b.state().flight : b.state().hotel) != Leg::cancelling)
+          return b.reject("no_cancellation_pending", "no " + c.what + " cancellation pending");
+        settle(b.emit(CancellationConfirmed{c.what}), "");
       })
       .evolve<BookingStarted>(by_apply)
       .evolve<FlightConfirmed>(by_apply)

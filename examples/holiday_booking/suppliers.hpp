@@ -19,13 +19,13 @@ inline cairn::ActorDefinition<Reservation> flight_actor() {
   using cairn::Decision;
   return cairn::actor<Reservation>("flight")
       .decide<BookFlight>([](const Reservation& r, const BookFlight& c) -> Decision {
-        if (r.status != "none") return cairn::reject("the flight is already " + r.status);
+        if (r.status != "none") return cairn::reject("already_" + r.status, "the flight is already " + r.status);
         // A failure is an answer the booking must hear, so it is an event, not a rejection.
         if (c.destination == "Atlantis") return FlightBookingFailed{c.booking_id, "no flights to Atlantis"};
         return FlightBooked{c.booking_id, "FL-" + c.booking_id};
       })
       .decide<CancelFlight>([](const Reservation& r, const CancelFlight&) -> Decision {
-        if (r.status != "booked") return cairn::reject("no booked flight to cancel");
+        if (r.status != "booked") return cairn::reject("nothing_to_cancel", "no booked flight to cancel");
         return FlightCancelled{r.booking_id};
       })
       .evolve<FlightBooked>([](Reservation& r, const FlightBooked& e) {
@@ -48,13 +48,13 @@ inline cairn::ActorDefinition<Reservation> hotel_actor() {
   using cairn::Decision;
   return cairn::actor<Reservation>("hotel")
       .decide<BookHotel>([](const Reservation& r, const BookHotel& c) -> Decision {
-        if (r.status != "none") return cairn::reject("the hotel is already " + r.status);
+        if (r.status != "none") return cairn::reject("already_" + r.status, "the hotel is already " + r.status);
         if (c.city == "Limbo") return {};  // its hotels' system is down: the request gets no answer
         if (c.nights > 14) return HotelBookingFailed{c.booking_id, "hotels take at most 14 nights"};
         return HotelBooked{c.booking_id, "HT-" + c.booking_id};
       })
       .decide<CancelHotel>([](const Reservation& r, const CancelHotel&) -> Decision {
-        if (r.status != "booked") return cairn::reject("no booked hotel to cancel");
+        if (r.status != "booked") return cairn::reject("nothing_to_cancel", "no booked hotel to cancel");
         return HotelCancelled{r.booking_id};
       })
       .evolve<HotelBooked>([](Reservation& r, const HotelBooked& e) { r = {e.booking_id, "booked", e.reference}; })

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -94,11 +95,11 @@ inline StartCheck check_start(const std::string& text, cairn::Timestamp now) {
   return {cairn::format_time(starts), ""};
 }
 
-// Why the meeting can no longer change; empty while it is scheduled.
-inline std::string not_scheduled(const Meeting& meeting) {
-  if (meeting.status == "new") return "the meeting is not scheduled";
-  if (meeting.status == "scheduled") return "";
-  return "the meeting is " + meeting.status;
+// The rejection of a change to a meeting that is not scheduled (yet, or any more); none while it is.
+inline std::optional<cairn::Decision> not_scheduled(const Meeting& meeting) {
+  if (meeting.status == "new") return cairn::reject("meeting_not_scheduled", "the meeting is not scheduled");
+  if (meeting.status == "scheduled") return std::nullopt;
+  return cairn::reject("meeting_" + meeting.status, "the meeting is " + meeting.status);  // meeting_cancelled, ...
 }
 
 // `clock` is what "now" means for the 5-minute rule (tests pin it).
@@ -106,7 +107,7 @@ inline cairn::ActorDefinition<Meeting> meeting_actor(Clock clock = cairn::now) {
   using cairn::Decision;
   return cairn::actor<Meeting>("meeting")
       .decide<Schedule>([clock](const Meeting& meeting, const Schedule& c) -> Decision {
-        if (meeting.status != "new") return cairn::reject("the meeting is already " + meeting.status);
+        if (meeting.status != "new") return cairn::reject("meeting_exists", "the meeting is already " + meeting.status);
         if (c.organizer.empty()) return cairn::reject("organizer must not be empty");
         const auto& invitees = c.invitees;
         if (invitees.empty()) return cairn::reject("invitees must not be empty");
@@ -117,24 +118,24 @@ inline cairn::ActorDefinition<Meeting> meeting_actor(Clock clock = cairn::now) {
         return Scheduled{c.organizer, start.starts_at, invitees};
       })
       .decide<Accept>([](const Meeting& meeting, const Accept& c) -> Decision {
-        if (auto why = not_scheduled(meeting); !why.empty()) return cairn::reject(why);
+        if (auto refused = not_scheduled(meeting)) return *refused;
         if (std::find(meeting.invitees.begin(), meeting.invitees.end(), c.user_id) == meeting.invitees.end())
-          return cairn::reject("user " + std::to_string(c.user_id) + " is not invited");
+          return cairn::reject("not_invited", "user " + std::to_string(c.user_id) + " is not invited");
         if (meeting.accepted.count(c.user_id)) return {};  // accepting twice changes nothing
         return Accepted{c.user_id};
       })
       .decide<Reschedule>([clock](const Meeting& meeting, const Reschedule& c) -> Decision {
-        if (auto why = not_scheduled(meeting); !why.empty()) return cairn::reject(why);
+        if (auto refused = not_scheduled(meeting)) return *refused;
         auto start = check_start(c.starts_at, clock());
         if (!start.error.empty()) return cairn::reject(start.error);
         return Rescheduled{start.starts_at, meeting.invitees};
       })
       .decide<Finish>([](const Meeting& meeting, const Finish&) -> Decision {
-        if (auto why = not_scheduled(meeting); !why.empty()) return cairn::reject(why);
+        if (auto refused = not_scheduled(meeting)) return *refused;
         return Finished{};
       })
       .decide<Cancel>([](const Meeting& meeting, const Cancel& c) -> Decision {
-        if (auto why = not_scheduled(meeting); !why.empty()) return cairn::reject(why);
+        if (auto refused = not_scheduled(meeting)) return *refused;
         return Cancelled{c.reason, meeting.invitees};
       })
       .evolve<Scheduled>([](Meeting& meeting, const Scheduled& e) {

@@ -35,7 +35,7 @@ struct Bank {
     // The SQL projector needs the PostgreSQL store; the memory backend runs the actor alone.
     if (backend_is_postgres()) {
       drop_table(url);
-      runtime->app().add(bank::balances_projector());
+      runtime->add(bank::balances_projector());
       runtime->migrate();
     }
   }
@@ -46,11 +46,12 @@ struct Bank {
     INFO(account << ": " << result.error);
     REQUIRE(result.ok());
   }
+  // "code: text"
   template <class Command>
   std::string rejection(const std::string& account, const Command& command) {
     auto result = runtime->handle(account, command);
     CHECK(result.status == HandleResult::Status::rejected);
-    return result.error;
+    return result.rejection_code + ": " + result.error;
   }
   int64_t balance(const std::string& account, const StreamRange& upto = {}) {
     return runtime->load<bank::Account>(account, upto).balance;
@@ -62,31 +63,31 @@ StreamRange upto_time(Timestamp t) { return {0, std::nullopt, t}; }
 
 }  // namespace
 
-TEST_CASE("every rule of an account: each rejection says why and appends nothing") {
+TEST_CASE("every rule of an account: each rejection has its code, says why and appends nothing") {
   Bank bank;
   const std::string id = "account-rules";
-  CHECK(bank.rejection(id, bank::Deposit{10}) == "the account is not open");
-  CHECK(bank.rejection(id, bank::Withdraw{10}) == "the account is not open");
-  CHECK(bank.rejection(id, bank::CloseAccount{}) == "the account is not open");
-  CHECK(bank.rejection(id, bank::OpenAccount{""}) == "owner must not be empty");
+  CHECK(bank.rejection(id, bank::Deposit{10}) == "account_not_open: the account is not open");
+  CHECK(bank.rejection(id, bank::Withdraw{10}) == "account_not_open: the account is not open");
+  CHECK(bank.rejection(id, bank::CloseAccount{}) == "account_not_open: the account is not open");
+  CHECK(bank.rejection(id, bank::OpenAccount{""}) == "owner_missing: owner must not be empty");
   CHECK(bank.runtime->store().head_seq(id) == 0);
 
   bank.ok(id, bank::OpenAccount{"ann"});
-  CHECK(bank.rejection(id, bank::OpenAccount{"bob"}) == "the account is already open");
-  CHECK(bank.rejection(id, bank::Deposit{0}) == "amount must be positive, got 0");
-  CHECK(bank.rejection(id, bank::Deposit{-5}) == "amount must be positive, got -5");
-  CHECK(bank.rejection(id, bank::Withdraw{0}) == "amount must be positive, got 0");
+  CHECK(bank.rejection(id, bank::OpenAccount{"bob"}) == "account_already_open: the account is already open");
+  CHECK(bank.rejection(id, bank::Deposit{0}) == "amount_not_positive: amount must be positive, got 0");
+  CHECK(bank.rejection(id, bank::Deposit{-5}) == "amount_not_positive: amount must be positive, got -5");
+  CHECK(bank.rejection(id, bank::Withdraw{0}) == "amount_not_positive: amount must be positive, got 0");
   bank.ok(id, bank::Deposit{100});
-  CHECK(bank.rejection(id, bank::Withdraw{150}) == "insufficient funds: the balance is 100, the withdrawal 150");
-  CHECK(bank.rejection(id, bank::CloseAccount{}) == "the balance must be 0 to close the account, it is 100");
+  CHECK(bank.rejection(id, bank::Withdraw{150}) == "insufficient_funds: the balance is 100, the withdrawal 150");
+  CHECK(bank.rejection(id, bank::CloseAccount{}) == "balance_not_zero: the balance must be 0 to close the account, it is 100");
   CHECK(bank.runtime->store().head_seq(id) == 4);
 
   bank.ok(id, bank::Withdraw{100});
   bank.ok(id, bank::CloseAccount{});
-  CHECK(bank.rejection(id, bank::Deposit{10}) == "the account is closed");
-  CHECK(bank.rejection(id, bank::Withdraw{10}) == "the account is closed");
-  CHECK(bank.rejection(id, bank::CloseAccount{}) == "the account is closed");
-  CHECK(bank.rejection(id, bank::OpenAccount{"ann"}) == "the account is closed");
+  CHECK(bank.rejection(id, bank::Deposit{10}) == "account_closed: the account is closed");
+  CHECK(bank.rejection(id, bank::Withdraw{10}) == "account_closed: the account is closed");
+  CHECK(bank.rejection(id, bank::CloseAccount{}) == "account_closed: the account is closed");
+  CHECK(bank.rejection(id, bank::OpenAccount{"ann"}) == "account_closed: the account is closed");
   CHECK(bank.runtime->store().head_seq(id) == 8);
   CHECK(bank.runtime->state_json(id) == Json{{"owner", "ann"}, {"balance", 0}, {"status", "closed"}});
 
@@ -135,7 +136,7 @@ TEST_CASE("snapshots every 50 events (100 stored messages): the snapshot path gi
   auto full_replay = bank.runtime->state_json(id, upto_seq(242));
   CHECK(from_snapshot == full_replay);
   CHECK(from_snapshot["balance"] == 120 * 121 / 2);
-  CHECK(bank.rejection(id, bank::Withdraw{7261}) == "insufficient funds: the balance is 7260, the withdrawal 7261");
+  CHECK(bank.rejection(id, bank::Withdraw{7261}) == "insufficient_funds: the balance is 7260, the withdrawal 7261");
 
   for (int i = 0; i < 4; ++i) bank.ok(id, bank::Deposit{1});  // seq 250: not a multiple of 100
   CHECK(bank.runtime->store().load_snapshot(id)->seq == 200);

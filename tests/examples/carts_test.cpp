@@ -22,16 +22,17 @@ std::unique_ptr<Runtime> carts_runtime() {
 
 TEST_CASE("a cart adds, removes and checks out; every refusal says why and stores nothing") {
   auto runtime = carts_runtime();
-  auto rejects = [&](const std::string& cart, const auto& command, const std::string& why) {
+  auto rejects = [&](const std::string& cart, const auto& command, const std::string& code, const std::string& why) {
     auto before = runtime->store().head_seq(cart);
     auto result = runtime->handle(cart, command);
     CHECK(result.status == HandleResult::Status::rejected);
+    CHECK(result.rejection_code == code);
     CHECK(result.error == why);
     CHECK(runtime->store().head_seq(cart) == before);
   };
-  rejects("cart-1", carts::Checkout{}, "the cart is empty");
-  rejects("cart-1", carts::AddItem{"tea", 0, 450}, "quantity must be positive");
-  rejects("cart-1", carts::RemoveItem{"tea"}, "no tea in the cart");
+  rejects("cart-1", carts::Checkout{}, "cart_empty", "the cart is empty");
+  rejects("cart-1", carts::AddItem{"tea", 0, 450}, "quantity_not_positive", "quantity must be positive");
+  rejects("cart-1", carts::RemoveItem{"tea"}, "item_not_in_cart", "no tea in the cart");
   REQUIRE(runtime->handle("cart-1", carts::AddItem{"tea", 2, 450}).ok());
   REQUIRE(runtime->handle("cart-1", carts::AddItem{"tea", 1, 450}).ok());
   REQUIRE(runtime->handle("cart-1", carts::AddItem{"cups", 1, 1200}).ok());
@@ -42,8 +43,8 @@ TEST_CASE("a cart adds, removes and checks out; every refusal says why and store
   auto checkout = runtime->handle("cart-1", carts::Checkout{});
   REQUIRE(checkout.ok());
   CHECK(checkout.events.at(0).payload == Json{{"total_cents", 1350}});
-  rejects("cart-1", carts::AddItem{"cake", 1, 300}, "the cart is checked out");
-  rejects("cart-1", carts::Checkout{}, "the cart is already checked out");
+  rejects("cart-1", carts::AddItem{"cake", 1, 300}, "cart_checked_out", "the cart is checked out");
+  rejects("cart-1", carts::Checkout{}, "cart_checked_out", "the cart is already checked out");
   CHECK(runtime->state_json("cart-1", {0, 6, std::nullopt})["items"].contains("cups"));  // before the removal
   runtime->shutdown();
 }

@@ -41,7 +41,7 @@ TEST_CASE("an order's life: each write's status is read back at once, with its t
     CHECK(view->changed_at == format_time(result.events.back().created_at));
     return *view;
   };
-  auto make = [&](const auto& c) { return Runtime::make_command(stream, c, Json::object()); };
+  auto make = [&](const auto& c) { return make_command(stream, c); };
   auto placed = step(make(pizza_for("ann")), "placed", Payment::none);
   CHECK(placed.order_id == id);
   CHECK(placed.delivery_code.size() == 2);
@@ -56,6 +56,7 @@ TEST_CASE("an order's life: each write's status is read back at once, with its t
   auto wrong = placed.delivery_code == "10" ? "11" : "10";
   auto rejected = runtime->handle(stream, CompleteDelivery{wrong});
   CHECK(rejected.status == HandleResult::Status::rejected);
+  CHECK(rejected.rejection_code == "wrong_delivery_code");
   CHECK(rejected.error == "wrong delivery code");
   step(make(CompleteDelivery{placed.delivery_code}), "delivered", Payment::confirmed);
   step(make(ConfirmDelivery{}), "done", Payment::confirmed);

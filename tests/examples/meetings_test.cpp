@@ -55,11 +55,11 @@ struct Meetings {
   explicit Meetings(meetings::Clock clock = cairn::now) {
     runtime = testing::backend_runtime(url);
     runtime->add(meetings::meeting_actor(std::move(clock)));
-    runtime->app().add(meetings::email_notifications([box = outbox](const meetings::Email& m) { box->send(m); }));
+    runtime->add(meetings::email_notifications([box = outbox](const meetings::Email& m) { box->send(m); }));
     // The SQL projector needs the PostgreSQL store.
     if (backend_is_postgres()) {
       drop_tables(url);
-      runtime->app().add(meetings::tables_projector());
+      runtime->add(meetings::tables_projector());
       runtime->migrate();
     }
   }
@@ -171,6 +171,8 @@ TEST_CASE("status rules: accept, reschedule, finish and cancel only a scheduled 
   CHECK(m.rejection(cancelled, meetings::Accept{1}) == "the meeting is cancelled");
   CHECK(m.rejection(cancelled, meetings::Reschedule{"2030-01-02T09:00:00Z"}) == "the meeting is cancelled");
   CHECK(m.rejection(cancelled, meetings::Finish{}) == "the meeting is cancelled");
+  CHECK(m.runtime->handle(cancelled, meetings::Finish{}).rejection_code == "meeting_cancelled");
+  CHECK(m.runtime->handle(none, meetings::Finish{}).rejection_code == "meeting_not_scheduled");
   CHECK(m.rejection(cancelled, schedule("2030-01-02T09:00:00Z")) == "the meeting is already cancelled");
   CHECK(m.state(cancelled).status == "cancelled");
 

@@ -152,7 +152,7 @@ void write_load(Runtime& runtime, int streams, int per_stream, const std::functi
           // A client retries the same command (same id) when the database was away; whatever the
           // log ends up holding, the projector must match it.
           auto stream = "counter-" + std::to_string(s);
-          auto command = Runtime::make_command(stream, counter::Increment{(round + s) % 9 + 1}, Json::object());
+          auto command = make_command(stream, counter::Increment{(round + s) % 9 + 1});
           for (int attempt = 0; attempt < 50; ++attempt) {
             if (runtime.handle(stream, command).status != HandleResult::Status::failed) break;
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -175,7 +175,7 @@ void write_new_streams(Runtime& runtime, const std::string& prefix, int streams,
       for (int s = w; s < streams; s += threads) {
         auto stream = prefix + std::to_string(s);
         for (int n = 0; n < per_stream; ++n) {
-          auto command = Runtime::make_command(stream, counter::Increment{(n + s) % 9 + 1}, Json::object());
+          auto command = make_command(stream, counter::Increment{(n + s) % 9 + 1});
           for (int attempt = 0; attempt < 50; ++attempt) {
             if (runtime.handle(stream, command).status != HandleResult::Status::failed) break;
             std::this_thread::sleep_for(std::chrono::milliseconds(100));

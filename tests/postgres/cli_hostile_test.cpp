@@ -194,8 +194,9 @@ TEST_CASE("hostile command lines: exit 2 with a one-line reason naming the culpr
       {{"--batch", "010"}, 2, "--batch"},
       {{"--poll-ms", "0"}, 2, "--poll-ms: 0 is out of range"},
       {{"--poll-ms", "99999999999999999999"}, 2, "--poll-ms"},
-      {{"--workers", "0"}, 2, "--workers: 0 is out of range"},
-      {{"--workers", "100000"}, 2, "--workers: 100000 is out of range: expected a decimal integer from 1 to 256"},
+      {{"--stream-handlers", "0"}, 2, "--stream-handlers: 0 is out of range"},
+      {{"--stream-handlers", "100000"}, 2, "--stream-handlers: 100000 is out of range: expected a decimal integer from 1 to 256"},
+      {{"--workers", "4"}, 2, "--workers"},  // its old name: a worker is a process, not a stream handler
       {{"--max-attempts", "0"}, 2, "--max-attempts"},
       {{"--max-attempts", "-5"}, 2, "--max-attempts"},
       {{"--groups", "bad group"}, 2, "consumer group 'bad group'"},

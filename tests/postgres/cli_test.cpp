@@ -217,7 +217,8 @@ TEST_CASE("cairn handle and cairn state run a module's actor; exit codes follow 
 
   auto rejected = cairn({"handle", "--app", CAIRN_COUNTER_MODULE, "counter-9", "counter.increment", R"({"by":0})"});
   CHECK(rejected.exit_code == 4);
-  CHECK(rejected.err.find("by must be positive") != std::string::npos);
+  CHECK(rejected.out.empty());
+  CHECK(rejected.err == "cairn: rejected (not_positive): by must be positive, got 0\n");  // one line: code, then text
   auto wrong = cairn({"handle", "--app", CAIRN_COUNTER_MODULE, "counter-9", "counter.increment", R"({"by":"x"})"});
   CHECK(wrong.exit_code == 2);
   CHECK(wrong.err.find("field 'by'") != std::string::npos);

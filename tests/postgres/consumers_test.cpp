@@ -255,6 +255,7 @@ TEST_CASE("delayed commands arrive at, not before, their time") {
   CHECK(last.type == "cairn.command_rejected");
   CHECK(last.payload["command_id"] == rejected);
   CHECK(last.payload["reason"] == "by must be positive, got -1");
+  CHECK(last.payload["code"] == "not_positive");
 }
 
 TEST_CASE("stopping the consumers releases every advisory lock") {
@@ -308,12 +309,12 @@ std::unique_ptr<Runtime> audit_version(const std::string& url, int version, Log&
   config.database_url = url;
   auto runtime = std::make_unique<Runtime>(config);
   counter::install(runtime->app());
-  auto audit = projector<Audit>("counter.audit");
+  auto audit = state_projector<Audit>("counter.audit");
   auto by_stream = [](const auto&, const Message& m) { return m.stream_id; };
   audit->on<counter::Incremented>(by_stream, [](Audit& a, const counter::Incremented&, const Message&) { a.events += 1; });
   if (version == 2)
     audit->on<counter::Increment>(by_stream, [](Audit& a, const counter::Increment&, const Message&) { a.commands += 1; });
-  runtime->app().add(audit);
+  runtime->add(audit);
   auto workers = fast();
   workers.groups = {"counter.audit"};
   workers.log = [&log](const std::string& line) {
@@ -373,7 +374,7 @@ TEST_CASE("resetting an SQL projector that has no reset hook is refused") {
   counter::install(runtime.app());
   auto bare = sql_projector("counter.bare");
   bare->on<counter::Incremented>([](pqxx::work&, const counter::Incremented&, const Message&) {});
-  runtime.app().add(bare);
+  runtime.add(bare);
   runtime.start_consumers(fast());
   REQUIRE(eventually([&] { return runtime.store().find_group("counter.bare").has_value(); }));
   CHECK_THROWS_WITH_AS(runtime.reset_group("counter.bare"), doctest::Contains("has no on_reset hook"), BadInput);
@@ -518,7 +519,7 @@ std::unique_ptr<Runtime> tally_runtime(Config config) {
     view.total += e.by;
     view.events += 1;
   });
-  runtime->app().add(tally);
+  runtime->add(tally);
   return runtime;
 }
 

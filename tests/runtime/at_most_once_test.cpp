@@ -73,6 +73,9 @@ TEST_CASE("at most once: a stored command whose commit was in doubt is not decid
     REQUIRE(eventually([&] { return faults->fired == 1 && delivered(*runtime, "counter-doubt", 1); }));
     CHECK(answers(*runtime, "counter-doubt", "cairn.command_rejected", id) == 1);
     CHECK(runtime->store().head_seq("counter-doubt") == 2);
+    auto rejection = from_payload<Rejection>(runtime->store().read_stream("counter-doubt").at(1).payload);
+    CHECK(rejection.code == "not_positive");  // decide's code, recorded for whoever reads the log
+    CHECK(rejection.reason == "by must be positive, got -1");
   }
   runtime->shutdown();
 }
@@ -115,5 +118,6 @@ TEST_CASE("at most once: a crash between a stored command's rejection and its ma
   auto stream = runtime->store().read_stream("counter-bad");
   REQUIRE(stream.size() == 2);
   CHECK(stream[1].payload["reason"].get<std::string>().find("field 'by'") != std::string::npos);
+  CHECK(stream[1].payload["code"] == "cairn.invalid");
   runtime->shutdown();
 }

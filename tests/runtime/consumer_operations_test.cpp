@@ -96,7 +96,7 @@ TEST_CASE("resume and skip lose nothing while events keep arriving: from the fai
   auto handler = side_effect("counter.journal");
   handler->on<counter::Incremented>([&](const counter::Incremented& e, const Message& m) { journal.record(e, m); })
       .retry({.max_attempts = 1});
-  runtime->app().add(handler);
+  runtime->add(handler);
   runtime->start_consumers(testing::quiet_workers());
 
   // Several streams, so that the feed brings new events before a recovery would on some of them.
@@ -145,7 +145,7 @@ TEST_CASE("skip clears a poison event in an event-sourced projector: the view go
         view.events += 1;
       })
       .retry({.max_attempts = 2, .backoff_base = std::chrono::milliseconds(1)});
-  runtime->app().add(sums);
+  runtime->add(sums);
   runtime->start_consumers(testing::quiet_workers());
   increment(*runtime, "counter-es", 5);
   increment(*runtime, "counter-es", 666);
@@ -169,7 +169,7 @@ TEST_CASE("a throw that is not a std::exception stops only its stream, with a cl
     if (e.by == 13) throw 13;  // user code may throw anything
     journal.record(e, m);
   });
-  runtime->app().add(handler);
+  runtime->add(handler);
   auto workers = testing::quiet_workers();
   workers.max_attempts = 2;
   workers.backoff_base = std::chrono::milliseconds(1);
@@ -193,7 +193,7 @@ TEST_CASE("a changed slice count is refused, naming both counts; a reset re-slic
   auto handler = side_effect("counter.sliced");
   handler->on<counter::Incremented>([&](const counter::Incremented& e, const Message& m) { journal.record(e, m); })
       .slices(4);
-  runtime->app().add(handler);
+  runtime->add(handler);
   runtime->store().ensure_group("counter.sliced", 8, StartFrom::beginning());  // an earlier version had 8
   std::mutex mutex;
   std::vector<std::string> lines;
@@ -223,11 +223,11 @@ TEST_CASE("a changed slice count is refused, naming both counts; a reset re-slic
 
 TEST_CASE("Cairn's own group names are reserved; resets Cairn cannot do safely are refused") {
   auto runtime = counter_runtime();
-  CHECK_THROWS_AS(runtime->app().add(side_effect("cairn.mine")), BadInput);
-  CHECK_THROWS_AS(runtime->app().add(side_effect("counter.reactions")), BadInput);
+  CHECK_THROWS_AS(runtime->add(side_effect("cairn.mine")), BadInput);
+  CHECK_THROWS_AS(runtime->add(side_effect("counter.reactions")), BadInput);
   auto log = side_effect("counter.reactions_log");  // only the exact suffix is Cairn's
   log->on<counter::Incremented>([](const counter::Incremented&, const Message&) {});
-  runtime->app().add(log);
+  runtime->add(log);
   runtime->start_consumers(testing::quiet_workers());
   increment(*runtime, "counter-r", 1);
   REQUIRE(eventually([&] { return runtime->store().find_group(CommandDelivery::group).has_value(); }));
@@ -259,7 +259,7 @@ TEST_CASE("a slow stream holds up no other stream of its slice: they flow while 
         lags.push_back(std::chrono::system_clock::now() - m.created_at);
       })
       .slices(1);  // every stream in the one slice
-  runtime->app().add(handler);
+  runtime->add(handler);
   runtime->start_consumers(testing::quiet_workers());
   increment(*runtime, "counter-slow", 1);
   REQUIRE(eventually([&] { return slow_started.load(); }));
@@ -311,7 +311,7 @@ TEST_CASE("a process reads the feed once for all the slices it owns") {
   std::atomic<int> handled{0};
   auto handler = side_effect("counter.once");
   handler->on<counter::Incremented>([&](const counter::Incremented&, const Message&) { ++handled; }).slices(4);
-  runtime.app().add(handler);
+  runtime.add(handler);
   for (int i = 0; i < 200; ++i) increment(runtime, "counter-once" + std::to_string(i % 40), 1);
   auto workers = testing::quiet_workers();
   workers.batch_size = 100;
@@ -350,7 +350,7 @@ TEST_CASE("a stream whose failure cannot be recorded is tried again after a back
         throw std::runtime_error("poison");
       })
       .retry({.max_attempts = 1, .backoff_base = 20ms, .backoff_max = 2s});
-  runtime.app().add(handler);
+  runtime.add(handler);
   increment(runtime, "counter-unrecordable", 1);
   runtime.start_consumers(testing::quiet_workers());
   REQUIRE(eventually([&] { return attempts.load() > 0; }));
@@ -387,7 +387,7 @@ TEST_CASE("a database that is away does not count as a failed attempt: no stream
         view.events += 1;
       })
       .retry({.max_attempts = 3, .backoff_base = std::chrono::milliseconds(1), .backoff_max = std::chrono::milliseconds(20)});
-  runtime.app().add(sums);
+  runtime.add(sums);
   runtime.start_consumers(testing::quiet_workers());
   for (int by : {1, 2, 3}) increment(runtime, "counter-restart", by);
   CHECK(eventually([&] {

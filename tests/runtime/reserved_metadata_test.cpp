@@ -47,7 +47,7 @@ TEST_CASE("reserved metadata: handle and dispatch refuse the keys Cairn acts on,
     Json metadata = {{key, value}, {"user", "ann"}};
     auto handled = bad_input_of([&] { runtime->handle("counter-r", counter::Increment{1}, metadata); });
     CHECK(handled.find("'" + key + "'") != std::string::npos);
-    auto command = Runtime::make_command("counter-r", counter::Increment{1}, metadata);
+    auto command = make_command("counter-r", counter::Increment{1}, metadata);
     CHECK(bad_input_of([&] { runtime->dispatch("counter-r", command); }).find(key) != std::string::npos);
     CHECK(bad_input_of([&] { runtime->dispatch("counter-r", command, now() + std::chrono::hours(1)); })
               .find(key) != std::string::npos);
@@ -82,7 +82,7 @@ TEST_CASE("reserved metadata: a caller starts a trace with an id of its own thro
 
 TEST_CASE("reserved metadata: a stored 'dispatched' of the wrong type stops no command delivery") {
   auto runtime = counter_runtime();
-  auto odd = Runtime::make_command("counter-t", counter::Increment{5}, {});
+  auto odd = make_command("counter-t", counter::Increment{5});
   odd.metadata["dispatched"] = "yes";  // written raw, as an older version or a tool might have
   runtime->store().append("counter-t", ExpectedSeq::exactly(0), {odd});
   runtime->dispatch("counter-t", counter::Increment{2});

@@ -12,6 +12,7 @@
 #include "tests/support/eventually.hpp"
 #include "tests/support/backend.hpp"
 #include "tests/support/counter_actor.hpp"
+#include "tests/support/discount_cart.hpp"
 #include "tests/support/faulty_store.hpp"
 #include "tests/support/runtimes.hpp"
 
@@ -61,7 +62,7 @@ TEST_CASE("100 concurrent handle calls on one stream: no gaps, and the state is 
   auto runtime = counter_runtime();
   std::vector<std::future<HandleResult>> futures;
   for (int i = 1; i <= 100; ++i)
-    futures.push_back(runtime->handle_async("counter-hot", Runtime::make_command("counter-hot", counter::Increment{i}, {})));
+    futures.push_back(runtime->handle_async("counter-hot", counter::Increment{i}));
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int t = 0; t < 4; ++t)
@@ -105,7 +106,7 @@ TEST_CASE("a flood of commands to one stream is refused as overloaded past the q
   };
   auto runtime = counter_runtime(config);
   std::vector<std::future<HandleResult>> results;
-  for (int i = 0; i < 10; ++i) results.push_back(runtime->handle_async("counter-flood", Runtime::make_command("counter-flood", counter::Increment{1}, {})));
+  for (int i = 0; i < 10; ++i) results.push_back(runtime->handle_async("counter-flood", counter::Increment{1}));
   auto refused_at_once = testing::eventually([&] {
     int ready = 0;
     for (auto& r : results) ready += r.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
@@ -133,6 +134,7 @@ TEST_CASE("a rejection appends nothing; a throwing decide is an error and the ac
   auto runtime = counter_runtime();
   auto rejected = runtime->handle("counter-r", counter::Increment{-3});
   CHECK(rejected.status == HandleResult::Status::rejected);
+  CHECK(rejected.rejection_code == "not_positive");
   CHECK(rejected.error == "by must be positive, got -3");
   CHECK(runtime->store().head_seq("counter-r") == 0);
   auto failed = runtime->handle("counter-r", counter::Fail{});
@@ -141,6 +143,42 @@ TEST_CASE("a rejection appends nothing; a throwing decide is an error and the ac
   CHECK(runtime->store().head_seq("counter-r") == 0);
   CHECK(runtime->handle("counter-r", counter::Increment{2}).ok());
   CHECK(runtime->load<counter::State>("counter-r").total == 2);
+}
+
+TEST_CASE("a Multi decision through the runtime: its events in one append, each decided on the state before it") {
+  auto runtime = std::make_unique<Runtime>(test_config());
+  std::atomic<int> discounts{0};
+  auto granted = side_effect("dcart.discounts");
+  granted->on<discount_cart::DiscountGranted>([&](const discount_cart::DiscountGranted&, const Message&) { ++discounts; });
+  runtime->add(discount_cart::actor()).add(granted);  // an actor and a consumer
+  runtime->start_consumers(testing::quiet_workers({"dcart.discounts"}));
+
+  REQUIRE(runtime->handle("dcart-1", discount_cart::AddItem{"tea", 6000}).ok());
+  // The typed handle_async: metadata and trace as for handle.
+  auto crossed = runtime->handle_async("dcart-1", discount_cart::AddItem{"cake", 5000}, {{"user", "ann"}}, Trace{"web-7"});
+  auto result = crossed.get();
+  REQUIRE(result.ok());
+  REQUIRE(result.events.size() == 2);
+  CHECK(result.events[0].type == "discount_cart.item_added");
+  CHECK(result.events[1].type == "discount_cart.discount_granted");
+  CHECK(result.events[1].payload == Json{{"percent", 10}});
+  CHECK(result.seq == 5);
+  auto stored = runtime->store().read_stream("dcart-1");
+  REQUIRE(stored.size() == 5);
+  CHECK(stored[2].type == "discount_cart.add_item");
+  CHECK(stored[2].metadata["user"] == "ann");
+  CHECK(stored[4].metadata["correlation_id"] == "web-7");
+  CHECK(runtime->load<discount_cart::Cart>("dcart-1").discount_percent == 10);
+
+  // A rule that reads the state after the item refuses it: nothing of the decision is stored.
+  auto refused = runtime->handle("dcart-1", discount_cart::AddItem{"tv", 90000});
+  CHECK(refused.status == HandleResult::Status::rejected);
+  CHECK(refused.rejection_code == "over_limit");
+  CHECK(refused.error == "the total would be 101000");
+  CHECK(refused.events.empty());
+  CHECK(runtime->store().head_seq("dcart-1") == 5);
+  CHECK(runtime->load<discount_cart::Cart>("dcart-1").total_cents == 11000);
+  CHECK(testing::eventually([&] { return discounts.load() == 1; }));
 }
 
 TEST_CASE("bad commands get clear errors: unknown type, wrong payload, unowned or hostile stream") {
@@ -255,7 +293,7 @@ TEST_CASE("time travel and what-if") {
 
 TEST_CASE("a slow decide on stream A does not delay stream B") {
   auto runtime = counter_runtime();
-  auto slow = runtime->handle_async("counter-slow", Runtime::make_command("counter-slow", counter::Slow{1500}, {}));
+  auto slow = runtime->handle_async("counter-slow", counter::Slow{1500});
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   for (int i = 0; i < 5; ++i) REQUIRE(runtime->handle("counter-fast", counter::Increment{1}).ok());
   CHECK(slow.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);
@@ -293,7 +331,7 @@ TEST_CASE("dispatch stores the command durably, now or scheduled") {
 
 TEST_CASE("shutdown waits for commands in flight, then refuses new ones") {
   auto runtime = counter_runtime();
-  auto slow = runtime->handle_async("counter-sd", Runtime::make_command("counter-sd", counter::Slow{300}, {}));
+  auto slow = runtime->handle_async("counter-sd", counter::Slow{300});
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   runtime->shutdown();
   CHECK(slow.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
@@ -308,7 +346,7 @@ TEST_CASE("consumer groups on this backend: reactions and dispatched commands fl
   std::atomic<int> effects{0};
   auto handler = side_effect("counter.seen");
   handler->on<counter::Incremented>([&](const counter::Incremented&, const Message&) { ++effects; });
-  runtime->app().add(handler);
+  runtime->add(handler);
   runtime->start_consumers(testing::quiet_workers());
 
   auto big = runtime->handle("counter-react", counter::Increment{150});
@@ -347,14 +385,14 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ParityView, total, events)
 TEST_CASE("a state-stored projector keyed by something else than the stream stays exact under concurrency") {
   auto runtime = std::make_unique<Runtime>(test_config());
   counter::install(runtime->app());
-  auto parity = projector<ParityView>("counter.by_parity");
+  auto parity = state_projector<ParityView>("counter.by_parity");
   parity->on<counter::Incremented>(
       [](const counter::Incremented& e, const Message&) { return std::string(e.by % 2 ? "odd" : "even"); },
       [](ParityView& view, const counter::Incremented& e, const Message&) {
         view.total += e.by;
         view.events += 1;
       });
-  runtime->app().add(parity);
+  runtime->add(parity);
   runtime->start_consumers(testing::quiet_workers());
   std::vector<std::thread> writers;
   for (int w = 0; w < 4; ++w)
@@ -389,14 +427,14 @@ TEST_CASE("a state-stored projector keyed by something else than the stream stay
 TEST_CASE("a state-stored projector's evolve can drop its key; a later event starts the key afresh") {
   auto runtime = counter_runtime();
   // The increments of each stream until they reach 10: then the key leaves the read model.
-  auto open = projector<ParityView>("counter.open");
+  auto open = state_projector<ParityView>("counter.open");
   open->on<counter::Incremented>([](const counter::Incremented&, const Message& m) { return m.stream_id; },
                                  [](ParityView& view, const counter::Incremented& e, const Message&) {
                                    view.total += e.by;
                                    view.events += 1;
                                    return view.total >= 10 ? drop_key : keep_key;
                                  });
-  runtime->app().add(open);
+  runtime->add(open);
   runtime->start_consumers(testing::quiet_workers());
   auto handled = [&](const std::string& stream, int by) {
     auto result = runtime->handle(stream, counter::Increment{by});
@@ -437,7 +475,7 @@ TEST_CASE("an event-sourced projector's view of each stream is the fold of its h
     view.events += 1;
     view.last_seq = m.seq;
   });
-  runtime->app().add(tally);
+  runtime->add(tally);
   runtime->start_consumers(testing::quiet_workers());
   std::vector<std::thread> writers;
   for (int w = 0; w < 4; ++w)

@@ -41,19 +41,19 @@ namespace {
 
 std::unique_ptr<Runtime> loans_runtime() {
   auto runtime = testing::backend_runtime();
-  runtime->app().add(actor<loans::State>("loan")
-                         .decide<loans::Borrow>([](const loans::State&, const loans::Borrow& c) -> Decision {
-                           return loans::Borrowed{c.delay_ms, c.remind_at_us};
-                         })
-                         .decide<loans::Remind>([](const loans::State&, const loans::Remind&) -> Decision {
-                           return loans::Reminded{};
-                         })
-                         .uses<loans::Reminded>(MessageKind::event)
-                         .react<loans::Borrowed>([](const loans::Borrowed& e, const Message& event) {
-                           auto remind = send(event.stream_id, loans::Remind{});
-                           if (e.remind_at_us) return Commands{remind.at(Timestamp(std::chrono::microseconds(e.remind_at_us)))};
-                           return Commands{remind.after(std::chrono::milliseconds(e.delay_ms))};
-                         }));
+  runtime->add(actor<loans::State>("loan")
+                   .decide<loans::Borrow>([](const loans::State&, const loans::Borrow& c) -> Decision {
+                     return loans::Borrowed{c.delay_ms, c.remind_at_us};
+                   })
+                   .decide<loans::Remind>([](const loans::State&, const loans::Remind&) -> Decision {
+                     return loans::Reminded{};
+                   })
+                   .uses<loans::Reminded>(MessageKind::event)
+                   .react<loans::Borrowed>([](const loans::Borrowed& e, const Message& event) {
+                     auto remind = send(event.stream_id, loans::Remind{});
+                     if (e.remind_at_us) return Commands{remind.at(Timestamp(std::chrono::microseconds(e.remind_at_us)))};
+                     return Commands{remind.after(std::chrono::milliseconds(e.delay_ms))};
+                   }));
   return runtime;
 }
 
@@ -94,12 +94,12 @@ TEST_CASE("a reaction's delay counts from its event's created_at: a worker that 
 TEST_CASE("scheduled messages: a due message that cannot be appended is logged with its id and reason") {
   auto runtime = testing::backend_runtime();
   counter::install(runtime->app());
-  auto taken = Runtime::make_command("counter-a", counter::Increment{1}, {});
+  auto taken = make_command("counter-a", counter::Increment{1});
   runtime->store().append("counter-a", ExpectedSeq::exactly(0), {taken});
   auto clash = taken;  // its id is already in counter-a
   clash.stream_id = "counter-b";
   runtime->store().schedule(clash, now() - std::chrono::seconds(1));
-  runtime->store().schedule(Runtime::make_command("counter-b", counter::Increment{2}, {}),
+  runtime->store().schedule(make_command("counter-b", counter::Increment{2}),
                             now() - std::chrono::seconds(1));
 
   std::mutex mutex;

@@ -39,7 +39,7 @@ namespace counter {
 inline cairn::ActorDefinition<State> actor(int snapshot_every = 0, int state_revision = 1) {
   return cairn::actor<State>("counter")
       .decide<Increment>([](const State&, const Increment& c) -> cairn::Decision {
-        if (c.by <= 0) return cairn::reject("by must be positive, got " + std::to_string(c.by));
+        if (c.by <= 0) return cairn::reject("not_positive", "by must be positive, got " + std::to_string(c.by));
         return Incremented{c.by};
       })
       .decide<Fail>([](const State&, const Fail&) -> cairn::Decision { throw std::runtime_error("boom"); })

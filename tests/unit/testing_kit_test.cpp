@@ -12,22 +12,22 @@ using cairn::testing::spec;
 
 TEST_CASE("the account's rules, case by case") {
   using namespace bank;
-  spec(account_actor()).when(Deposit{10}).then_rejected("the account is not open");
+  spec(account_actor()).when(Deposit{10}).then_rejected("account_not_open", "the account is not open");
   spec(account_actor()).when(OpenAccount{""}).then_rejected("owner must not be empty");
   spec(account_actor()).when(OpenAccount{"ann"}).then(AccountOpened{"ann"});
   spec(account_actor()).given(AccountOpened{"ann"}).when(OpenAccount{"bob"}).then_rejected("already open");
   spec(account_actor())
       .given(AccountOpened{"ann"}, Deposited{100})
       .when(Withdraw{150})
-      .then_rejected("insufficient funds: the balance is 100");
+      .then_rejected("insufficient_funds", "the balance is 100");
   auto after = spec(account_actor()).given(AccountOpened{"ann"}, Deposited{100}).when(Withdraw{30}).then(Withdrawn{30});
   CHECK(after.state().balance == 70);
   CHECK(after.state().status == "open");
   spec(account_actor())
       .given(AccountOpened{"ann"}, Deposited{5})
       .when(CloseAccount{})
-      .then_rejected("the balance must be 0 to close the account, it is 5");
-  spec(account_actor()).given(AccountOpened{"ann"}, AccountClosed{}).when(Deposit{1}).then_rejected("closed");
+      .then_rejected("balance_not_zero", "the balance must be 0 to close the account, it is 5");
+  spec(account_actor()).given(AccountOpened{"ann"}, AccountClosed{}).when(Deposit{1}).then_rejected("account_closed", "");
 }
 
 TEST_CASE("reactions: the commands an event sends") {
@@ -45,11 +45,19 @@ TEST_CASE("a failed expectation throws, naming what was expected and what happen
                                          "but decide produced:\n  bank.withdrawn {\"amount\":30}"),
                        SpecificationFailed);
   CHECK_THROWS_WITH_AS(opened().when(Withdraw{500}).then(Withdrawn{500}),
-                       doctest::Contains("but the command was rejected: insufficient funds"), SpecificationFailed);
+                       doctest::Contains("but the command was rejected (insufficient_funds): the balance is 100"),
+                       SpecificationFailed);
   CHECK_THROWS_WITH_AS(opened().when(Withdraw{30}).then_rejected(), doctest::Contains("expected a rejection"),
                        SpecificationFailed);
   CHECK_THROWS_WITH_AS(opened().when(Withdraw{500}).then_rejected("closed"),
-                       doctest::Contains("containing 'closed'"), SpecificationFailed);
+                       doctest::Contains("containing 'closed', but it was rejected (insufficient_funds)"),
+                       SpecificationFailed);
+  CHECK_THROWS_WITH_AS(opened().when(Withdraw{500}).then_rejected("account_closed", ""),
+                       doctest::Contains("expected a rejection with code 'account_closed', but it was rejected "
+                                         "(insufficient_funds): the balance is 100, the withdrawal 500"),
+                       SpecificationFailed);
+  CHECK_THROWS_WITH_AS(opened().when(Withdraw{500}).then_rejected("insufficient_funds", "the balance is 7"),
+                       doctest::Contains("containing 'the balance is 7'"), SpecificationFailed);
   CHECK_THROWS_WITH_AS(opened().when(Withdraw{30}).then_nothing(), doctest::Contains("expected no events"),
                        SpecificationFailed);
   CHECK_THROWS_WITH_AS(opened().then(Withdrawn{30}), doctest::Contains("needs when(command) first"),

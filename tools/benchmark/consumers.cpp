@@ -59,7 +59,7 @@ void catch_up_scenario(const Options& options, Report& report) {
   auto noop = side_effect("bench.noop");
   noop->on<counter::Incremented>([&](const counter::Incremented&, const Message&) { ++seen; });
   counter::install(runtime->app());
-  runtime->app().add(noop);
+  runtime->add(noop);
   auto worker = quiet();
   worker.groups = {"bench.noop"};
   worker.batch_size = 2000;
@@ -89,7 +89,7 @@ void catch_up_scenario(const Options& options, Report& report) {
       .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE public.bench_totals"); });
   runtime = std::make_unique<Runtime>(config);  // a fresh application: the no-op group is done
   counter::install(runtime->app());
-  runtime->app().add(totals);
+  runtime->add(totals);
   runtime->migrate();
   worker.groups = {"bench.totals"};
   start = SteadyClock::now();
@@ -117,7 +117,7 @@ void live_lag_scenario(const Options& options, Report& report) {
     std::lock_guard lock(mutex);
     lag.add(std::chrono::system_clock::now() - m.created_at);
   });
-  runtime.app().add(probe);
+  runtime.add(probe);
   auto worker = quiet();
   worker.groups = {"bench.lag"};
   runtime.start_consumers(worker);

@@ -22,7 +22,8 @@ void add_app_commands(CLI::App& app, Context& context) {
       MessageArgs message;
     };
     auto args = std::make_shared<Args>();
-    auto* cmd = app.add_subcommand("handle", "Handle a command now; prints the events it produced (JSON lines)");
+    auto* cmd = app.add_subcommand("handle", "Handle a command now; prints the events it produced (JSON lines), or "
+                                             "exits 4 with 'rejected (CODE): TEXT' on stderr");
     cmd->add_option("--app", args->modules, "Application module (shared library); repeatable")->required()->allow_extra_args(false);
     add_message_arguments(cmd, args->message, "Command", true);
     cmd->callback([&context, args] {
@@ -31,6 +32,9 @@ void add_app_commands(CLI::App& app, Context& context) {
       auto result = runtime->handle(args->message.stream, std::move(command), Trace{args->message.correlation_id});
       runtime->shutdown();
       for (const auto& event : result.events) std::cout << Json(event).dump() << "\n";
+      // One line on stderr a script can split: "cairn: rejected (CODE): TEXT", exit 4.
+      if (result.status == HandleResult::Status::rejected)
+        throw CommandFailed(result.status, "rejected (" + result.rejection_code + "): " + result.error);
       if (!result.ok()) throw CommandFailed(result.status, result.error);
     });
   }

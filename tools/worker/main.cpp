@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   app.add_option("--db", database_url, "PostgreSQL URL (default: $CAIRN_DATABASE_URL)");
   using cairn::tools::decimal;
-  app.add_option("--workers", options.stream_handlers,
+  app.add_option("--stream-handlers", options.stream_handlers,
                  "Streams handled concurrently per group slice (default 4)")
       ->check(decimal(1, 256));
   app.add_option("--groups", groups, "Only these consumer groups, comma-separated (default: all)");

@@ -42,13 +42,13 @@ namespace inventory {
 inline cairn::ActorDefinition<Item> item_actor() {
   return cairn::actor<Item>("item")
       .decide<Receive>([](const Item&, const Receive& c) -> cairn::Decision {
-        if (c.quantity <= 0) return cairn::reject("the quantity must be positive");
+        if (c.quantity <= 0) return cairn::reject("quantity_not_positive", "the quantity must be positive");
         return Received{c.quantity};
       })
       .decide<Ship>([](const Item& item, const Ship& c) -> cairn::Decision {
-        if (c.quantity <= 0) return cairn::reject("the quantity must be positive");
+        if (c.quantity <= 0) return cairn::reject("quantity_not_positive", "the quantity must be positive");
         if (c.quantity > item.on_hand)
-          return cairn::reject("cannot ship " + std::to_string(c.quantity) + ": " + std::to_string(item.on_hand) +
+          return cairn::reject("insufficient_stock", "cannot ship " + std::to_string(c.quantity) + ": " + std::to_string(item.on_hand) +
                                " on hand");
         return Shipped{c.quantity};
       })

@@ -71,7 +71,7 @@ std::optional<int64_t> parse_seq(const std::string& text) {
 
 Service::Service(cairn::Config config) : limits_(config.limits), runtime_(std::move(config)) {
   runtime_.add(item_actor());
-  runtime_.app().add(stock_levels());
+  runtime_.add(stock_levels());
   runtime_.start_consumers();  // the projectors follow the log in this process
 
   server_.set_payload_max_length(limits_.max_payload_bytes);  // a larger body gets 413, unread
@@ -111,6 +111,9 @@ void Service::post_command(const httplib::Request& request, httplib::Response& r
   cairn::Trace trace{request.get_header_value("X-Request-Id")};
   auto result = runtime_.handle(stream, cairn::make_message(stream, type, std::move(payload)), trace);
   if (result.ok()) return reply(response, 200, {{"seq", result.seq}, {"events", result.events}});
+  // A rejection's code is what clients branch on; its text is for people.
+  if (result.status == cairn::HandleResult::Status::rejected)
+    return reply(response, 422, {{"code", result.rejection_code}, {"error", result.error}});
   reply_error(response, http_status(result.status), result.error);
 }
 

@@ -11,7 +11,7 @@
 
 namespace inventory {
 
-//   POST /streams/{stream}/commands/{type}   JSON payload -> {"seq", "events"}; 422 {"error"} when a rule refuses it
+//   POST /streams/{stream}/commands/{type}   JSON payload -> {"seq", "events"}; 422 {"code", "error"} when a rule refuses it
 //   GET  /streams/{stream}                   the stream's state
 //   GET  /projections/{group}/{key}          a view; with ?stream=S&seq=N, once it includes that write
 class Service {

@@ -51,6 +51,7 @@ void check_service(const cairn::Config& config) {
 
   auto refused = post(client, "/streams/item-tea/commands/inventory.ship", R"({"quantity": 7})");
   CHECK(refused.status == 422);
+  CHECK(refused.body["code"] == "insufficient_stock");
   CHECK(refused.body["error"] == "cannot ship 7: 5 on hand");
 
   auto malformed = post(client, "/streams/item-tea/commands/inventory.ship", R"({"quantity": )");

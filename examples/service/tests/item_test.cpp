@@ -15,8 +15,8 @@ TEST_CASE("receiving adds to what is on hand") {
 }
 
 TEST_CASE("a quantity must be positive") {
-  spec(item_actor()).when(Receive{0}).then_rejected("the quantity must be positive");
-  spec(item_actor()).given(Received{5}).when(Ship{-1}).then_rejected("the quantity must be positive");
+  spec(item_actor()).when(Receive{0}).then_rejected("quantity_not_positive", "the quantity must be positive");
+  spec(item_actor()).given(Received{5}).when(Ship{-1}).then_rejected("quantity_not_positive", "the quantity must be positive");
 }
 
 TEST_CASE("shipping takes from what is on hand, down to zero") {
@@ -26,5 +26,5 @@ TEST_CASE("shipping takes from what is on hand, down to zero") {
 }
 
 TEST_CASE("shipping more than is on hand is rejected") {
-  spec(item_actor()).given(Received{5}, Shipped{2}).when(Ship{4}).then_rejected("cannot ship 4: 3 on hand");
+  spec(item_actor()).given(Received{5}, Shipped{2}).when(Ship{4}).then_rejected("insufficient_stock", "cannot ship 4: 3 on hand");
 }

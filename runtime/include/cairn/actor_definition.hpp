@@ -5,6 +5,11 @@
 //        if (cart.checked_out) return cairn::reject("the cart is checked out");
 //        return ItemAdded{c.sku, c.quantity};
 //      })
+//     .decide<Checkout>([](cairn::Multi<Cart>& cart, const Checkout&) {   // several events, each seeing the last
+//        if (cart.state().items.empty()) return cart.reject("cart_empty", "the cart is empty");
+//        cart.emit(CheckedOut{cart.state().total()});
+//        if (cart.state().total() > 100) cart.emit(FreeShippingGranted{});
+//      })
 //     .evolve<ItemAdded>([](Cart& cart, const ItemAdded& e) { cart.items[e.sku] += e.quantity; })
 //     .react<CheckedOut>([](const CheckedOut& e) { return cairn::Commands{cairn::send("order-1", PlaceOrder{})}; })
 //     .snapshot_every(50);
@@ -12,6 +17,7 @@
 
 #include <any>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -24,7 +30,8 @@ namespace cairn {
 
 // The type-erased form the runtime executes; ActorDefinition<State> builds it.
 struct ActorSpec {
-  using Decider = std::function<Decision(const std::any& state, const Message& command)>;
+  // Gets the actor it belongs to, so that a Multi decision can apply the actor's evolvers.
+  using Decider = std::function<Decision(const ActorSpec& actor, const std::any& state, const Message& command)>;
   using Evolver = std::function<void(std::any& state, const Message& event)>;
   using Reactor = std::function<Commands(const Message& event)>;
   using PayloadCheck = std::function<void(const Json& payload)>;  // throws BadInput naming the field
@@ -41,6 +48,59 @@ struct ActorSpec {
   int snapshot_every = 0;  // 0: never
   int state_revision = 1;  // snapshots of another revision are ignored
   std::vector<TypeInfo> types;
+};
+
+// A decision of several events that sees the state each one produces (Commanded's Multi): decide
+// takes a Multi<State>& instead of the state, and each emit() applies the actor's own evolve to a
+// working copy of the state, the same evolve that later folds the stored events. The result is one
+// Decision: every emitted event, or, after reject(), none.
+template <class State>
+class Multi {
+ public:
+  Multi(const Multi&) = delete;  // a copy's events would be lost
+  Multi& operator=(const Multi&) = delete;
+
+  // The state after the events emitted so far: a reference that follows each emit.
+  const State& state() const { return std::any_cast<const State&>(state_); }
+
+  template <TypedMessage E>
+  Multi& emit(const E& event) {
+    require_open("emit");
+    auto draft = Draft::of(event);
+    if (auto evolver = actor_.evolvers.find(draft.type); evolver != actor_.evolvers.end()) {
+      Message envelope;
+      envelope.stream_id = stream_id_;
+      envelope.type = draft.type;
+      envelope.revision = draft.revision;
+      envelope.payload = draft.payload;
+      evolver->second(state_, envelope);
+    }
+    decision_.events_.push_back(std::move(draft));
+    return *this;
+  }
+
+  // Refuses the command: the events emitted so far are dropped. Use as `return multi.reject(...);`.
+  void reject(std::string code, std::string text) {
+    require_open("reject");
+    decision_ = Decision::reject(std::move(code), std::move(text));
+  }
+  void reject(std::string text) { reject(default_rejection_code, std::move(text)); }
+  bool rejected() const { return decision_.rejected(); }
+
+ private:
+  template <class>
+  friend class ActorDefinition;
+  Multi(const ActorSpec& actor, const std::any& state, std::string stream_id)
+      : actor_(actor), state_(state), stream_id_(std::move(stream_id)) {}
+  void require_open(const char* what) const {
+    if (decision_.rejected())
+      throw std::logic_error(std::string("Multi: ") + what + " after reject (a rejected decision has no events)");
+  }
+
+  const ActorSpec& actor_;
+  std::any state_;  // a copy: the stream's state changes only once the events are stored
+  std::string stream_id_;
+  Decision decision_;
 };
 
 template <class State>
@@ -65,13 +125,29 @@ class ActorDefinition {
     return *this;
   }
 
+  // Decision(const State&, const Command&), or void(cairn::Multi<State>&, const Command&) for a
+  // decision of several events that each see the state the ones before them produce.
   template <TypedMessage Command, class F>
   ActorDefinition& decide(F f) {
-    static_assert(std::is_invocable_r_v<Decision, F, const State&, const Command&>,
-                  "decide must be callable as Decision(const State&, const Command&)");
+    constexpr bool single = std::is_invocable_r_v<Decision, F, const State&, const Command&>;
+    constexpr bool multi = [] {  // void only: a Decision it returned would be dropped
+      if constexpr (std::is_invocable_v<F, Multi<State>&, const Command&>)
+        return std::is_void_v<std::invoke_result_t<F, Multi<State>&, const Command&>>;
+      return false;
+    }();
+    static_assert(single || multi,
+                  "decide must be callable as Decision(const State&, const Command&) or "
+                  "void(cairn::Multi<State>&, const Command&)");
     add_type<Command>(MessageKind::command);
-    spec_.deciders[MessageTraits<Command>::name] = [f](const std::any& state, const Message& command) {
-      return Decision(f(std::any_cast<const State&>(state), from_payload<Command>(command.payload)));
+    spec_.deciders[MessageTraits<Command>::name] = [f]([[maybe_unused]] const ActorSpec& actor, const std::any& state,
+                                                       const Message& command) {
+      if constexpr (single) {
+        return Decision(f(std::any_cast<const State&>(state), from_payload<Command>(command.payload)));
+      } else {
+        Multi<State> decision(actor, state, command.stream_id);
+        f(decision, from_payload<Command>(command.payload));
+        return std::move(decision.decision_);
+      }
     };
     spec_.command_checks[MessageTraits<Command>::name] = [](const Json& payload) { from_payload<Command>(payload); };
     return *this;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <cairn/message_type.hpp>
+#include <cairn/validation.hpp>
 
 namespace cairn {
 
@@ -22,20 +23,41 @@ struct Draft {
   }
 };
 
+// A typed command in the envelope handle and dispatch take (a new id, the caller's metadata), for
+// the untyped calls: `runtime.handle_async(stream, cairn::make_command(stream, AddItem{...}))`.
+template <TypedMessage C>
+Message make_command(const std::string& stream_id, const C& command, Json metadata = Json::object()) {
+  return make_message(stream_id, MessageTraits<C>::name, to_payload(command), std::move(metadata),
+                      MessageTraits<C>::revision);
+}
+
+// The code of a rejection given only a text: `cairn::reject("...")`.
+inline constexpr const char* default_rejection_code = "rejected";
+// The code of a stored command Cairn itself answers with a rejection because it can never be
+// decided (no decide for its type, a payload this version cannot read, events the store refuses);
+// a caller waiting on handle() gets Status::invalid for the same causes.
+inline constexpr const char* invalid_command_code = "cairn.invalid";
+
 // The event recording that a dispatched command was rejected (its caller is no longer waiting).
+// `code` was added without a revision bump, since both directions read: a rejection recorded
+// before codes existed has none, and a reader that predates the field ignores it.
 struct Rejection {
   std::string command_id;
   std::string command_type;
   std::string reason;
+  std::optional<std::string> code;
 };
 
 }  // namespace cairn
 
-CAIRN_MESSAGE(cairn::Rejection, "cairn.command_rejected", 1, command_id, command_type, reason)
+CAIRN_MESSAGE(cairn::Rejection, "cairn.command_rejected", 1, command_id, command_type, reason, code)
 
 namespace cairn {
 
-// The result of decide: the events to append, or a rejection with a human message.
+template <class State>
+class Multi;
+
+// The result of decide: the events to append, or a rejection: a stable code and a human text.
 class Decision {
  public:
   Decision() = default;  // no events: the command is accepted and changes nothing
@@ -54,22 +76,34 @@ class Decision {
     events_.push_back(Draft::of(event));
     return *this;
   }
-  static Decision reject(std::string reason) {
+  // Throws BadInput when `code` is not a code (validate_rejection_code).
+  static Decision reject(std::string code, std::string text) {
+    validate_rejection_code(code);
     Decision d;
-    d.rejection_ = std::move(reason);
+    d.rejection_ = Reason{std::move(code), std::move(text)};
     return d;
   }
+  static Decision reject(std::string text) { return reject(default_rejection_code, std::move(text)); }
 
   bool rejected() const { return rejection_.has_value(); }
-  const std::string& rejection() const { return *rejection_; }
+  const std::string& rejection() const { return rejection_->text; }
+  const std::string& rejection_code() const { return rejection_->code; }
   const std::vector<Draft>& drafts() const { return events_; }
 
  private:
+  template <class>
+  friend class Multi;  // adds the events it emits
+  struct Reason {
+    std::string code, text;
+  };
   std::vector<Draft> events_;
-  std::optional<std::string> rejection_;
+  std::optional<Reason> rejection_;
 };
 
-inline Decision reject(std::string reason) { return Decision::reject(std::move(reason)); }
+// A business rule refused the command: `reject("insufficient_funds", "the balance is 30, the
+// withdrawal 50")`. With only a text, the code is "rejected" (default_rejection_code).
+inline Decision reject(std::string code, std::string text) { return Decision::reject(std::move(code), std::move(text)); }
+inline Decision reject(std::string text) { return Decision::reject(std::move(text)); }
 template <TypedMessage... Es>
 Decision events(const Es&... es) {
   return Decision::events(es...);

@@ -15,12 +15,13 @@ struct HandleResult {
   enum class Status { ok, rejected, conflict, invalid, failed, lease_lost, unavailable, overloaded };
   Status status = Status::failed;
   std::vector<Message> events;  // as stored
-  std::string error;            // the rejection's reason, or what went wrong
+  std::string error;            // the rejection's text, or what went wrong
+  std::string rejection_code;   // rejected: the rejection's code (e.g. "insufficient_funds"); else empty
   int64_t seq = 0;              // the stream's head afterwards (its actual head on conflict)
 
   bool ok() const { return status == Status::ok; }
   static HandleResult failure(Status status, std::string error, int64_t seq = 0) {
-    return {status, {}, std::move(error), seq};
+    return {status, {}, std::move(error), {}, seq};
   }
 };
 

@@ -48,18 +48,18 @@ void write_field(Json& out, const char* name, const Field& value) {
 
 // nlohmann converts leniently (10.7 -> 10, true -> 1, 2^40+5 -> 5 in an int): a decoded value
 // must encode back to the numbers and booleans it came from. Returns the first that did not.
-inline const Json* lossy(const Json& given, const Json& decoded) {
+inline const Json* first_lossy_value(const Json& given, const Json& decoded) {
   if (given.is_number() || given.is_boolean()) {
     bool same_kind = given.is_boolean() ? decoded.is_boolean() : decoded.is_number();
     return same_kind && given == decoded ? nullptr : &given;  // 1.0 == 1 holds; 10.7 == 10 does not
   }
   if (given.is_array() && decoded.is_array() && given.size() == decoded.size()) {
     for (size_t i = 0; i < given.size(); ++i)
-      if (auto* bad = lossy(given[i], decoded[i])) return bad;
+      if (auto* bad = first_lossy_value(given[i], decoded[i])) return bad;
   } else if (given.is_object() && decoded.is_object()) {
     for (auto it = decoded.begin(); it != decoded.end(); ++it)
       if (auto found = given.find(it.key()); found != given.end())
-        if (auto* bad = lossy(*found, *it)) return bad;
+        if (auto* bad = first_lossy_value(*found, *it)) return bad;
   }
   return nullptr;
 }
@@ -90,7 +90,7 @@ void read_field(const Json& in, const char* type, const char* name, Field& value
       decoded = *value;
     else
       decoded = value;
-    if (const Json* bad = lossy(*it, decoded))
+    if (const Json* bad = first_lossy_value(*it, decoded))
       throw BadInput(std::string(type) + ": field '" + name + "' does not fit its type: " + bad->dump());
   }
 }

@@ -1,7 +1,7 @@
 // State-stored projectors: a read model kept as one JSON state per key (on any backend), each
 // event applied exactly once, keyed by anything (an order's user id, a day, ...).
 //
-//   auto user_orders = cairn::projector<UserOrders>("delivery.user_orders");
+//   auto user_orders = cairn::state_projector<UserOrders>("delivery.user_orders");
 //   user_orders->on<OrderCreated>(
 //       [](const OrderCreated& e, const cairn::Message&) { return e.user_id; },              // the key
 //       [](UserOrders& view, const OrderCreated& e, const cairn::Message&) { view.orders.push_back(e.order_id); });
@@ -95,7 +95,7 @@ class StateProjector final : public ConsumerBase<StateProjector<State>> {
 };
 
 template <class State>
-std::shared_ptr<StateProjector<State>> projector(std::string group) {
+std::shared_ptr<StateProjector<State>> state_projector(std::string group) {
   return std::make_shared<StateProjector<State>>(std::move(group));
 }
 

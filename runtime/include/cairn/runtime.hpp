@@ -42,11 +42,16 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
-  // Register actors before the first command; afterwards the application is fixed.
+  // Register actors and consumers (projectors, SQL projectors, side-effect handlers) before the
+  // first command; afterwards the application is fixed.
   Application& app();
   template <class State>
   Runtime& add(const ActorDefinition<State>& definition) {
     app().add(definition);
+    return *this;
+  }
+  Runtime& add(std::shared_ptr<Consumer> consumer) {
+    app().add(std::move(consumer));
     return *this;
   }
 
@@ -60,6 +65,11 @@ class Runtime {
                       const Trace& trace = {}) {
     return handle(stream_id, make_command(stream_id, command, std::move(metadata)), trace);
   }
+  template <TypedMessage C>
+  std::future<HandleResult> handle_async(const std::string& stream_id, const C& command,
+                                         Json metadata = Json::object(), const Trace& trace = {}) {
+    return handle_async(stream_id, make_command(stream_id, command, std::move(metadata)), trace);
+  }
 
   // Appends the command to the log durably (at `at`, if given) and returns its id; a worker delivers it.
   // Metadata and trace as for handle.
@@ -68,7 +78,7 @@ class Runtime {
   template <TypedMessage C>
   std::string dispatch(const std::string& stream_id, const C& command, std::optional<Timestamp> at = std::nullopt,
                        const Trace& trace = {}) {
-    return dispatch(stream_id, make_command(stream_id, command, Json::object()), at, trace);
+    return dispatch(stream_id, make_command(stream_id, command), at, trace);
   }
 
   // The state of a stream, now or as of a seq or time (time travel).
@@ -120,12 +130,6 @@ class Runtime {
   // Waits for commands in flight (their appends complete), then stops every actor. Idempotent.
   void shutdown();
   Store& store();
-
-  template <TypedMessage C>
-  static Message make_command(const std::string& stream_id, const C& command, Json metadata) {
-    return make_message(stream_id, MessageTraits<C>::name, to_payload(command), std::move(metadata),
-                        MessageTraits<C>::revision);
-  }
 
  private:
   struct Impl;

@@ -5,7 +5,7 @@
 //   cairn::testing::spec(bank::account_actor())
 //       .given(bank::AccountOpened{"ann"}, bank::Deposited{100})
 //       .when(bank::Withdraw{150})
-//       .then_rejected("insufficient funds");
+//       .then_rejected("insufficient_funds", "the balance is 100");   // the code, and a part of the text
 //
 //   cairn::testing::spec(cart_actor())
 //       .given(CheckedOut{})
@@ -91,7 +91,7 @@ class ActorSpecification {
     if (decider == spec_.deciders.end()) fail("actor " + spec_.name + " has no decide for " + name);
     auto message = envelope(Draft::of(command));
     spec_.command_checks.at(name)(message.payload);
-    decision_ = decider->second(state_, message);
+    decision_ = decider->second(spec_, state_, message);
     decided_ = true;
     if (!decision_.rejected())
       for (const auto& event : decision_.drafts()) evolve(event);
@@ -104,7 +104,7 @@ class ActorSpecification {
     std::vector<Draft> want{Draft::of(expected)...};
     require_decided();
     if (decision_.rejected())
-      fail("expected events:\n" + detail::show(want) + "but the command was rejected: " + decision_.rejection());
+      fail("expected events:\n" + detail::show(want) + "but the command was " + shown_rejection());
     const auto& got = decision_.drafts();
     bool equal = got.size() == want.size();
     for (size_t i = 0; equal && i < got.size(); ++i) equal = detail::same(got[i], want[i]);
@@ -112,19 +112,27 @@ class ActorSpecification {
     return *this;
   }
 
-  // A rejection whose reason contains `reason` (any rejection when empty).
-  ActorSpecification& then_rejected(std::string_view reason = {}) {
+  // A rejection whose text contains `text` (any rejection when empty), whatever its code.
+  ActorSpecification& then_rejected(std::string_view text = {}) {
     require_decided();
     if (!decision_.rejected()) fail("expected a rejection, but decide produced:\n" + detail::show(decision_.drafts()));
-    if (decision_.rejection().find(reason) == std::string::npos)
-      fail("expected a rejection containing '" + std::string(reason) + "', got '" + decision_.rejection() + "'");
+    if (decision_.rejection().find(text) == std::string::npos)
+      fail("expected a rejection containing '" + std::string(text) + "', but it was " + shown_rejection());
     return *this;
+  }
+  // A rejection with exactly this code, whose text contains `text` (any text when empty):
+  // .then_rejected("insufficient_funds", "the balance is 100").
+  ActorSpecification& then_rejected(std::string_view code, std::string_view text) {
+    then_rejected();
+    if (decision_.rejection_code() != code)
+      fail("expected a rejection with code '" + std::string(code) + "', but it was " + shown_rejection());
+    return then_rejected(text);
   }
 
   // Accepted, with no event.
   ActorSpecification& then_nothing() {
     require_decided();
-    if (decision_.rejected()) fail("expected no events, but the command was rejected: " + decision_.rejection());
+    if (decision_.rejected()) fail("expected no events, but the command was " + shown_rejection());
     if (!decision_.drafts().empty()) fail("expected no events, but decide produced:\n" + detail::show(decision_.drafts()));
     return *this;
   }
@@ -156,6 +164,9 @@ class ActorSpecification {
  private:
   [[noreturn]] void fail(const std::string& what) const {
     throw SpecificationFailed("actor " + spec_.name + " on " + stream_id_ + ": " + what);
+  }
+  std::string shown_rejection() const {
+    return "rejected (" + decision_.rejection_code() + "): " + decision_.rejection();
   }
   void require_decided() const {
     if (!decided_) fail("then needs when(command) first");

@@ -35,6 +35,9 @@ void validate_stream_id(std::string_view stream_id, const Limits& limits = {});
 // Message types and consumer group names (`what`): ASCII letters, digits and . _ - : /
 void validate_type(std::string_view type, const Limits& limits = {}, std::string_view what = "message type");
 void validate_uuid(std::string_view id, std::string_view what);
+// A rejection's code (cairn::reject): what callers and tests compare, while the text is for people
+// and may change. A short identifier, 1 to 64 of [a-z0-9_.-]; anything else is a programming error.
+void validate_rejection_code(std::string_view code);
 void validate_message(const Message& m, const Limits& limits = {});
 // A payload or metadata value, walked without recursion: nesting within max_json_depth, strings
 // and keys valid UTF-8 without \u0000, numbers finite. `what` names it, e.g. "message x: payload";
