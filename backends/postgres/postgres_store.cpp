@@ -179,7 +179,7 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("clear_projections", "DELETE FROM cairn.projections WHERE group_id = $1");
   c.prepare("streams",
             "SELECT stream_id, head_seq, (extract(epoch FROM updated_at) * 1000000)::bigint "
-            "FROM cairn.streams ORDER BY updated_at DESC, stream_id LIMIT $1");
+            "FROM cairn.streams WHERE starts_with(stream_id, $2) ORDER BY updated_at DESC, stream_id LIMIT $1");
 }
 
 Timestamp from_micros(int64_t micros) { return Timestamp(std::chrono::microseconds(micros)); }
@@ -700,11 +700,11 @@ ScheduleSummary PostgresStore::schedule_summary() {
   });
 }
 
-std::vector<StreamInfo> PostgresStore::list_streams(size_t limit) {
+std::vector<StreamInfo> PostgresStore::list_streams(size_t limit, std::string_view prefix) {
   return with_connection([&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
     std::vector<StreamInfo> out;
-    for (const auto& r : tx.exec_prepared("streams", static_cast<int64_t>(limit)))
+    for (const auto& r : tx.exec_prepared("streams", static_cast<int64_t>(limit), std::string(prefix)))
       out.push_back({r[0].c_str(), r[1].as<int64_t>(), from_micros(r[2].as<int64_t>())});
     return out;
   });
