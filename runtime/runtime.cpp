@@ -173,6 +173,8 @@ Application& Runtime::app() {
   return impl_->app;
 }
 
+const Application& Runtime::application() const { return impl_->app; }
+
 Store& Runtime::store() { return *impl_->store; }
 
 HandleResult Runtime::handle(const std::string& stream_id, Message command, const Trace& trace) {

@@ -44,6 +44,8 @@ class Runtime {
 
   // Register actors before the first command; afterwards the application is fixed.
   Application& app();
+  // The application as registered, to read (its actors, types and consumers) at any time.
+  const Application& application() const;
   template <class State>
   Runtime& add(const ActorDefinition<State>& definition) {
     app().add(definition);
