@@ -270,7 +270,8 @@ void Console::EventStream::run(const std::function<bool(std::string_view)>& writ
   using clock = std::chrono::steady_clock;
   auto& c = console_;
   const auto end = clock::now() + c.options_.event_stream_lifetime;
-  const auto keepalive = std::chrono::seconds(15);
+  // Often enough that a stream whose browser left is noticed (a write fails) and its thread freed soon.
+  const auto keepalive = std::chrono::seconds(5);
   std::string last;
   auto last_write = clock::now();
   if (!write("retry: 2000\n\n")) return;

@@ -25,6 +25,11 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// 2026-11-30T10:00:00.123456Z as 2026-11-30 10:00:00Z
+function shortTime(time) {
+  return time.replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
 function json(value, indent) {
   return JSON.stringify(value, null, indent);
 }
@@ -88,14 +93,15 @@ function renderSummary(status) {
   else if (feed.held) horizon = "held";
   const lag = status.groups.reduce((sum, g) => sum + g.lag_events, 0);
   const stopped = status.failed_streams.filter((f) => f.stopped).length;
-  const next = status.scheduled.next_due ? `, next ${status.scheduled.next_due}` : "";
-  $("summary").replaceChildren(
+  const next = status.scheduled.next_due ? `, next ${shortTime(status.scheduled.next_due)}` : "";
+  $("summary").replaceChildren(...[
     card("Feed horizon", horizon, feed.stalled ? "bad" : feed.held ? "warn" : ""),
     card("Consumer groups", String(status.groups.length)),
     card("Lag (events)", String(lag), lag > 0 ? "warn" : ""),
     card("Stopped streams", String(stopped), stopped > 0 ? "bad" : ""),
     card("Scheduled", `${status.scheduled.pending} waiting${next}`),
-    status.undeliverable.length ? card("Undeliverable scheduled", String(status.undeliverable.length), "bad") : null);
+    status.undeliverable.length ? card("Undeliverable scheduled", String(status.undeliverable.length), "bad") : null,
+  ].filter(Boolean));
 }
 
 function renderMode(status) {
@@ -153,7 +159,7 @@ function renderGroups(status) {
       el("td", { class: "mono" }, g.group),
       el("td", {}, el("span", { class: "state", dataset: { state: g.state } }, g.state),
         g.failed_streams.length ? el("div", { class: "hint" }, `${g.failed_streams.length} failed stream(s)`) : null),
-      el("td", { class: "num lag" }, `${g.lag_events} ev`, el("br"), `${g.lag_seconds.toFixed(1)} s`),
+      el("td", { class: "num lag" }, `${g.lag_events} events`, el("div", { class: "hint" }, `${g.lag_seconds.toFixed(1)} s`)),
       el("td", {}, slices),
       el("td", { class: "mono" }, owners.length ? owners.join(", ") : "—"),
       el("td", { class: "actions" },
@@ -239,7 +245,7 @@ async function findStreams(prefix) {
       el("td", {}, streamLink(s.stream_id)),
       el("td", {}, s.actor || "—"),
       el("td", { class: "num" }, s.head_seq),
-      el("td", {}, s.updated_at)));
+      el("td", { class: "mono" }, shortTime(s.updated_at))));
     $("stream-rows").replaceChildren(...rows);
     $("streams-empty").hidden = rows.length !== 0;
   } catch (error) {
@@ -381,6 +387,7 @@ function route() {
 
 function start() {
   $("token").value = token();
+  $("flash").addEventListener("click", () => { $("flash").hidden = true; });
   $("token").addEventListener("input", (event) => {
     const value = event.target.value.trim();
     if (value) sessionStorage.setItem(TOKEN_KEY, value);
