@@ -270,8 +270,7 @@ void Console::EventStream::run(const std::function<bool(std::string_view)>& writ
   using clock = std::chrono::steady_clock;
   auto& c = console_;
   const auto end = clock::now() + c.options_.event_stream_lifetime;
-  // Often enough that a stream whose browser left is noticed (a write fails) and its thread freed soon.
-  const auto keepalive = std::chrono::seconds(5);
+  const auto keepalive = c.options_.keepalive_interval;
   std::string last;
   auto last_write = clock::now();
   if (!write("retry: 2000\n\n")) return;

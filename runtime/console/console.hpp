@@ -59,6 +59,9 @@ struct Options {
   size_t max_event_streams = 4;
   // An event stream ends after this long (the browser reconnects), so threads come back.
   std::chrono::milliseconds event_stream_lifetime{std::chrono::minutes(5)};
+  // A comment line when nothing changed for this long: a stream whose browser left, or whose
+  // server is stopping, finds out at that write and frees its thread.
+  std::chrono::milliseconds keepalive_interval{1000};
   double warn_horizon_seconds = 30;  // the feed counts as stalled past it
 };
 

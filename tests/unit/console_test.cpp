@@ -254,6 +254,7 @@ TEST_CASE("event streams push the status when it changes, are bounded in number 
   console::Options options;
   options.status_interval = std::chrono::milliseconds(10);
   options.max_event_streams = 2;
+  options.keepalive_interval = std::chrono::hours(1);  // no comment lines among the frames counted
   Console bounded(f.runtime, options);
   auto one = bounded.open_event_stream();
   auto two = bounded.open_event_stream();
@@ -276,6 +277,20 @@ TEST_CASE("event streams push the status when it changes, are bounded in number 
   CHECK(frames[0] == "retry: 2000\n\n");
   CHECK(frames[1].rfind("event: status\ndata: {", 0) == 0);
   CHECK(frames[2].find("poison increment on counter-7") != std::string::npos);
+
+  // Nothing changes: a comment line now and then, so a departed browser is noticed at the write.
+  console::Options chatty_options;
+  chatty_options.status_interval = std::chrono::milliseconds(5);
+  chatty_options.keepalive_interval = std::chrono::milliseconds(5);
+  Console chatty(f.runtime, chatty_options);
+  std::vector<std::string> seen;
+  chatty.open_event_stream()->run([&](std::string_view frame) {
+    seen.emplace_back(frame);
+    return seen.size() < 4;
+  });
+  REQUIRE(seen.size() == 4);
+  CHECK(seen[1].rfind("event: status", 0) == 0);
+  CHECK(seen[2] == ": still here\n\n");
 
   // stop() ends a stream that is waiting for a change.
   auto waiting = bounded.open_event_stream();
