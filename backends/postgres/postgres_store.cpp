@@ -449,14 +449,10 @@ auto PostgresStore::with_connection(Work&& work) {
   }
 }
 
-PostgresStore::PostgresStore(const std::string& url, Limits limits, size_t pool_size)
-    : Store(limits), url_(url), pool_(url, pool_size, prepare_statements),
+PostgresStore::PostgresStore(const std::string& url, Limits limits, size_t pool_size, Metrics* metrics)
+    : Store(limits), url_(url), pool_(url, pool_size, prepare_statements, metrics),
       leases_(std::make_shared<postgres::LeaseSession>(url)) {
-  int have = postgres::schema_version(url);
-  int want = postgres::embedded_migrations().back().version;
-  if (have < want)
-    throw StoreError("the database schema is at version " + std::to_string(have) + ", this build needs " +
-                     std::to_string(want) + ": run `cairn migrate`");
+  if (auto behind = postgres::schema_behind(postgres::schema_version(url))) throw StoreError(*behind);
   with_connection([](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
     postgres::require_own_xids(tx);  // a log restored into another cluster would skip events

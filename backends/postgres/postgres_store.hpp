@@ -10,8 +10,9 @@ namespace cairn {
 
 class PostgresStore final : public Store, public SqlTransactions {
  public:
-  // Throws StoreError when the database is unreachable or its schema is not migrated.
-  PostgresStore(const std::string& url, Limits limits = {}, size_t pool_size = 4);
+  // Throws StoreError when the database is unreachable or its schema is not migrated. With
+  // `metrics`, its connection pool reports how many connections are in use.
+  PostgresStore(const std::string& url, Limits limits = {}, size_t pool_size = 4, Metrics* metrics = nullptr);
 
   std::vector<AppendOutcome> append_many(std::vector<AppendRequest> requests) override;
   std::optional<AppendOutcome> append_under_lock(const std::string& stream_id, int64_t after_seq,
