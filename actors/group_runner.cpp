@@ -64,7 +64,7 @@ class Runner {
       try {
         round();
       } catch (const std::exception& e) {
-        log("group " + options_.group + ": " + e.what());
+        warn("group " + options_.group + ": " + e.what());
         pause(context_->options.poll_interval * 5);
       }
     }
@@ -72,7 +72,7 @@ class Runner {
     try {
       save(true);
     } catch (const std::exception& e) {
-      log("group " + options_.group + ": progress not saved on the way out: " + e.what());
+      warn("group " + options_.group + ": progress not saved on the way out: " + e.what());
     }
   }
 
@@ -323,7 +323,8 @@ class Runner {
         if (it == streams_.end() || it->second.busy) continue;
         auto& stream = it->second;
         if (stream.queued.empty() && !stream.catch_up) continue;
-        StreamJob job{id, slices_.fence(stream.slice), {}, stream.progress, progress_.at(stream.slice).safe()};
+        StreamJob job{id, slices_.fence(stream.slice), {}, stream.progress, progress_.at(stream.slice).safe(),
+                      context_->metrics->slice(stream.slice)};
         for (auto& entry : stream.queued) {
           stream.in_flight.push_back({entry.message.seq, entry.cursor});
           job.events.push_back(std::move(entry));
@@ -476,7 +477,9 @@ class Runner {
     context_->wakeup->wait(context_->wakeup->epoch(), timeout);
   }
 
-  void log(const std::string& line) const { context_->log(line); }
+  void warn(std::string message) const {
+    context_->log({.level = LogLevel::warn, .message = std::move(message), .group = options_.group});
+  }
 
   caf::blocking_actor* self_;
   std::shared_ptr<const RunnerContext> context_;
@@ -503,6 +506,35 @@ class Runner {
 
 void group_runner(caf::blocking_actor* self, std::shared_ptr<const RunnerContext> context) {
   Runner(self, std::move(context)).run();
+}
+
+void RunnerReport::balanced(size_t held, size_t wanted) {
+  std::lock_guard lock(mutex_);
+  balanced_ = true;
+  held_ = held;
+  wanted_ = wanted;
+  refusal_.clear();
+}
+
+void RunnerReport::held(size_t held) {
+  std::lock_guard lock(mutex_);
+  held_ = held;
+}
+
+void RunnerReport::refused(const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  refusal_ = reason;
+  if (!reason.empty()) balanced_ = true;
+}
+
+std::optional<std::string> RunnerReport::problem() const {
+  std::lock_guard lock(mutex_);
+  if (!refusal_.empty()) return "consumer group " + group_ + " does not run here: " + refusal_;
+  if (!balanced_) return "consumer group " + group_ + " has not taken its slices yet";
+  if (held_ < wanted_)
+    return "consumer group " + group_ + ": holds " + std::to_string(held_) + " of the " + std::to_string(wanted_) +
+           " slices it wants";
+  return std::nullopt;
 }
 
 }  // namespace cairn

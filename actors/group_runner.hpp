@@ -8,11 +8,16 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 
 #include <caf/all.hpp>
 
 #include <cairn/consumer.hpp>
+#include <cairn/log.hpp>
 
+#include "actors/actor_metrics.hpp"
 #include "backends/wakeup.hpp"
 
 namespace cairn {
@@ -27,6 +32,27 @@ struct RunnerOptions {
   std::chrono::milliseconds stall_timeout{60000};  // a runner silent this long loses its leases
 };
 
+// What a runner tells its process about its slices: whether it holds the leases it wants (/readyz).
+class RunnerReport {
+ public:
+  explicit RunnerReport(std::string group) : group_(std::move(group)) {}
+  // After a balance round: it holds `held` slices and wants at least `wanted` (its fair share,
+  // rounded down); a paused group wants none.
+  void balanced(size_t held, size_t wanted);
+  void held(size_t held);
+  // The group's stored shape refused this process's (another version runs it): the reason, or "".
+  void refused(const std::string& reason);
+  // Why the runner is not where it wants to be, or nothing.
+  std::optional<std::string> problem() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::string group_;
+  bool balanced_ = false;
+  size_t held_ = 0, wanted_ = 0;
+  std::string refusal_;
+};
+
 struct RunnerContext {
   Store* store = nullptr;
   ConsumerServices* services = nullptr;
@@ -35,7 +61,9 @@ struct RunnerContext {
   RunnerOptions options;
   std::shared_ptr<Wakeup> wakeup;
   std::shared_ptr<std::atomic<bool>> stopping;
-  std::function<void(const std::string&)> log;
+  LogSink log;
+  std::shared_ptr<GroupMetrics> metrics;  // used by the runner's thread only
+  std::shared_ptr<RunnerReport> report;
 };
 
 // A blocking (detached) CAF actor: it returns once `stopping` is set, after its stream handlers

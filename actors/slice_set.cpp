@@ -32,18 +32,20 @@ bool SliceSet::admitted() {
   auto known = context_.store->find_group(group_id);
   if (known && !known->active) {
     membership_.reset();
+    context_.report->balanced(0, 0);  // a paused group wants no slice
     return false;
   }
   auto check = context_.store->check_shape(group_id, shape_);
   if (check.verdict == ShapeCheck::Verdict::refused) {
-    if (refusal_ != check.reason) context_.log("not running: " + check.reason);
+    if (refusal_ != check.reason) log(LogLevel::warn, "not running: " + check.reason);
     refusal_ = check.reason;
+    context_.report->refused(refusal_);
     membership_.reset();
     return false;
   }
   refusal_.clear();
   if (check.verdict == ShapeCheck::Verdict::adopted)
-    context_.log("group " + group_id + " now reads the event types of this version");
+    log(LogLevel::info, "group " + group_id + " now reads the event types of this version");
   group_ = check.group;
   return true;
 }
@@ -72,9 +74,11 @@ SliceSet::Balance SliceSet::balance() {
       owned_[slice] = std::move(lease);
       free_rounds_.erase(slice);
       out.taken.push_back(slice);
-      context_.log("took slice " + std::to_string(slice) + " of group " + group_.group_id);
+      context_.metrics->lease_held(slice, true);
+      log(LogLevel::info, "took slice " + std::to_string(slice) + " of group " + group_.group_id);
     }
   }
+  context_.report->balanced(owned_.size(), floor);
   // Another member short of its share, and no free slice for it: give one up.
   bool short_member = held.size() + 1 < members ||
                       std::any_of(held.begin(), held.end(), [&](const auto& h) { return h.second < floor; });
@@ -106,8 +110,15 @@ std::vector<uint32_t> SliceSet::lost() {
 }
 
 void SliceSet::release(uint32_t slice, const std::string& what, const std::string& why) {
-  if (owned_.erase(slice))
-    context_.log(what + " slice " + std::to_string(slice) + " of group " + group_.group_id + why);
+  if (!owned_.erase(slice)) return;
+  context_.metrics->lease_held(slice, false);
+  context_.report->held(owned_.size());
+  log(what == "lost" ? LogLevel::warn : LogLevel::info,
+      what + " slice " + std::to_string(slice) + " of group " + group_.group_id + why);
+}
+
+void SliceSet::log(LogLevel level, std::string message) const {
+  context_.log({.level = level, .message = std::move(message), .group = group_.group_id});
 }
 
 void SliceSet::release_all(const std::string& what, const std::string& why) {

@@ -44,6 +44,7 @@ class SliceSet {
 
  private:
   bool admitted();  // the group runs and takes this process's shape
+  void log(LogLevel level, std::string message) const;
 
   const RunnerContext& context_;
   GroupShape shape_;

@@ -28,6 +28,7 @@ struct Stream {
   const ActorSpec* spec;
   std::shared_ptr<const StreamContext> context;
   writer_actor writer;
+  const ActorMetrics* metrics;
 
   void process_next() const;
   template <class Step>
@@ -230,7 +231,10 @@ void Stream::appended(AppendOutcome& outcome) const {
       // Another writer (another process) got there first: decide again under the stream's lock,
       // where nobody can. Under the lock no conflict can happen, but a store that broke that
       // promise must not loop.
-      if (!pending.locked) return decide_locked();
+      if (!pending.locked) {
+        metrics->conflicts->inc();
+        return decide_locked();
+      }
       return finish(HandleResult::failure(Status::conflict,
                                           "stream '" + id + "': expected seq " + std::to_string(st.current->seq) +
                                               ", stream is at " + std::to_string(outcome.head_seq) +
@@ -290,6 +294,7 @@ void Stream::maybe_snapshot(int64_t before, int64_t after) const {
   try {
     const auto& current = *self->state.current;
     context->store->save_snapshot({id, current.seq, spec->state_revision, spec->state_to_json(current.state)});
+    metrics->snapshots->inc();
   } catch (const std::exception&) {
     // A snapshot is an optimisation: without it the next rehydration replays more events.
   }
@@ -297,6 +302,7 @@ void Stream::maybe_snapshot(int64_t before, int64_t after) const {
 
 void Stream::finish(HandleResult result) const {
   auto& st = self->state;
+  metrics->answered(result.status, st.queue.front().received);
   st.queue.front().promise.deliver(std::move(result));
   st.queue.pop_front();
   st.busy = false;
@@ -307,14 +313,18 @@ void Stream::finish(HandleResult result) const {
 stream_actor::behavior_type stream_actor_behavior(Self self, std::string stream_id, const ActorSpec* spec,
                                                   std::shared_ptr<const StreamContext> context, writer_actor writer) {
   // One copy shared by the handlers: most live actors sit idle, so their size is the footprint.
-  auto stream = std::make_shared<const Stream>(Stream{self, std::move(stream_id), spec, std::move(context), std::move(writer)});
+  const auto* metrics = &context->metrics->of(spec);
+  auto stream = std::make_shared<const Stream>(
+      Stream{self, std::move(stream_id), spec, std::move(context), std::move(writer), metrics});
   return {
       [stream](handle_atom, HandleRequest& request) -> caf::result<HandleResult> {
         auto& queue = stream->self->state.queue;
-        if (queue.size() >= stream->context->max_queued_commands)
+        if (queue.size() >= stream->context->max_queued_commands) {
+          stream->metrics->answered(Status::overloaded, std::chrono::steady_clock::now());
           return HandleResult::failure(Status::overloaded,
                                        "stream '" + stream->id + "' is overloaded: " + std::to_string(queue.size()) +
                                            " commands are waiting (max_queued_commands); try again later");
+        }
         auto promise = stream->self->make_response_promise<HandleResult>();
         queue.push_back({std::move(request), promise});
         stream->process_next();

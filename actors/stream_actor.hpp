@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 
+#include "actors/actor_metrics.hpp"
 #include "actors/protocol.hpp"
 #include <cairn/application.hpp>
 #include "actors/rehydrate.hpp"
@@ -16,6 +17,7 @@ struct StreamContext {
   const Application* app = nullptr;
   Store* store = nullptr;
   size_t max_queued_commands = 1000;
+  const WritePathMetrics* metrics = nullptr;
 };
 
 struct StreamActorState {
@@ -25,6 +27,7 @@ struct StreamActorState {
     int64_t checked = 0;     // a stored command: the stream holds no answer to it up to this seq
     bool rejecting = false;  // a stored command: what is being appended is its rejection
     bool locked = false;     // decided again under the stream's write lock, after a conflict
+    std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
   };
   // Explicit stash: the front one is being decided or appended. A list, not a deque: an empty
   // deque still holds a ~600-byte block, and most live actors are idle with an empty queue.

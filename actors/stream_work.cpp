@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <thread>
+#include <tuple>
 
 #include <cairn/errors.hpp>
 
@@ -58,6 +59,7 @@ int64_t handle_as_batch(const RunnerContext& context, const GroupState& group, c
     batch.replaying = *replaying;
     batch.marks.push_back({group.group_id, job.stream_id, batch.events.back().seq, job.fence});
     context.consumer->handle_batch(*context.store, *context.services, batch);
+    job.metrics.handled->inc(static_cast<double>(batch.events.size()));
     return batch.events.back().seq;
   } catch (...) {
     return handled;  // a lost lease included: the event-by-event pass finds out and says so
@@ -69,28 +71,33 @@ int64_t handle_as_batch(const RunnerContext& context, const GroupState& group, c
 void handle_across_streams(const RunnerContext& context, Unit& unit, std::vector<int64_t>& handled) {
   for (bool replaying : {true, false}) {
     DeliveryBatch batch{{}, {}, replaying};
-    std::vector<std::pair<size_t, int64_t>> reached;  // stream index, seq
+    std::vector<std::tuple<size_t, int64_t, size_t>> reached;  // stream index, seq, events
     try {
       for (size_t i = 0; i < unit.streams.size(); ++i) {
         auto& job = unit.streams[i];
         if (job.progress && (job.progress->stopped || is_resumed(job.progress))) continue;
         int64_t last = 0;
+        size_t events = 0;
         for (auto& entry : job.events) {
           if (entry.message.seq <= handled[i] || replayed(unit.group, entry.cursor) != replaying) continue;
           context.services->types().upcast(entry.message);
           batch.events.push_back(entry.message);
           last = entry.message.seq;
+          ++events;
         }
         if (last == 0) continue;
         batch.marks.push_back({unit.group.group_id, job.stream_id, last, job.fence});
-        reached.push_back({i, last});
+        reached.push_back({i, last, events});
       }
       if (batch.events.size() < 2) continue;
       context.consumer->handle_batch(*context.store, *context.services, batch);
     } catch (...) {
       return;
     }
-    for (auto [i, seq] : reached) handled[i] = seq;
+    for (auto [i, seq, events] : reached) {
+      handled[i] = seq;
+      unit.streams[i].metrics.handled->inc(static_cast<double>(events));
+    }
   }
 }
 
@@ -129,6 +136,7 @@ StreamOutcome handle_stream(const RunnerContext& context, const GroupState& grou
         context.services->types().upcast(event);  // consumers see the current revision, like actors
         consumer.handle(*context.store, *context.services, event, delivery);
         handled = event.seq;
+        job.metrics.handled->inc();
         break;
       } catch (const LeaseLost&) {
         throw;
@@ -140,6 +148,22 @@ StreamOutcome handle_stream(const RunnerContext& context, const GroupState& grou
       } catch (...) {
         error = std::current_exception();
       }
+      job.metrics.failures->inc();
+      // The event's context as fields of their own, for logs read by machines.
+      auto record = [&](LogLevel level, std::string message) {
+        return LogRecord{.level = level,
+                         .message = std::move(message),
+                         .group = group.group_id,
+                         .stream_id = job.stream_id,
+                         .seq = event.seq,
+                         .message_id = event.id,
+                         .correlation_id = metadata_string(event.metadata, "correlation_id")};
+      };
+      if (attempt < policy.max_attempts && !context.stopping->load())
+        context.log(record(LogLevel::warn, "group " + group.group_id + ": stream " + job.stream_id + " seq " +
+                                               std::to_string(event.seq) + " failed (attempt " +
+                                               std::to_string(attempt) + " of " +
+                                               std::to_string(policy.max_attempts) + "): " + describe(error)));
       if (attempt >= policy.max_attempts || context.stopping->load()) {
         finish();
         if (attempt < policy.max_attempts) {
@@ -149,8 +173,9 @@ StreamOutcome handle_stream(const RunnerContext& context, const GroupState& grou
         auto why = describe(error);
         context.store->stop_stream(group.group_id, {job.stream_id, handled, true, event.seq, event.id, why, attempt},
                                    job.fence);
-        context.log("group " + group.group_id + " stopped stream " + job.stream_id + " at seq " +
-                    std::to_string(event.seq) + " after " + std::to_string(attempt) + " attempts: " + why);
+        context.log(record(LogLevel::error, "group " + group.group_id + " stopped stream " + job.stream_id +
+                                                " at seq " + std::to_string(event.seq) + " after " +
+                                                std::to_string(attempt) + " attempts: " + why));
         out.stopped = true;
         return out;
       }
@@ -164,8 +189,12 @@ StreamOutcome handle_stream(const RunnerContext& context, const GroupState& grou
     out.mark.reset();
     context.store->clear_failure(group.group_id, job.stream_id, job.fence);
     out.caught_up = true;
-    context.log("group " + group.group_id + " caught up resumed stream " + job.stream_id + " to seq " +
-                std::to_string(handled));
+    context.log({.level = LogLevel::info,
+                 .message = "group " + group.group_id + " caught up resumed stream " + job.stream_id + " to seq " +
+                            std::to_string(handled),
+                 .group = group.group_id,
+                 .stream_id = job.stream_id,
+                 .seq = handled});
   }
   return out;
 }
@@ -181,7 +210,11 @@ StreamOutcome handle_claimed(const RunnerContext& context, const GroupState& gro
     return lost;
   } catch (...) {
     // Recording a failure failed (the database is away): the runner tries the stream again later.
-    context.log("group " + group.group_id + " stream " + job.stream_id + ": " + describe(std::current_exception()));
+    context.log({.level = LogLevel::warn,
+                 .message = "group " + group.group_id + " stream " + job.stream_id + ": " +
+                            describe(std::current_exception()),
+                 .group = group.group_id,
+                 .stream_id = job.stream_id});
     StreamOutcome failed{job.stream_id, handled};
     failed.complete = false;
     return failed;

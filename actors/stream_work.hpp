@@ -19,6 +19,7 @@ struct StreamJob {
   std::vector<FeedEntry> events;    // from the feed, in seq order (none: a resumed stream catching up)
   std::optional<StreamProgress> progress;  // as stored before
   FeedCursor slice_cursor;  // the slice's low-water mark: a resumed stream's caught-up events sort there
+  SliceMetrics metrics;     // its slice's, in this process
 };
 
 // Streams handed to one stream handler. The handler claims them one at a time, so the runner can

@@ -31,6 +31,7 @@ struct Supervisor {
     entry->second.lru = st.lru.begin();
     st.stream_of.emplace(actor.address(), stream_id);
     while (st.live.size() > options.max_live_actors) passivate(*st.lru.back());
+    count_live();
     return actor;
   }
 
@@ -42,7 +43,11 @@ struct Supervisor {
     st.lru.erase(it->second.lru);
     st.live.erase(it);
     st.draining[stream_id];
+    context->metrics->passivations->inc();
+    count_live();
   }
+
+  void count_live() const { context->metrics->live_actors->set(static_cast<double>(self->state.live.size())); }
 
   void passivate_idle() const {
     auto& st = self->state;
@@ -80,6 +85,7 @@ struct Supervisor {
     if (live != st.live.end() && live->second.actor.address() == address) {  // it died while live
       st.lru.erase(live->second.lru);
       st.live.erase(live);
+      count_live();
     }
     auto draining = st.draining.find(stream_id);
     if (draining != st.draining.end()) {

@@ -5,7 +5,7 @@
 namespace cairn {
 
 writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> self, Store* store, size_t max_batch,
-                                   std::shared_ptr<Wakeup> wakeup) {
+                                   std::shared_ptr<Wakeup> wakeup, const WritePathMetrics* metrics) {
   // The flush is queued behind whatever is already in the mailbox, so every append that arrived
   // during the previous transaction joins the next one.
   auto queue_flush = [self] {
@@ -20,7 +20,7 @@ writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> s
         queue_flush();
         return promise;
       },
-      [self, store, max_batch, queue_flush, wakeup](flush_atom) {
+      [self, store, max_batch, queue_flush, wakeup, metrics](flush_atom) {
         auto& pending = self->state.pending;
         self->state.flush_queued = false;
         size_t n = std::min(pending.size(), std::max<size_t>(max_batch, 1));
@@ -30,8 +30,12 @@ writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> s
         std::vector<AppendRequest> requests;
         requests.reserve(batch.size());
         for (auto& p : batch) requests.push_back(std::move(p.request));  // only the promise is needed after
+        metrics->batch_size->observe(static_cast<double>(batch.size()));
+        auto started = std::chrono::steady_clock::now();
         try {
           auto outcomes = store->append_many(std::move(requests));
+          metrics->append_duration->observe(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
           for (size_t i = 0; i < batch.size(); ++i) batch[i].promise.deliver(std::move(outcomes[i]));
           wakeup->appended();
         } catch (const Unavailable& e) {

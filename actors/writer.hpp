@@ -2,6 +2,7 @@
 #pragma once
 
 #include "backends/wakeup.hpp"
+#include "actors/actor_metrics.hpp"
 #include "actors/protocol.hpp"
 
 namespace cairn {
@@ -19,6 +20,6 @@ struct WriterState {
 // Spawn detached: appends block on the database. `max_batch` 1 turns group commit off.
 // `wakeup` is told after every transaction that wrote something (it wakes local consumers).
 writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> self, Store* store, size_t max_batch,
-                                   std::shared_ptr<Wakeup> wakeup);
+                                   std::shared_ptr<Wakeup> wakeup, const WritePathMetrics* metrics);
 
 }  // namespace cairn

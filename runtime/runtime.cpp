@@ -17,6 +17,7 @@
 #include "backends/memory/memory_store.hpp"
 #include "backends/postgres/migrations.hpp"
 #include "backends/postgres/postgres_store.hpp"
+#include "runtime/http/endpoint.hpp"
 #include "runtime/reactions.hpp"
 #include "actors/rehydrate.hpp"
 
@@ -26,16 +27,24 @@ namespace {
 
 // One promotion round. A message that could not be delivered is kept by the store; say so once,
 // when it is found, since nothing else will.
-void promote_scheduled(Store& store, Wakeup& wakeup, const std::function<void(const std::string&)>& log) {
+void promote_scheduled(Store& store, Wakeup& wakeup, const LogSink& log) {
   try {
     auto promotion = store.promote_due(now(), 100);
     for (const auto& kept : promotion.undeliverable)
-      log("scheduled message " + kept.id + " for " + kept.stream_id + " could not be delivered: " + kept.error +
-          " (kept; `cairn status` lists it)");
+      log({.level = LogLevel::warn,
+           .message = "scheduled message " + kept.id + " for " + kept.stream_id + " could not be delivered: " +
+                      kept.error + " (kept; `cairn status` lists it)",
+           .stream_id = kept.stream_id,
+           .message_id = kept.id});
     if (!promotion.appended.empty()) wakeup.appended();
   } catch (const std::exception& e) {
-    log(std::string("promoting scheduled messages: ") + e.what());
+    log({.level = LogLevel::warn, .message = std::string("promoting scheduled messages: ") + e.what()});
   }
+}
+
+// A Notifier's complaints (LISTEN failed) as records.
+std::function<void(const std::string&)> warnings_to(LogSink log) {
+  return [log = std::move(log)](const std::string& line) { log({.level = LogLevel::warn, .message = line}); };
 }
 
 }  // namespace
@@ -54,9 +63,11 @@ struct Runtime::Impl final : ConsumerServices {
       store = std::make_unique<MemoryStore>(config.limits);
     } else {
       if (config.migrate) postgres::migrate(config.database_url);
-      store = std::make_unique<PostgresStore>(config.database_url, config.limits, config.pool_size);
+      store = std::make_unique<PostgresStore>(config.database_url, config.limits, config.pool_size, &metrics);
     }
     if (config.wrap_store) store = config.wrap_store(std::move(store));
+    http::add_build_info(metrics);
+    http::add_store_metrics(metrics, [this]() -> Store& { return *store; });
   }
 
   // Actors start with the first command, so the application can be registered after construction.
@@ -72,10 +83,13 @@ struct Runtime::Impl final : ConsumerServices {
     // sleeps, which took ~40% of a command-heavy process's CPU from PostgreSQL on a small machine.
     caf_config.set("scheduler.policy", caf::atom("sharing"));
     system = std::make_unique<caf::actor_system>(caf_config);
+    write_metrics = std::make_unique<WritePathMetrics>(metrics, app);
     for (size_t i = 0; i < std::max<size_t>(config.writers, 1); ++i)
-      writers.push_back(system->spawn<caf::detached>(writer, store.get(), config.writer_batch, wakeup));
+      writers.push_back(
+          system->spawn<caf::detached>(writer, store.get(), config.writer_batch, wakeup, write_metrics.get()));
     if (!config.database_url.empty()) notifier = std::make_unique<Notifier>(config.database_url, wakeup, false, nullptr);
-    auto context = std::make_shared<StreamContext>(StreamContext{&app, store.get(), config.max_queued_commands});
+    auto context = std::make_shared<StreamContext>(
+        StreamContext{&app, store.get(), config.max_queued_commands, write_metrics.get()});
     supervisor_handle = system->spawn(supervisor, context, writers,
                                       SupervisorOptions{config.idle_timeout, config.max_live_actors});
   }
@@ -144,7 +158,14 @@ struct Runtime::Impl final : ConsumerServices {
 
   Config config;
   Application app;
+  Metrics metrics;  // before the store, whose pool reports to it
   std::unique_ptr<Store> store;
+  std::unique_ptr<WritePathMetrics> write_metrics;  // once the application is fixed (start)
+  std::unique_ptr<http::Server> http;
+  std::atomic<bool> shutting_down{false};
+  // The consumer groups' runners in this process, for readiness.
+  std::mutex reports_mutex;
+  std::vector<std::shared_ptr<RunnerReport>> reports;
   int nth = 0;  // this runtime is the nth of its process
   caf::actor_system_config caf_config;
   std::unique_ptr<caf::actor_system> system;
@@ -172,6 +193,8 @@ Application& Runtime::app() {
   if (impl_->system) throw BadInput("register actors before the runtime handles its first command");
   return impl_->app;
 }
+
+const Application& Runtime::application() const { return impl_->app; }
 
 Store& Runtime::store() { return *impl_->store; }
 
@@ -256,6 +279,36 @@ std::any Runtime::what_if_any(const std::string& stream_id, const std::vector<Dr
     apply(spec, impl_->app.types(), current, std::move(hypothetical));
   }
   return current.state;
+}
+
+Metrics& Runtime::metrics() { return impl_->metrics; }
+
+Readiness Runtime::readiness() {
+  Readiness out;
+  if (impl_->shutting_down) out.problems.push_back("the runtime is shutting down");
+  if (const auto& url = impl_->config.database_url; !url.empty())
+    if (auto problem = postgres::database_problem(url)) out.problems.push_back(*problem);
+  std::lock_guard lock(impl_->reports_mutex);
+  for (const auto& report : impl_->reports)
+    if (auto problem = report->problem()) out.problems.push_back(*problem);
+  return out;
+}
+
+std::string Runtime::serve_http(const std::string& address) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->stopping) throw StoreError("the runtime is shut down");
+    if (impl_->http) throw BadInput("the runtime already serves HTTP");
+    impl_->http = std::make_unique<http::Server>();
+  }
+  http::add_endpoint_routes(*impl_->http, {&impl_->metrics, [this] { return readiness().problems; }});
+  try {
+    return impl_->http->start(address);
+  } catch (...) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->http.reset();
+    throw;
+  }
 }
 
 size_t Runtime::live_actors() {
@@ -372,11 +425,12 @@ void Runtime::start_consumers(WorkerOptions options) {
     options.owner = std::string(host) + ":" + std::to_string(getpid()) +
                     (impl_->nth > 1 ? "/" + std::to_string(impl_->nth) : "");
   }
-  if (!options.log) options.log = [](const std::string& line) { std::cerr << "cairn: " << line << std::endl; };
+  if (!options.log) options.log = [](const LogRecord& record) { std::cerr << format_text(record) << std::endl; };
   auto stopping = std::make_shared<std::atomic<bool>>(false);
   impl_->consumers_stopping = stopping;
   if (!impl_->config.database_url.empty())
-    impl_->notifier = std::make_unique<Notifier>(impl_->config.database_url, impl_->wakeup, true, options.log);
+    impl_->notifier =
+        std::make_unique<Notifier>(impl_->config.database_url, impl_->wakeup, true, warnings_to(options.log));
   RunnerOptions runner{options.batch_size,   options.poll_interval, options.stream_handlers,
                        options.max_attempts, options.backoff_base,  options.backoff_max,
                        options.stall_timeout};
@@ -385,11 +439,19 @@ void Runtime::start_consumers(WorkerOptions options) {
     if (!options.groups.empty() &&
         std::find(options.groups.begin(), options.groups.end(), consumer_options.group) == options.groups.end())
       continue;
-    impl_->store->ensure_group(consumer_options.group, consumer_options.slice_count, consumer_options.start);
-    options.log("starting group " + consumer_options.group + " (" + std::to_string(consumer_options.slice_count) +
-                " slices)");
-    auto context = std::make_shared<const RunnerContext>(RunnerContext{
-        impl_->store.get(), impl_.get(), consumer, options.owner, runner, impl_->wakeup, stopping, options.log});
+    const auto& group = consumer_options.group;
+    impl_->store->ensure_group(group, consumer_options.slice_count, consumer_options.start);
+    options.log({.level = LogLevel::info,
+                 .message = "starting group " + group + " (" + std::to_string(consumer_options.slice_count) + " slices)",
+                 .group = group});
+    auto report = std::make_shared<RunnerReport>(group);
+    {
+      std::lock_guard lock(impl_->reports_mutex);
+      impl_->reports.push_back(report);
+    }
+    auto context = std::make_shared<const RunnerContext>(
+        RunnerContext{impl_->store.get(), impl_.get(), consumer, options.owner, runner, impl_->wakeup, stopping,
+                      options.log, std::make_shared<GroupMetrics>(impl_->metrics, group), report});
     impl_->runners.push_back(impl_->system->spawn(group_runner, context));
   }
   // Scheduled messages enter their streams when due; promoting is safe from many processes at once.
@@ -412,6 +474,10 @@ void Runtime::stop_consumers() {
     for (size_t i = 0; i < impl_->runners.size(); ++i) self->receive([](const caf::down_msg&) {});
   }
   impl_->runners.clear();
+  {
+    std::lock_guard lock(impl_->reports_mutex);
+    impl_->reports.clear();
+  }
   if (impl_->promoter.joinable()) impl_->promoter.join();
   impl_->consumers_stopping.reset();
   if (!impl_->config.database_url.empty())
@@ -419,21 +485,24 @@ void Runtime::stop_consumers() {
 }
 
 void Runtime::shutdown() {
+  impl_->shutting_down = true;  // /readyz says so while the consumers drain
   stop_consumers();
   std::unique_lock lock(impl_->mutex);
   if (impl_->stopped) return;
   impl_->stopping = true;
   impl_->idle.wait(lock, [&] { return impl_->in_flight == 0; });
   impl_->stopped = true;
-  if (!impl_->system) return;
-  lock.unlock();
-  {
+  bool started = impl_->system != nullptr;
+  lock.unlock();  // the endpoint's requests may need the lock: it stops below, after the actors
+  if (started) {
     caf::scoped_actor self{*impl_->system};
     self->request(impl_->supervisor_handle, caf::infinite, shutdown_atom::value)
         .receive([](bool) {}, [](caf::error&) {});
     for (auto& w : impl_->writers) self->send_exit(w, caf::exit_reason::user_shutdown);
   }
   impl_->notifier.reset();
+  if (impl_->http) impl_->http->stop();
+  if (!started) return;
   // Detached actors' threads end only once no handle refers to them.
   impl_->writers.clear();
   impl_->supervisor_handle = nullptr;

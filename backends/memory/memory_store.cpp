@@ -207,11 +207,12 @@ ScheduleSummary MemoryStore::schedule_summary() {
   return {static_cast<int64_t>(scheduled_.size()), scheduled_.begin()->first};
 }
 
-std::vector<StreamInfo> MemoryStore::list_streams(size_t limit) {
+std::vector<StreamInfo> MemoryStore::list_streams(size_t limit, std::string_view prefix) {
   std::lock_guard lock(mutex_);
   std::vector<StreamInfo> out;
-  for (const auto& [id, stream] : streams_)
-    out.push_back({id, static_cast<int64_t>(stream.entries.size()), stream.updated_at});
+  // The ids starting with the prefix are consecutive in the map, from the prefix on.
+  for (auto it = streams_.lower_bound(prefix); it != streams_.end() && it->first.starts_with(prefix); ++it)
+    out.push_back({it->first, static_cast<int64_t>(it->second.entries.size()), it->second.updated_at});
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.updated_at > b.updated_at; });
   if (out.size() > limit) out.resize(limit);
   return out;

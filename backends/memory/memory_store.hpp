@@ -29,7 +29,7 @@ class MemoryStore final : public Store {
   Promotion promote_due(Timestamp now, size_t limit) override;
   std::vector<UndeliverableMessage> undeliverable_messages(size_t limit) override;
   ScheduleSummary schedule_summary() override;
-  std::vector<StreamInfo> list_streams(size_t limit) override;
+  std::vector<StreamInfo> list_streams(size_t limit, std::string_view prefix) override;
 
   GroupState ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) override;
   ShapeCheck check_shape(const std::string& group_id, const GroupShape& shape) override;

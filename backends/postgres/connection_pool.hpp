@@ -10,13 +10,17 @@
 
 #include <pqxx/pqxx>
 
+#include <cairn/metrics.hpp>
+
 namespace cairn::postgres {
 
 class ConnectionPool {
  public:
   using Setup = std::function<void(pqxx::connection&)>;  // e.g. prepares statements
 
-  ConnectionPool(std::string url, size_t max_size, Setup setup);
+  // With `metrics`: cairn_db_pool_connections{state="in_use"|"idle"}, cairn_db_pool_max_connections
+  // and cairn_db_pool_waits_total (acquisitions that waited for a connection).
+  ConnectionPool(std::string url, size_t max_size, Setup setup, Metrics* metrics = nullptr);
 
   // Runs `work` on a pooled connection. A lost connection is dropped and `work` retried on a
   // fresh one with backoff, so callers must make `work` safe to repeat (appends are: ids dedupe).
@@ -52,6 +56,13 @@ class ConnectionPool {
   void release(std::unique_ptr<pqxx::connection> connection);
   void discard();
   static void backoff(int attempt);
+  void report();  // the gauges, under mutex_
+
+  struct Gauges {
+    Gauge* in_use = nullptr;
+    Gauge* idle = nullptr;
+    Counter* waits = nullptr;
+  };
 
   std::string url_;
   size_t max_size_;
@@ -60,6 +71,7 @@ class ConnectionPool {
   std::condition_variable available_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   size_t open_ = 0;
+  Gauges gauges_;
 };
 
 }  // namespace cairn::postgres

@@ -1,5 +1,7 @@
 #include "backends/postgres/migrations.hpp"
 
+#include <cstdlib>
+
 #include <pqxx/pqxx>
 
 #include "backends/postgres/connect.hpp"
@@ -84,6 +86,24 @@ int schema_version(const std::string& database_url) {
     return tx.exec1("SELECT coalesce(max(version), 0) FROM cairn.migrations")[0].as<int>();
   } catch (const pqxx::failure& e) {
     throw StoreError(std::string("cannot read the schema version: ") + e.what());
+  }
+}
+
+std::optional<std::string> schema_behind(int have) {
+  int want = embedded_migrations().back().version;
+  if (have >= want) return std::nullopt;
+  return "the database schema is at version " + std::to_string(have) + ", this build needs " + std::to_string(want) +
+         ": run `cairn migrate`";
+}
+
+std::optional<std::string> database_problem(const std::string& database_url, int connect_timeout_seconds) {
+  auto probe = database_url;
+  if (database_url.find("connect_timeout") == std::string::npos && !std::getenv("PGCONNECT_TIMEOUT"))
+    probe = with_parameters(database_url, "connect_timeout=" + std::to_string(connect_timeout_seconds));
+  try {
+    return schema_behind(schema_version(probe));
+  } catch (const std::exception& e) {
+    return "the database cannot be used: " + scrub_secrets(e.what(), database_url);
   }
 }
 

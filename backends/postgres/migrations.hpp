@@ -1,6 +1,7 @@
 // Schema migrations: the numbered files of sql/, embedded at build time, and the runner that applies them.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,5 +31,14 @@ std::vector<std::string> missing_tables(const std::string& database_url, const s
 
 // The highest applied version (0 when the schema does not exist yet).
 int schema_version(const std::string& database_url);
+
+// Why a schema at version `have` is too old for this build (it lacks migrations), or nothing. A
+// newer schema is fine: a rolling deploy migrates before the new version starts.
+std::optional<std::string> schema_behind(int have);
+
+// Why a process of this build cannot work on the database now, or nothing: it cannot be reached
+// (within `connect_timeout_seconds`, unless the URL or PGCONNECT_TIMEOUT says otherwise) or read,
+// or its schema is behind. A fresh session each time: what /readyz reports.
+std::optional<std::string> database_problem(const std::string& database_url, int connect_timeout_seconds = 3);
 
 }  // namespace cairn::postgres

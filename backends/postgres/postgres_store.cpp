@@ -179,7 +179,7 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("clear_projections", "DELETE FROM cairn.projections WHERE group_id = $1");
   c.prepare("streams",
             "SELECT stream_id, head_seq, (extract(epoch FROM updated_at) * 1000000)::bigint "
-            "FROM cairn.streams ORDER BY updated_at DESC, stream_id LIMIT $1");
+            "FROM cairn.streams WHERE starts_with(stream_id, $2) ORDER BY updated_at DESC, stream_id LIMIT $1");
 }
 
 Timestamp from_micros(int64_t micros) { return Timestamp(std::chrono::microseconds(micros)); }
@@ -449,14 +449,10 @@ auto PostgresStore::with_connection(Work&& work) {
   }
 }
 
-PostgresStore::PostgresStore(const std::string& url, Limits limits, size_t pool_size)
-    : Store(limits), url_(url), pool_(url, pool_size, prepare_statements),
+PostgresStore::PostgresStore(const std::string& url, Limits limits, size_t pool_size, Metrics* metrics)
+    : Store(limits), url_(url), pool_(url, pool_size, prepare_statements, metrics),
       leases_(std::make_shared<postgres::LeaseSession>(url)) {
-  int have = postgres::schema_version(url);
-  int want = postgres::embedded_migrations().back().version;
-  if (have < want)
-    throw StoreError("the database schema is at version " + std::to_string(have) + ", this build needs " +
-                     std::to_string(want) + ": run `cairn migrate`");
+  if (auto behind = postgres::schema_behind(postgres::schema_version(url))) throw StoreError(*behind);
   with_connection([](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
     postgres::require_own_xids(tx);  // a log restored into another cluster would skip events
@@ -700,11 +696,11 @@ ScheduleSummary PostgresStore::schedule_summary() {
   });
 }
 
-std::vector<StreamInfo> PostgresStore::list_streams(size_t limit) {
+std::vector<StreamInfo> PostgresStore::list_streams(size_t limit, std::string_view prefix) {
   return with_connection([&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
     std::vector<StreamInfo> out;
-    for (const auto& r : tx.exec_prepared("streams", static_cast<int64_t>(limit)))
+    for (const auto& r : tx.exec_prepared("streams", static_cast<int64_t>(limit), std::string(prefix)))
       out.push_back({r[0].c_str(), r[1].as<int64_t>(), from_micros(r[2].as<int64_t>())});
     return out;
   });

@@ -10,8 +10,9 @@ namespace cairn {
 
 class PostgresStore final : public Store, public SqlTransactions {
  public:
-  // Throws StoreError when the database is unreachable or its schema is not migrated.
-  PostgresStore(const std::string& url, Limits limits = {}, size_t pool_size = 4);
+  // Throws StoreError when the database is unreachable or its schema is not migrated. With
+  // `metrics`, its connection pool reports how many connections are in use.
+  PostgresStore(const std::string& url, Limits limits = {}, size_t pool_size = 4, Metrics* metrics = nullptr);
 
   std::vector<AppendOutcome> append_many(std::vector<AppendRequest> requests) override;
   std::optional<AppendOutcome> append_under_lock(const std::string& stream_id, int64_t after_seq,
@@ -29,7 +30,7 @@ class PostgresStore final : public Store, public SqlTransactions {
   Promotion promote_due(Timestamp now, size_t limit) override;
   std::vector<UndeliverableMessage> undeliverable_messages(size_t limit) override;
   ScheduleSummary schedule_summary() override;
-  std::vector<StreamInfo> list_streams(size_t limit) override;
+  std::vector<StreamInfo> list_streams(size_t limit, std::string_view prefix) override;
 
   GroupState ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) override;
   ShapeCheck check_shape(const std::string& group_id, const GroupShape& shape) override;

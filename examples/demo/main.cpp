@@ -35,7 +35,7 @@ int main() {
   Runtime runtime;  // in memory; pass Config{.database_url = ...} for PostgreSQL
   food::install(runtime.app());
   cairn::WorkerOptions workers;
-  workers.log = [](const std::string&) {};
+  workers.log = [](const cairn::LogRecord&) {};
   runtime.start_consumers(workers);  // the projectors run in this process
 
   std::cout << "Food delivery on the in-memory store: ann orders pizza (order o-1)\n";

@@ -477,6 +477,24 @@ TEST_SUITE("conformance") {
     CHECK(store->list_streams(1).size() == 1);
   }
 
+  TEST_CASE("list_streams with a prefix shows only the streams whose id starts with it") {
+    auto store = fresh_store();
+    for (const char* stream : {"cart-1", "cart-2", "carts", "order-1", "car"})
+      store->append(stream, ExpectedSeq::any(), msgs(stream, 1));
+    std::set<std::string> found;
+    for (const auto& s : store->list_streams(10, "cart-")) found.insert(s.stream_id);
+    CHECK(found == std::set<std::string>{"cart-1", "cart-2"});
+    CHECK(store->list_streams(10, "cart").size() == 3);
+    CHECK(store->list_streams(1, "cart").size() == 1);
+    CHECK(store->list_streams(10, "nothing").empty());
+    CHECK(store->list_streams(10, "").size() == 5);
+    // Characters LIKE would take for patterns are plain text here.
+    store->append("a_%b", ExpectedSeq::any(), msgs("a_%b", 1));
+    store->append("axxb", ExpectedSeq::any(), msgs("axxb", 1));
+    REQUIRE(store->list_streams(10, "a_%").size() == 1);
+    CHECK(store->list_streams(10, "a_%")[0].stream_id == "a_%b");
+  }
+
   TEST_CASE("hostile and unicode stream ids and payloads are stored and read back verbatim") {
     auto store = fresh_store();
     std::string hostile = "x'); DROP TABLE messages; --";

@@ -122,6 +122,10 @@ TEST_CASE("cairn migrate, append, read, feed and trace") {
 
   auto streams = cairn({"streams", "--json"});
   CHECK(json_lines(streams.out).size() == 2);
+  auto carts = json_lines(cairn({"streams", "--json", "--prefix", "cart-"}).out);
+  REQUIRE(carts.size() == 1);
+  CHECK(carts[0]["stream_id"] == "cart-42");
+  CHECK(json_lines(cairn({"streams", "--json", "--prefix", "nothing-"}).out).empty());
 }
 
 TEST_CASE("cairn reports bad input with exit code 2 and the reason") {

@@ -40,7 +40,7 @@ WorkerOptions fast() {
   options.poll_interval = std::chrono::milliseconds(10);
   options.backoff_base = std::chrono::milliseconds(2);
   options.max_attempts = 3;
-  options.log = [](const std::string&) {};
+  options.log = [](const LogRecord&) {};
   return options;
 }
 
@@ -317,9 +317,9 @@ std::unique_ptr<Runtime> audit_version(const std::string& url, int version, Log&
   runtime->add(audit);
   auto workers = fast();
   workers.groups = {"counter.audit"};
-  workers.log = [&log](const std::string& line) {
+  workers.log = [&log](const LogRecord& record) {
     std::lock_guard lock(log.mutex);
-    log.lines.push_back(line);
+    log.lines.push_back(record.message);
   };
   runtime->start_consumers(workers);
   return runtime;
@@ -541,9 +541,9 @@ TEST_CASE("a frozen runner, still connected, loses its slices after the stall ti
   workers.stall_timeout = std::chrono::milliseconds(500);
   std::vector<std::string> stuck_log;
   std::mutex log_mutex;
-  workers.log = [&](const std::string& line) {
+  workers.log = [&](const LogRecord& record) {
     std::lock_guard lock(log_mutex);
-    stuck_log.push_back(line);
+    stuck_log.push_back(record.message);
   };
   stuck->start_consumers(workers);
   auto increment = [&](int i) { REQUIRE(stuck->handle("counter-frozen" + std::to_string(i % 4), counter::Increment{i}).ok()); };

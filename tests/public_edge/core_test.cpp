@@ -11,6 +11,9 @@
 #if defined(CAF_VERSION)
 #error "<cairn/cairn.hpp> pulls in CAF, which is the library's own business"
 #endif
+#if defined(CPPHTTPLIB_VERSION)
+#error "<cairn/cairn.hpp> pulls in cpp-httplib, which the HTTP endpoint keeps to itself"
+#endif
 
 namespace edge {
 struct Tally {
@@ -40,4 +43,15 @@ TEST_CASE("the umbrella header alone runs an actor on the embedded store") {
   CHECK(runtime.handle("tally-1", edge::Add{2}).ok());
   CHECK(runtime.handle("tally-1", edge::Add{-1}).status == cairn::HandleResult::Status::rejected);
   CHECK(runtime.load<edge::Tally>("tally-1").total == 2);
+}
+
+TEST_CASE("a service registers its own metrics beside the runtime's and renders them, with the public headers alone") {
+  cairn::Runtime runtime;
+  auto& orders = runtime.metrics().counter("shop_orders_total", "Orders placed", {"region"});
+  orders.labels({"eu"}).inc();
+  auto text = runtime.metrics().render();
+  CHECK(text.find("shop_orders_total{region=\"eu\"} 1\n") != std::string::npos);
+  CHECK(text.find("cairn_build_info{version=\"" CAIRN_VERSION "\"} 1\n") != std::string::npos);
+  CHECK(runtime.readiness().ready());
+  CHECK_THROWS_AS(runtime.serve_http("not an address"), cairn::BadInput);
 }

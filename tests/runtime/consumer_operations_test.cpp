@@ -198,9 +198,9 @@ TEST_CASE("a changed slice count is refused, naming both counts; a reset re-slic
   std::mutex mutex;
   std::vector<std::string> lines;
   auto workers = testing::quiet_workers();
-  workers.log = [&](const std::string& line) {
+  workers.log = [&](const LogRecord& record) {
     std::lock_guard lock(mutex);
-    lines.push_back(line);
+    lines.push_back(record.message);
   };
   runtime->start_consumers(workers);
   for (int i = 0; i < 8; ++i) increment(*runtime, "counter-sl" + std::to_string(i), 1);

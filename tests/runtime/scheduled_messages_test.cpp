@@ -105,9 +105,9 @@ TEST_CASE("scheduled messages: a due message that cannot be appended is logged w
   std::mutex mutex;
   std::vector<std::string> lines;
   auto options = testing::quiet_workers({"no.such.group"});
-  options.log = [&](const std::string& line) {
+  options.log = [&](const LogRecord& record) {
     std::lock_guard lock(mutex);
-    lines.push_back(line);
+    lines.push_back(record.message);
   };
   runtime->start_consumers(options);
   auto logged = [&] {

@@ -43,7 +43,9 @@ class ForwardingStore : public Store {
     return inner_->undeliverable_messages(limit);
   }
   ScheduleSummary schedule_summary() override { return inner_->schedule_summary(); }
-  std::vector<StreamInfo> list_streams(size_t limit) override { return inner_->list_streams(limit); }
+  std::vector<StreamInfo> list_streams(size_t limit, std::string_view prefix) override {
+    return inner_->list_streams(limit, prefix);
+  }
   GroupState ensure_group(const std::string& group_id, uint32_t slice_count, StartFrom start) override {
     return inner_->ensure_group(group_id, slice_count, start);
   }

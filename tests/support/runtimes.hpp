@@ -21,7 +21,7 @@ inline WorkerOptions quiet_workers(std::vector<std::string> groups = {}) {
   WorkerOptions options;
   options.groups = std::move(groups);
   options.poll_interval = std::chrono::milliseconds(10);
-  options.log = [](const std::string&) {};
+  options.log = [](const LogRecord&) {};
   return options;
 }
 

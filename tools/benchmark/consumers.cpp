@@ -19,7 +19,7 @@ namespace {
 WorkerOptions quiet() {
   WorkerOptions options;
   options.poll_interval = std::chrono::milliseconds(20);
-  options.log = [](const std::string&) {};
+  options.log = [](const LogRecord&) {};
   return options;
 }
 

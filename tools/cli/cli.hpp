@@ -48,5 +48,6 @@ void add_schema_commands(CLI::App& app, Context& context);
 void add_store_commands(CLI::App& app, Context& context);
 void add_app_commands(CLI::App& app, Context& context);
 void add_group_commands(CLI::App& app, Context& context);
+void add_console_command(CLI::App& app, Context& context);
 
 }  // namespace cairn::cli

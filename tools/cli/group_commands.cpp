@@ -6,31 +6,17 @@
 #include <cairn/errors.hpp>
 #include <cairn/runtime.hpp>
 #include <cairn/validation.hpp>
+#include "runtime/operations.hpp"
 #include "tools/cli/cli.hpp"
 
 namespace cairn::cli {
 namespace {
 
-Json group_status(Store& store, const GroupState& group) {
-  Json slices = Json::array(), stopped = Json::array();
-  int64_t lag_events = 0;
-  double lag_seconds = 0;
-  for (const auto& s : store.slice_status(group.group_id)) {
-    lag_events += s.lag_events;
-    lag_seconds = std::max(lag_seconds, s.lag_seconds);
-    slices.push_back({{"slice", s.slice}, {"cursor", s.cursor.str()}, {"owner", s.owner}, {"lag_events", s.lag_events}});
-  }
-  for (const auto& f : store.failed_streams(group.group_id))
-    stopped.push_back({{"stream_id", f.stream_id},
-                       {"stopped", f.stopped},
-                       {"seq", f.failed_seq},
-                       {"message_id", f.message_id},
-                       {"attempts", f.attempts},
-                       {"error", f.error}});
-  return {{"group", group.group_id},       {"state", group.active ? "active" : "stopped"},
-          {"lag_events", lag_events},      {"lag_seconds", lag_seconds},
-          {"slices", slices},              {"failed_streams", stopped}};
-}
+using operations::feed_json;
+using operations::group_status;
+using operations::require_group;
+using operations::schedule_json;
+using operations::validate_group;
 
 void print_status(const Json& status) {
   std::cout << std::left << std::setw(28) << status["group"].get<std::string>() << std::setw(9)
@@ -47,26 +33,6 @@ void print_status(const Json& status) {
     std::cout << "    " << (f["stopped"].get<bool>() ? "stopped " : "resuming ") << f["stream_id"].get<std::string>()
               << " at seq " << f["seq"].get<int64_t>() << " (message " << f["message_id"].get<std::string>() << ", "
               << f["attempts"].get<int>() << " attempts): " << f["error"].get<std::string>() << "\n";
-}
-
-Json holder_json(const HorizonHolder& h) {
-  return {{"pid", h.pid},
-          {"prepared_gid", h.prepared_gid},
-          {"application_name", h.application_name},
-          {"state", h.state},
-          {"database", h.database},
-          {"user", h.user},
-          {"transaction_seconds", h.transaction_seconds},
-          {"query_start", h.query_start ? format_time(*h.query_start) : ""}};
-}
-
-// Every group reads the feed only below the horizon, so one old transaction stalls them all.
-Json feed_json(const FeedHealth& health, double warn_seconds) {
-  return {{"horizon_xid", health.horizon_xid},
-          {"held", health.held},
-          {"age_seconds", health.age_seconds()},
-          {"stalled", health.age_seconds() > warn_seconds},
-          {"holder", health.holder ? holder_json(*health.holder) : Json()}};
 }
 
 std::string describe_holder(const Json& holder) {
@@ -91,11 +57,6 @@ void print_feed(const Json& feed) {
   else
     std::cout << ", not held";
   std::cout << "\n";
-}
-
-// Scheduled messages are not in the feed until they fall due, so no group's lag shows them.
-Json schedule_json(const ScheduleSummary& summary) {
-  return {{"pending", summary.pending}, {"next_due", summary.next_due ? Json(format_time(*summary.next_due)) : Json()}};
 }
 
 void print_schedule(const Json& schedule) {
@@ -131,17 +92,8 @@ void report_undeliverable(const std::vector<UndeliverableMessage>& kept, bool js
     std::cout << "  " << u.id << "  " << u.stream_id << "  due " << format_time(u.due) << "  " << u.error << "\n";
 }
 
-// Group names follow the message type rules.
-void validate_group(const std::string& group) { validate_type(group, {}, "consumer group"); }
-
 // Projection keys are the application's (often stream ids): only checked to be text PostgreSQL takes.
 constexpr size_t max_key_bytes = 1024;
-
-GroupState require_group(Store& store, const std::string& group) {
-  auto found = store.find_group(group);
-  if (!found) throw BadInput("no consumer group '" + group + "' (groups appear once a worker has run them)");
-  return *found;
-}
 
 }  // namespace
 
@@ -214,7 +166,7 @@ void add_group_commands(CLI::App& app, Context& context) {
     cmd->add_option("group", *group, "Consumer group")->required();
     cmd->callback([&context, group] {
       validate_group(*group);
-      context.open_store()->set_group_active(*group, false);
+      operations::stop_group(*context.open_store(), *group);
     });
   }
   {
@@ -229,11 +181,10 @@ void add_group_commands(CLI::App& app, Context& context) {
       validate_group(args->group);
       if (!args->stream.empty()) validate_stream_id(args->stream);
       auto store = context.open_store();
-      require_group(*store, args->group);
       if (args->stream.empty())
-        store->set_group_active(args->group, true);
+        operations::resume_group(*store, args->group);
       else
-        store->resume_stream(args->group, args->stream, false);
+        operations::resume_stream(*store, args->group, args->stream, false);
     });
   }
   {
@@ -247,9 +198,7 @@ void add_group_commands(CLI::App& app, Context& context) {
     cmd->callback([&context, args] {
       validate_group(args->group);
       validate_stream_id(args->stream);
-      auto store = context.open_store();
-      require_group(*store, args->group);
-      store->resume_stream(args->group, args->stream, true);
+      operations::resume_stream(*context.open_store(), args->group, args->stream, true);
     });
   }
   {

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   cairn::cli::add_store_commands(app, context);
   cairn::cli::add_app_commands(app, context);
   cairn::cli::add_group_commands(app, context);
+  cairn::cli::add_console_command(app, context);
   // Sessions already scrub what libpq says; this catches a password in any other message.
   auto report = [&](const std::exception& e) {
     std::cerr << "cairn: " << cairn::postgres::scrub_secrets(e.what(), context.database_url) << "\n";

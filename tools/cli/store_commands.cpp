@@ -2,11 +2,10 @@
 #include <cstdint>
 #include <iomanip>
 #include <iostream>
-#include <map>
-#include <set>
 
 #include <cairn/errors.hpp>
 #include <cairn/validation.hpp>
+#include "runtime/operations.hpp"
 #include "tools/cli/cli.hpp"
 
 namespace cairn::cli {
@@ -24,33 +23,11 @@ void print_table_row(const Message& m) {
 }
 
 // Prints each message under the one that caused it.
-void print_trail(const std::vector<Message>& trail) {
-  std::set<std::string> ids;
-  for (const auto& m : trail) ids.insert(m.id);
-  std::map<std::string, std::vector<const Message*>> children;
-  std::vector<const Message*> roots;
-  for (const auto& m : trail) {
-    auto cause = metadata_string(m.metadata, "causation_id");
-    if (!cause.empty() && cause != m.id && ids.count(cause))
-      children[cause].push_back(&m);
-    else
-      roots.push_back(&m);
-  }
-  auto print = [&](auto& self, const Message* m, int depth) -> void {
-    std::cout << std::string(static_cast<size_t>(depth) * 2, ' ') << m->type << "  " << m->stream_id << "#" << m->seq
-              << "  " << m->id << "  " << m->payload.dump() << "\n";
-    for (const auto* child : children[m->id]) self(self, child, depth + 1);
-  };
-  for (const auto* root : roots) print(print, root, 0);
-}
-
-bool looks_like_uuid(const std::string& text) {
-  try {
-    validate_uuid(text, "id");
-    return true;
-  } catch (const BadInput&) {
-    return false;
-  }
+void print_trail(const operations::Trail& trail) {
+  operations::walk(trail, [](const Message& m, size_t depth) {
+    std::cout << std::string(depth * 2, ' ') << m.type << "  " << m.stream_id << "#" << m.seq << "  " << m.id << "  "
+              << m.payload.dump() << "\n";
+  });
 }
 
 }  // namespace
@@ -136,16 +113,9 @@ void add_store_commands(CLI::App& app, Context& context) {
         ->check(tools::decimal(1, 1000000));
     cmd->callback([&context, args] {
       validate_trace_id(args->id, "id");
-      auto store = context.open_store();
-      std::string correlation = args->id;
-      if (looks_like_uuid(args->id))
-        if (auto m = store->find_message(args->id)) correlation = metadata_string(m->metadata, "correlation_id");
-      auto trail = store->read_correlation(correlation, args->limit + 1);
-      if (trail.empty()) throw BadInput("no message has id or correlation id '" + args->id + "'");
-      bool cut = trail.size() > args->limit;
-      if (cut) trail.pop_back();
+      auto trail = operations::read_trail(*context.open_store(), args->id, args->limit);
       print_trail(trail);
-      if (cut)
+      if (trail.cut)
         std::cerr << "the trail has more than " << args->limit << " messages: printed the first " << args->limit
                   << " (--limit)\n";
     });
@@ -153,14 +123,17 @@ void add_store_commands(CLI::App& app, Context& context) {
   {
     struct Args {
       size_t limit = 50;
+      std::string prefix;
       bool json = false;
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("streams", "List the most recently written streams with their head seq");
     cmd->add_option("--limit", args->limit, "At most this many streams (default 50)")->check(tools::decimal(1, 100000));
+    cmd->add_option("--prefix", args->prefix, "Only streams whose id starts with this (e.g. cart-)");
     cmd->add_flag("--json", args->json, "One JSON object per line");
     cmd->callback([&context, args] {
-      for (const auto& s : context.open_store()->list_streams(args->limit)) {
+      if (!args->prefix.empty()) validate_text(args->prefix, "--prefix", Limits{}.max_stream_id_bytes);
+      for (const auto& s : context.open_store()->list_streams(args->limit, args->prefix)) {
         if (args->json)
           std::cout << Json{{"stream_id", s.stream_id}, {"head_seq", s.head_seq},
                             {"updated_at", format_time(s.updated_at)}}

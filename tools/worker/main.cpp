@@ -13,7 +13,10 @@
 #include <cairn/runtime.hpp>
 #include <cairn/validation.hpp>
 #include <cairn/version.hpp>
+#include "runtime/http/server.hpp"
+#include "tools/logging.hpp"
 #include "tools/options.hpp"
+#include "tools/signals.hpp"
 
 namespace {
 
@@ -33,20 +36,23 @@ const char* signal_name(int signal) {
 // The first SIGTERM, SIGINT or SIGHUP fulfils the returned future; a second one ends the process at
 // once with interrupted_exit_code, whatever it is doing (startup, or a drain stuck in a handler).
 // The signals must be blocked in every thread first.
-std::future<int> watch_signals(sigset_t signals) {
+std::future<int> watch_signals(sigset_t signals, cairn::LogSink log) {
   auto first = std::make_shared<std::promise<int>>();
   auto received = first->get_future();
-  std::thread([signals, first] {
+  std::thread([signals, first, log = std::move(log)] {
     int signal = 0;
     sigwait(&signals, &signal);
     first->set_value(signal);
     sigwait(&signals, &signal);
-    std::cerr << "cairn: " << signal_name(signal) << " while draining: stopping now, progress since the last "
-              << "saved batch is redelivered (exit " << interrupted_exit_code << ")" << std::endl;
+    log({.level = cairn::LogLevel::warn,
+         .message = std::string(signal_name(signal)) + " while draining: stopping now, progress since the last " +
+                    "saved batch is redelivered (exit " + std::to_string(interrupted_exit_code) + ")"});
     std::_Exit(interrupted_exit_code);
   }).detach();
   return received;
 }
+
+cairn::LogRecord info(std::string message) { return {.level = cairn::LogLevel::info, .message = std::move(message)}; }
 
 }  // namespace
 
@@ -61,8 +67,9 @@ int main(int argc, char** argv) {
   cairn::tools::one_line_failures(app, "cairn-worker");
   app.set_version_flag("--version", "cairn-worker " CAIRN_VERSION);
   std::vector<std::string> modules;
-  std::string database_url, groups;
+  std::string database_url, groups, http;
   cairn::WorkerOptions options;
+  cairn::tools::LogOptions log_options;
   uint64_t poll_ms = 100;
   if (const char* url = std::getenv("CAIRN_DATABASE_URL")) database_url = url;
   app.add_option("--app", modules, "Application module (shared library) to load; repeatable")
@@ -78,6 +85,10 @@ int main(int argc, char** argv) {
   app.add_option("--poll-ms", poll_ms, "Polling interval when idle, in ms (default 100)")->check(decimal(1, 3600000));
   app.add_option("--max-attempts", options.max_attempts, "Attempts before a failing stream stops (default 5)")
       ->check(decimal(1, 1000));
+  app.add_option("--http", http,
+                 "Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT (a port alone: 127.0.0.1; "
+                 "port 0 picks a free one, logged)");
+  cairn::tools::add_log_options(app, log_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -94,6 +105,7 @@ int main(int argc, char** argv) {
       }
       start = comma == std::string::npos ? groups.size() : comma + 1;
     }
+    if (!http.empty()) cairn::http::parse_address(http);
   } catch (const cairn::BadInput& e) {
     std::cerr << "cairn-worker: " << e.what() << "\n";
     return 2;
@@ -105,14 +117,18 @@ int main(int argc, char** argv) {
 
   // A closed pipe on stderr (a log reader gone) must not kill the worker mid-batch.
   std::signal(SIGPIPE, SIG_IGN);
-  // The stop signals are blocked in every thread (each inherits this mask) and taken by one watcher.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  auto stop = watch_signals(signals);
+  // The stop signals are blocked in every thread and taken by one watcher.
+  auto signals = cairn::tools::block_stop_signals();
+  options.log = cairn::tools::stderr_log(log_options);
+  auto stop = watch_signals(signals, options.log);
+  // What ends the worker: one readable line, or a JSON record among the others.
+  auto failed = [&](const std::exception& e, int code) {
+    if (log_options.format == "json")
+      options.log({.level = cairn::LogLevel::error, .message = std::string("cairn-worker: ") + e.what()});
+    else
+      std::cerr << "cairn-worker: " << e.what() << "\n";
+    return code;
+  };
   try {
     cairn::Config config;
     config.database_url = database_url;
@@ -124,16 +140,16 @@ int main(int argc, char** argv) {
         throw cairn::BadInput("no consumer group '" + group + "' in the loaded modules");
     }
     runtime.start_consumers(options);
+    if (!http.empty())
+      options.log(info("serving /metrics, /healthz and /readyz on http://" + runtime.serve_http(http)));
     int signal = stop.get();
-    std::cerr << "cairn: " << signal_name(signal) << ": draining (send another signal to stop at once)" << std::endl;
+    options.log(info(std::string(signal_name(signal)) + ": draining (send another signal to stop at once)"));
     runtime.shutdown();
-    std::cerr << "cairn: stopped" << std::endl;
+    options.log(info("stopped"));
   } catch (const cairn::Error& e) {
-    std::cerr << "cairn-worker: " << e.what() << "\n";
-    return cairn::exit_code(e.kind());
+    return failed(e, cairn::exit_code(e.kind()));
   } catch (const std::exception& e) {
-    std::cerr << "cairn-worker: " << e.what() << "\n";
-    return 1;
+    return failed(e, 1);
   }
   return 0;
 }

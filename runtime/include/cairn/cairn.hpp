@@ -10,8 +10,10 @@
 #include <cairn/decision.hpp>
 #include <cairn/errors.hpp>
 #include <cairn/handle_result.hpp>
+#include <cairn/log.hpp>
 #include <cairn/message.hpp>
 #include <cairn/message_type.hpp>
+#include <cairn/metrics.hpp>
 #include <cairn/projector.hpp>
 #include <cairn/runtime.hpp>
 #include <cairn/stream_projector.hpp>

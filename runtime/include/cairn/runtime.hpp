@@ -12,6 +12,8 @@
 #include <cairn/application.hpp>
 #include <cairn/config.hpp>
 #include <cairn/handle_result.hpp>
+#include <cairn/log.hpp>
+#include <cairn/metrics.hpp>
 
 #include <chrono>
 #include <functional>
@@ -31,8 +33,14 @@ struct WorkerOptions {
   // handler to finish before it gives a slice up) loses them, so other processes take its slices
   // over; its later progress writes fail (fenced). PostgreSQL only.
   std::chrono::milliseconds stall_timeout{60000};
-  std::string owner;                            // shown by `cairn status`; default host:pid
-  std::function<void(const std::string&)> log;  // default: a line on stderr
+  std::string owner;  // shown by `cairn status`; default host:pid
+  LogSink log;        // default: format_text on stderr
+};
+
+// What /readyz reports: why this process is not ready (none: ready).
+struct Readiness {
+  std::vector<std::string> problems;
+  bool ready() const { return problems.empty(); }
 };
 
 class Runtime {
@@ -45,6 +53,8 @@ class Runtime {
   // Register actors and consumers (projectors, SQL projectors, side-effect handlers) before the
   // first command; afterwards the application is fixed.
   Application& app();
+  // The application as registered, to read (its actors, types and consumers) at any time.
+  const Application& application() const;
   template <class State>
   Runtime& add(const ActorDefinition<State>& definition) {
     app().add(definition);
@@ -125,6 +135,18 @@ class Runtime {
   // `replaying` set. Safe while workers run: the group is stopped until every slice is free (no
   // batch in flight anywhere), reset, then resumed if it was running. Throws if still busy after `timeout`.
   void reset_group(const std::string& group, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  // Operations. The runtime's metrics: commands, appends, stream actors, this process's consumers
+  // and its connection pool, and those read from the store at each render (lag, stopped streams,
+  // the feed's horizon). A service registers its own here too: they share the endpoint.
+  Metrics& metrics();
+  // Ready when the database can be reached and its schema is not behind this build, and each
+  // consumer group this process runs holds the slices it wants (its fair share, rounded down).
+  Readiness readiness();
+  // Serves /metrics, /healthz and /readyz over HTTP on `address` ("HOST:PORT"; a port alone listens on
+  // 127.0.0.1, port 0 picks a free one) until shutdown(); returns the address bound. Throws BadInput
+  // for a malformed address or a second call, StoreError when it cannot listen there.
+  std::string serve_http(const std::string& address = "127.0.0.1:9464");
 
   size_t live_actors();
   // Waits for commands in flight (their appends complete), then stops every actor. Idempotent.

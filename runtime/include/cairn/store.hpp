@@ -289,8 +289,8 @@ class Store {
   virtual std::vector<UndeliverableMessage> undeliverable_messages(size_t limit = 100) = 0;
   virtual ScheduleSummary schedule_summary() = 0;
 
-  // Most recently written first.
-  virtual std::vector<StreamInfo> list_streams(size_t limit = 100) = 0;
+  // Most recently written first; only the streams whose id starts with `prefix`, when one is given.
+  virtual std::vector<StreamInfo> list_streams(size_t limit = 100, std::string_view prefix = {}) = 0;
 
   // -- consumer groups --
   // Creates the group if it is new (its cursors at the start or at the current head); returns it.
