@@ -17,6 +17,7 @@
 #include "backends/memory/memory_store.hpp"
 #include "backends/postgres/migrations.hpp"
 #include "backends/postgres/postgres_store.hpp"
+#include "runtime/console/console_routes.hpp"
 #include "runtime/http/endpoint.hpp"
 #include "runtime/reactions.hpp"
 #include "actors/rehydrate.hpp"
@@ -299,8 +300,9 @@ std::string Runtime::serve_http(const std::string& address) {
     std::lock_guard lock(impl_->mutex);
     if (impl_->stopping) throw StoreError("the runtime is shut down");
     if (impl_->http) throw BadInput("the runtime already serves HTTP");
-    impl_->http = std::make_unique<http::Server>();
+    impl_->http = std::make_unique<http::Server>(console::server_options());
   }
+  console::add_console_routes(*impl_->http, std::make_shared<console::Console>(*this, console::options_from_environment()));
   http::add_endpoint_routes(*impl_->http, {&impl_->metrics, [this] { return readiness().problems; }});
   try {
     return impl_->http->start(address);

@@ -71,7 +71,11 @@ std::string token_from_environment() {
   return token ? token : "";
 }
 
-Console::Console(Runtime& runtime, Options options) : runtime_(runtime), options_(std::move(options)) {}
+Console::Console(Runtime& runtime, Options options)
+    : Console([&runtime]() -> Runtime& { return runtime; }, std::move(options)) {}
+
+Console::Console(std::function<Runtime&()> runtime, Options options)
+    : runtime_(std::move(runtime)), options_(std::move(options)) {}
 
 Console::~Console() { stop(); }
 
@@ -108,7 +112,8 @@ std::optional<Reply> Console::handle(const Request& request) {
 }
 
 Reply Console::api(const Request& request) {
-  auto& store = runtime_.store();
+  auto& runtime = runtime_();
+  auto& store = runtime.store();
   const auto& path = request.path;
   if (path == "/api/status") return Reply::json(200, status());
   if (path == "/api/streams") {
@@ -117,7 +122,7 @@ Reply Console::api(const Request& request) {
     auto limit = number_param(request, "limit", default_page, 1, max_streams);
     Json streams = Json::array();
     for (const auto& s : store.list_streams(static_cast<size_t>(limit), prefix)) {
-      const auto* actor = runtime_.application().actor_for_stream(s.stream_id);
+      const auto* actor = runtime.application().actor_for_stream(s.stream_id);
       streams.push_back({{"stream_id", s.stream_id},
                          {"head_seq", s.head_seq},
                          {"updated_at", format_time(s.updated_at)},
@@ -130,14 +135,14 @@ Reply Console::api(const Request& request) {
     auto after = number_param(request, "after", 0, 0, INT64_MAX);
     auto limit = number_param(request, "limit", default_page, 1, static_cast<int64_t>(stream_page));
     auto page = operations::stream_page(store, stream, after, static_cast<size_t>(limit));
-    const auto* actor = runtime_.application().actor_for_stream(stream);
+    const auto* actor = runtime.application().actor_for_stream(stream);
     page["actor"] = actor ? Json(actor->name) : Json();
     return Reply::json(200, page);
   }
   if (path == "/api/state") {
     auto stream = text_param(request, "stream", true);
     validate_stream_id(stream, store.limits());
-    const auto* actor = runtime_.application().actor_for_stream(stream);
+    const auto* actor = runtime.application().actor_for_stream(stream);
     if (!actor)
       return Reply::json(404, error_body("no loaded module has an actor for '" + stream +
                                          "': a state is computed by the actor's evolve functions, so start the "
@@ -145,7 +150,7 @@ Reply Console::api(const Request& request) {
     auto head = store.head_seq(stream);
     auto seq = number_param(request, "seq", head, 0, INT64_MAX);
     seq = std::min(seq, head);
-    auto state = runtime_.state_json(stream, {0, seq, std::nullopt});
+    auto state = runtime.state_json(stream, {0, seq, std::nullopt});
     return Reply::json(200, {{"stream_id", stream}, {"actor", actor->name}, {"seq", seq}, {"head_seq", head}, {"state", state}});
   }
   if (path == "/api/trace") {
@@ -184,7 +189,8 @@ Reply Console::action(const Request& request) {
   if (!body.is_object()) throw BadInput("the request's body must be a JSON object");
   auto group = body_string(body, "group", true);
   auto stream = body_string(body, "stream", name == "skip");
-  auto& store = runtime_.store();
+  auto& runtime = runtime_();
+  auto& store = runtime.store();
   std::string done;
   if (name == "resume" && !stream.empty()) {
     operations::resume_stream(store, group, stream, false);
@@ -202,7 +208,7 @@ Reply Console::action(const Request& request) {
   } else if (name == "reset") {
     if (!stream.empty()) throw BadInput("reset applies to a whole group: leave \"stream\" out");
     operations::require_group(store, group);
-    runtime_.reset_group(group);
+    runtime.reset_group(group);
     done = "reset " + group + ": its read model was emptied and its history is being re-delivered";
   } else {
     return Reply::json(404, error_body("no such action: " + name + " (resume, skip, stop, reset)"));
@@ -229,9 +235,10 @@ Json Console::status() {
 }
 
 Json Console::compute_status() {
-  auto& store = runtime_.store();
+  auto& runtime = runtime_();
+  auto& store = runtime.store();
   Json groups = Json::array(), failed = Json::array(), undeliverable = Json::array(), actors = Json::array();
-  auto defined_list = runtime_.consumer_group_names();
+  auto defined_list = runtime.consumer_group_names();
   std::set<std::string> defined(defined_list.begin(), defined_list.end());
   for (const auto& group : store.list_groups()) {
     auto status = operations::group_status(store, group);
@@ -243,7 +250,7 @@ Json Console::compute_status() {
     groups.push_back(std::move(status));
   }
   for (const auto& u : store.undeliverable_messages(100)) undeliverable.push_back(operations::undeliverable_json(u));
-  for (const auto& actor : runtime_.application().actors())
+  for (const auto& actor : runtime.application().actors())
     actors.push_back({{"name", actor.name}, {"stream_prefix", actor.stream_prefix}});
   return {{"read_only", read_only()},
           {"actors", actors},

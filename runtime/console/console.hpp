@@ -80,6 +80,9 @@ class Console {
  public:
   // `runtime` gives the store, and the loaded application's actors (states) and consumers (reset).
   Console(Runtime& runtime, Options options);
+  // A runtime made when first needed (it may throw: the database is away), for a process that
+  // serves before it can reach the database. Called on every request: it must be cheap once made.
+  Console(std::function<Runtime&()> runtime, Options options);
   ~Console();
   Console(const Console&) = delete;
   Console& operator=(const Console&) = delete;
@@ -121,7 +124,7 @@ class Console {
   std::optional<Reply> refuse(const Request& request) const;
   Json compute_status();
 
-  Runtime& runtime_;
+  std::function<Runtime&()> runtime_;
   Options options_;
   std::mutex mutex_;
   std::condition_variable changed_;

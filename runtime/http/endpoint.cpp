@@ -22,14 +22,6 @@ void add_endpoint_routes(Server& server, EndpointSources sources) {
     for (const auto& problem : problems) body += "not ready: " + problem + "\n";
     return Response::text(503, body);
   });
-  server.get("/", [](const Request&) {
-    return Response::text(200,
-                          "Cairn\n"
-                          "  /metrics  Prometheus metrics (text format 0.0.4)\n"
-                          "  /healthz  200 while the process serves\n"
-                          "  /readyz   200 when the database is reachable, its schema current and this process "
-                          "holds the leases it wants; 503 and why otherwise\n");
-  });
 }
 
 void add_build_info(Metrics& metrics) {

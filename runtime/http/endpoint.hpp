@@ -20,8 +20,8 @@ struct EndpointSources {
   std::function<std::vector<std::string>()> readiness;
 };
 
-// GET /metrics (text format 0.0.4), /healthz (200 while the process serves), /readyz (200, or 503
-// with the reasons as plain text) and / (what is served here).
+// GET /metrics (text format 0.0.4), /healthz (200 while the process serves) and /readyz (200, or
+// 503 with the reasons as plain text). "/" is the web console's (runtime/console).
 void add_endpoint_routes(Server& server, EndpointSources sources);
 
 // cairn_build_info{version}: 1, so dashboards can tell which version each process runs.

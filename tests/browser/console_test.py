@@ -162,6 +162,17 @@ def rows(driver, css):
     return driver.find_elements(By.CSS_SELECTOR, css)
 
 
+def click(driver, css, what):
+    """Clicks the first element matching css once there is one (again if a live update replaced it)."""
+    def attempt(d):
+        found = rows(d, css)
+        if not found:
+            return False
+        found[0].click()
+        return True
+    wait_for(driver, what, attempt)
+
+
 # -- the tests --
 
 class ConsoleTestCase(unittest.TestCase):
@@ -259,15 +270,15 @@ class StoppedStreams(ConsoleTestCase):
         self.assertNotIn("no owner", slices[0].text)  # the worker holds its slices
         self.assertEqual(d.find_element(By.ID, "mode").get_attribute("data-mode"), "actions")
         wait_for(d, "the live event stream", lambda d: d.find_element(By.ID, "live").get_attribute("data-state") == "live")
+        self.assertIn("lag", slices[0].text)
         if ARGS.screenshot:
-            d.find_element(By.ID, "flash").is_displayed()
             d.save_screenshot(ARGS.screenshot)
 
     def test_b_resume_without_the_token_is_refused(self):
         self.open_console(self.worker, token=None)
         d = self.driver
         button = f'{self.stopped_row("counter-refused")} button[data-action="resume"]'
-        wait_for(d, "the Resume button of counter-refused", lambda d: rows(d, button))[0].click()
+        click(d, button, "the Resume button of counter-refused")
         flash = wait_for(d, "the refusal", lambda d: d.find_element(By.ID, "flash").is_displayed()
                          and d.find_element(By.ID, "flash").get_attribute("data-kind") == "error"
                          and d.find_element(By.ID, "flash"))
@@ -279,7 +290,7 @@ class StoppedStreams(ConsoleTestCase):
         self.assertIn('"stream_id":"counter-refused"', failed)
         # A wrong token is refused as well.
         self.open_console(self.worker, token="not-" + TOKEN)
-        wait_for(d, "the Resume button of counter-refused", lambda d: rows(d, button))[0].click()
+        click(d, button, "the Resume button of counter-refused")
         flash = wait_for(d, "the refusal of a wrong token",
                          lambda d: "(403)" in d.find_element(By.ID, "flash").text and d.find_element(By.ID, "flash"))
         self.assertIn("the token is wrong", flash.text)
@@ -289,8 +300,7 @@ class StoppedStreams(ConsoleTestCase):
         self.db.sql("INSERT INTO public.counter_fixes VALUES ('counter-resumed')")  # the fix, then Resume
         self.open_console(self.worker, token=TOKEN)
         d = self.driver
-        button = f'{self.stopped_row("counter-resumed")} button[data-action="resume"]'
-        wait_for(d, "the Resume button of counter-resumed", lambda d: rows(d, button))[0].click()
+        click(d, f'{self.stopped_row("counter-resumed")} button[data-action="resume"]', "the Resume button of counter-resumed")
         flash = wait_for(d, "the confirmation", lambda d: d.find_element(By.ID, "flash").get_attribute("data-kind") == "ok"
                          and d.find_element(By.ID, "flash"))
         self.assertIn("resumed counter-resumed in counter.totals", flash.text)
@@ -300,7 +310,7 @@ class StoppedStreams(ConsoleTestCase):
         self.assertEqual(self.db.sql("SELECT total FROM public.counter_totals WHERE stream_id = 'counter-resumed'"), "666")
         # The other poison stream is still stopped; once it is fixed and resumed too, the list is empty.
         self.db.sql("INSERT INTO public.counter_fixes VALUES ('counter-refused')")
-        rows(d, f'{self.stopped_row("counter-refused")} button[data-action="resume"]')[0].click()
+        click(d, f'{self.stopped_row("counter-refused")} button[data-action="resume"]', "the Resume button of counter-refused")
         wait_for(d, "the stopped list to be empty", lambda d: d.find_element(By.ID, "stopped-empty").is_displayed())
         self.assertEqual(rows(d, "#stopped-rows tr"), [])
 
@@ -317,8 +327,10 @@ class HolidayTrace(ConsoleTestCase):
         run(ARGS.cli, "handle", "--app", module, "booking-b1", "travel.start_booking",
             '{"traveller":"ann","destination":"Lisbon","date":"2027-05-01","nights":21}', "--correlation-id", "trip-b1",
             env=cls.env)
+        log = open(os.path.join(cls.logs, "worker.log"), "w")
+        cls.cleanups.append(log.close)
         worker = subprocess.Popen([ARGS.worker, "--app", module, "--poll-ms", "50"], env=cls.env,
-                                  stdout=subprocess.DEVNULL, stderr=open(os.path.join(cls.logs, "worker.log"), "w"))
+                                  stdout=subprocess.DEVNULL, stderr=log)
         cls.cleanups.append(lambda: (worker.send_signal(signal.SIGTERM), worker.wait(10)))
         deadline = time.monotonic() + WAIT
         while True:
@@ -372,7 +384,7 @@ class HolidayTrace(ConsoleTestCase):
         self.assertIn("travel.start_booking", first[0].text)
         self.assertIn('"traveller": "ann"', first[0].find_element(By.CSS_SELECTOR, "pre.payload").text)
         # The state after the booking started (seq 2: seq 1 is the command), then as it was at seq 1.
-        rows(d, '#message-rows tr[data-seq="2"] button[data-action="state"]')[0].click()
+        click(d, '#message-rows tr[data-seq="2"] button[data-action="state"]', "the state button of seq 2")
         shown = wait_for(d, "the state at seq 2", lambda d: d.find_element(By.ID, "state-json").get_attribute("data-seq") == "2"
                          and d.find_element(By.ID, "state-json"))
         self.assertIn('"status": "pending"', shown.text)

@@ -57,7 +57,7 @@ TEST_CASE("cairn console --http: /healthz, /readyz and the store's metrics for a
       store->append("counter-c2", ExpectedSeq::any(), {make_message("counter-c2", "counter.incremented", {{"by", 2}})});
   store->stop_stream("ops.console", {"counter-c2", 0, true, 1, failed.at(0).id, "a handler failed", 5}, std::nullopt);
   Console console(db.url(), {"--app", CAIRN_COUNTER_MODULE});
-  CHECK(read_file(console.log).find("cairn: console serving /metrics, /healthz and /readyz on http://127.0.0.1:") == 0);
+  CHECK(read_file(console.log).find("cairn: console serving the web console, /metrics, /healthz and /readyz on http://127.0.0.1:") == 0);
 
   auto health = http_get(console.address, "/healthz");
   CHECK(health.status == 200);

@@ -13,7 +13,10 @@
 
 namespace cairn::testing {
 
-HttpReply http_get(const std::string& address, const std::string& path, std::chrono::seconds timeout) {
+namespace {
+
+template <class Send>
+HttpReply request(const std::string& address, std::chrono::seconds timeout, Send send) {
   auto colon = address.rfind(':');
   auto host = address.substr(0, colon);
   if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
@@ -21,7 +24,7 @@ HttpReply http_get(const std::string& address, const std::string& path, std::chr
   client.set_connection_timeout(timeout);
   client.set_read_timeout(timeout);
   HttpReply reply;
-  auto result = client.Get(path.c_str());
+  auto result = send(client);
   if (!result) {
     reply.error = httplib::to_string(result.error());
     return reply;
@@ -29,7 +32,28 @@ HttpReply http_get(const std::string& address, const std::string& path, std::chr
   reply.status = result->status;
   reply.body = result->body;
   reply.content_type = result->get_header_value("Content-Type");
+  reply.headers.insert(result->headers.begin(), result->headers.end());
   return reply;
+}
+
+}  // namespace
+
+std::string HttpReply::header(const std::string& name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? "" : it->second;
+}
+
+HttpReply http_get(const std::string& address, const std::string& path, std::chrono::seconds timeout) {
+  return request(address, timeout, [&](httplib::Client& client) { return client.Get(path.c_str()); });
+}
+
+HttpReply http_post(const std::string& address, const std::string& path, const std::string& body,
+                    const std::string& authorization, std::chrono::seconds timeout) {
+  return request(address, timeout, [&](httplib::Client& client) {
+    httplib::Headers headers;
+    if (!authorization.empty()) headers.emplace("Authorization", authorization);
+    return client.Post(path.c_str(), headers, body, "application/json");
+  });
 }
 
 std::string served_address(const std::string& log) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 
 namespace cairn::testing {
@@ -12,11 +13,17 @@ struct HttpReply {
   std::string body;
   std::string content_type;
   std::string error;  // why nothing answered
+  std::multimap<std::string, std::string> headers;
+  std::string header(const std::string& name) const;  // the first value, or ""
 };
 
 // GET http://ADDRESS/PATH, ADDRESS being "host:port".
 HttpReply http_get(const std::string& address, const std::string& path,
                    std::chrono::seconds timeout = std::chrono::seconds(10));
+
+// POST http://ADDRESS/PATH with a JSON body and, unless empty, an Authorization header.
+HttpReply http_post(const std::string& address, const std::string& path, const std::string& body,
+                    const std::string& authorization = "", std::chrono::seconds timeout = std::chrono::seconds(10));
 
 // The HOST:PORT after the first "http://" in a log (where a process says it serves), or "".
 std::string served_address(const std::string& log);

@@ -7,8 +7,10 @@
 #include <cairn/projector.hpp>
 #include <cairn/runtime.hpp>
 #include "runtime/console/console.hpp"
+#include "runtime/console/console_routes.hpp"
 #include "runtime/operations.hpp"
 #include "tests/support/counter_actor.hpp"
+#include "tests/support/http_client.hpp"
 
 using namespace cairn;
 using console::Console;
@@ -300,4 +302,43 @@ TEST_CASE("event streams push the status when it changes, are bounded in number 
   bounded.stop();
   quiet.join();
   CHECK_FALSE(bounded.open_event_stream());
+}
+
+TEST_CASE("mounted on the HTTP endpoint: the page with headers that keep it its own, the API, the token") {
+  Fixture f;
+  f.stop("counter.views", "counter-7");
+  console::Options options;
+  options.token = "s3cret";
+  options.max_event_streams = 0;  // every event stream refused: the page polls
+  http::Server server(console::server_options());
+  console::add_console_routes(server, std::make_shared<Console>(f.runtime, options));
+  auto address = server.start("127.0.0.1:0");
+
+  auto page = testing::http_get(address, "/");
+  CHECK(page.status == 200);
+  CHECK(page.content_type == "text/html; charset=utf-8");
+  CHECK(page.header("Content-Security-Policy").find("script-src 'self'") != std::string::npos);
+  CHECK(page.header("X-Content-Type-Options") == "nosniff");
+  CHECK(testing::http_get(address, "/console.js").status == 200);
+  CHECK(testing::http_get(address, "/index.html").body == page.body);
+  CHECK(testing::http_get(address, "/metrics").status == 404);  // the endpoint's, not the console's
+
+  auto status = testing::http_get(address, "/api/status");
+  CHECK(status.status == 200);
+  CHECK(status.header("Cache-Control") == "no-store");
+  CHECK(Json::parse(status.body)["failed_streams"][0]["stream_id"] == "counter-7");
+  auto events = testing::http_get(address, "/api/events");
+  CHECK(events.status == 503);
+  CHECK(Json::parse(events.body)["error"].get<std::string>().find("poll /api/status") != std::string::npos);
+
+  const std::string target = R"({"group": "counter.views", "stream": "counter-7"})";
+  auto missing = testing::http_post(address, "/api/actions/resume", target);
+  CHECK(missing.status == 401);
+  CHECK(missing.header("WWW-Authenticate") == "Bearer");
+  CHECK(testing::http_post(address, "/api/actions/resume", target, "Bearer nope").status == 403);
+  CHECK(f.stopped("counter.views", "counter-7"));
+  auto done = testing::http_post(address, "/api/actions/resume", target, "Bearer s3cret");
+  CHECK(done.status == 200);
+  CHECK_FALSE(f.stopped("counter.views", "counter-7"));
+  server.stop();
 }

@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
     }
     runtime.start_consumers(options);
     if (!http.empty())
-      options.log(info("serving /metrics, /healthz and /readyz on http://" + runtime.serve_http(http)));
+      options.log(info("serving the web console, /metrics, /healthz and /readyz on http://" + runtime.serve_http(http)));
     int signal = stop.get();
     options.log(info(std::string(signal_name(signal)) + ": draining (send another signal to stop at once)"));
     runtime.shutdown();

@@ -150,9 +150,12 @@ function renderStopped(status) {
 function renderGroups(status) {
   const rows = status.groups.map((g) => {
     const owners = [...new Set(g.slices.map((s) => s.owner).filter(Boolean))];
+    // One chip per slice: its lag, or that nobody reads it; the owner and cursor on hover.
     const slices = el("ul", { class: "slices" }, g.slices.map((s) =>
-      el("li", { dataset: { slice: s.slice } }, `#${s.slice} `,
-        s.owner ? s.owner : el("span", { class: "nobody" }, "no owner"), ` · lag ${s.lag_events}`)));
+      el("li", { class: s.owner ? "owned" : "nobody", dataset: { slice: s.slice, owner: s.owner },
+        title: `slice ${s.slice}: ${s.owner ? "owned by " + s.owner : "no owner"}, cursor ${s.cursor}, ` +
+          `lag ${s.lag_events} events (${s.lag_seconds.toFixed(1)} s)` },
+      `#${s.slice} `, s.owner ? `lag ${s.lag_events}` : "no owner")));
     const running = g.state === "active";
     const resettable = g.defined && g.group !== "cairn.commands";
     return el("tr", { dataset: { group: g.group, state: g.state } },

@@ -143,7 +143,8 @@ class Runtime {
   // Ready when the database can be reached and its schema is not behind this build, and each
   // consumer group this process runs holds the slices it wants (its fair share, rounded down).
   Readiness readiness();
-  // Serves /metrics, /healthz and /readyz over HTTP on `address` ("HOST:PORT"; a port alone listens on
+  // Serves the web console at / (actions need CAIRN_CONSOLE_TOKEN in the environment, else it is
+  // read-only), /metrics, /healthz and /readyz over HTTP on `address` ("HOST:PORT"; a port alone listens on
   // 127.0.0.1, port 0 picks a free one) until shutdown(); returns the address bound. Throws BadInput
   // for a malformed address or a second call, StoreError when it cannot listen there.
   std::string serve_http(const std::string& address = "127.0.0.1:9464");
