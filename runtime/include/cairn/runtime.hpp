@@ -146,7 +146,8 @@ class Runtime {
   // Serves the web console at / (actions need CAIRN_CONSOLE_TOKEN in the environment, else it is
   // read-only), /metrics, /healthz and /readyz over HTTP on `address` ("HOST:PORT"; a port alone listens on
   // 127.0.0.1, port 0 picks a free one) until shutdown(); returns the address bound. Throws BadInput
-  // for a malformed address or a second call, StoreError when it cannot listen there.
+  // for a malformed address or a second call, StoreError when it cannot listen there. The server
+  // (cpp-httplib) makes the process ignore SIGPIPE, so a client gone mid-answer cannot kill it.
   std::string serve_http(const std::string& address = "127.0.0.1:9464");
 
   size_t live_actors();
