@@ -63,37 +63,24 @@ StreamRange upto_time(Timestamp t) { return {0, std::nullopt, t}; }
 
 }  // namespace
 
-TEST_CASE("every rule of an account: each rejection has its code, says why and appends nothing") {
+// The rules themselves are specified with the test kit (bank_account_spec.cpp); here, what the
+// runtime adds on this backend: a rejection appends nothing, and a payload of the wrong type is invalid.
+TEST_CASE("a rejected command appends nothing, and a payload of the wrong type is invalid") {
   Bank bank;
   const std::string id = "account-rules";
   CHECK(bank.rejection(id, bank::Deposit{10}) == "account_not_open: the account is not open");
-  CHECK(bank.rejection(id, bank::Withdraw{10}) == "account_not_open: the account is not open");
-  CHECK(bank.rejection(id, bank::CloseAccount{}) == "account_not_open: the account is not open");
-  CHECK(bank.rejection(id, bank::OpenAccount{""}) == "owner_missing: owner must not be empty");
   CHECK(bank.runtime->store().head_seq(id) == 0);
-
   bank.ok(id, bank::OpenAccount{"ann"});
-  CHECK(bank.rejection(id, bank::OpenAccount{"bob"}) == "account_already_open: the account is already open");
-  CHECK(bank.rejection(id, bank::Deposit{0}) == "amount_not_positive: amount must be positive, got 0");
-  CHECK(bank.rejection(id, bank::Deposit{-5}) == "amount_not_positive: amount must be positive, got -5");
-  CHECK(bank.rejection(id, bank::Withdraw{0}) == "amount_not_positive: amount must be positive, got 0");
   bank.ok(id, bank::Deposit{100});
-  CHECK(bank.rejection(id, bank::Withdraw{150}) == "insufficient_funds: the balance is 100, the withdrawal 150");
-  CHECK(bank.rejection(id, bank::CloseAccount{}) == "balance_not_zero: the balance must be 0 to close the account, it is 100");
+  auto refused = bank.runtime->handle(id, bank::Withdraw{150});
+  CHECK(refused.status == HandleResult::Status::rejected);
+  CHECK(refused.rejection_code == "insufficient_funds");
   CHECK(bank.runtime->store().head_seq(id) == 4);
-
-  bank.ok(id, bank::Withdraw{100});
-  bank.ok(id, bank::CloseAccount{});
-  CHECK(bank.rejection(id, bank::Deposit{10}) == "account_closed: the account is closed");
-  CHECK(bank.rejection(id, bank::Withdraw{10}) == "account_closed: the account is closed");
-  CHECK(bank.rejection(id, bank::CloseAccount{}) == "account_closed: the account is closed");
-  CHECK(bank.rejection(id, bank::OpenAccount{"ann"}) == "account_closed: the account is closed");
-  CHECK(bank.runtime->store().head_seq(id) == 8);
-  CHECK(bank.runtime->state_json(id) == Json{{"owner", "ann"}, {"balance", 0}, {"status", "closed"}});
 
   auto wrong = bank.runtime->handle(id, make_message(id, "bank.deposit", {{"amount", "ten"}}));
   CHECK(wrong.status == HandleResult::Status::invalid);
   CHECK(wrong.error.find("bank.deposit: field 'amount' has the wrong type") != std::string::npos);
+  CHECK(bank.runtime->store().head_seq(id) == 4);
 }
 
 TEST_CASE("a sequence of commands: the events it appends and the state they fold to") {
