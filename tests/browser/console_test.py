@@ -162,6 +162,12 @@ def rows(driver, css):
     return driver.find_elements(By.CSS_SELECTOR, css)
 
 
+def state_of(driver, css):
+    """The data-state of the element `css` finds, read as one step: the live page may re-render in between."""
+    return wait_for(driver, f"the state of {css}",
+                    lambda d: d.find_element(By.CSS_SELECTOR, css).get_attribute("data-state"))
+
+
 def click(driver, css, what):
     """Clicks the first element matching css once there is one (again if a live update replaced it)."""
     def attempt(d):
@@ -270,7 +276,9 @@ class StoppedStreams(ConsoleTestCase):
         self.assertNotIn("no owner", slices[0].text)  # the worker holds its slices
         self.assertEqual(d.find_element(By.ID, "mode").get_attribute("data-mode"), "actions")
         wait_for(d, "the live event stream", lambda d: d.find_element(By.ID, "live").get_attribute("data-state") == "live")
-        self.assertIn("lag", slices[0].text)
+        # The live stream re-renders the page: look the slice up again rather than keep its element.
+        wait_for(d, "the slice's lag", lambda d: "lag" in d.find_element(
+            By.CSS_SELECTOR, '#group-rows tr[data-group="counter.totals"] ul.slices li').text)
         if ARGS.screenshot:
             d.save_screenshot(ARGS.screenshot)
 
@@ -285,7 +293,7 @@ class StoppedStreams(ConsoleTestCase):
         self.assertIn("resume refused (401)", flash.text)
         self.assertIn("token", flash.text)
         # Still stopped, in the page and in the store.
-        self.assertEqual(rows(d, self.stopped_row("counter-refused"))[0].get_attribute("data-state"), "stopped")
+        self.assertEqual(state_of(d, self.stopped_row("counter-refused")), "stopped")
         failed = self.cairn("status", "--json").stdout
         self.assertIn('"stream_id":"counter-refused"', failed)
         # A wrong token is refused as well.
@@ -294,7 +302,7 @@ class StoppedStreams(ConsoleTestCase):
         flash = wait_for(d, "the refusal of a wrong token",
                          lambda d: "(403)" in d.find_element(By.ID, "flash").text and d.find_element(By.ID, "flash"))
         self.assertIn("the token is wrong", flash.text)
-        self.assertEqual(rows(d, self.stopped_row("counter-refused"))[0].get_attribute("data-state"), "stopped")
+        self.assertEqual(state_of(d, self.stopped_row("counter-refused")), "stopped")
 
     def test_c_resume_with_the_token_resumes_the_stream(self):
         self.db.sql("INSERT INTO public.counter_fixes VALUES ('counter-resumed')")  # the fix, then Resume
