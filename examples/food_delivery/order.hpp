@@ -122,16 +122,16 @@ inline cairn::ActorDefinition<Order> order_actor() {
       })
       .decide<CreateOrder>([](const Order& o, const CreateOrder& c) -> Decision {
         if (o.created) return reject("order_exists", "order " + o.order_id + " already exists");
-        if (c.user_id.empty()) return reject("user_id must not be empty");
-        if (c.restaurant_id.empty()) return reject("restaurant_id must not be empty");
-        if (c.items.empty()) return reject("items must not be empty");
+        if (c.user_id.empty()) return reject("user_id_missing", "user_id must not be empty");
+        if (c.restaurant_id.empty()) return reject("restaurant_id_missing", "restaurant_id must not be empty");
+        if (c.items.empty()) return reject("items_missing", "items must not be empty");
         for (const auto& item : c.items)
-          if (item.quantity <= 0) return reject("items: the quantity of " + item.name + " must be positive");
+          if (item.quantity <= 0) return reject("quantity_not_positive", "items: the quantity of " + item.name + " must be positive");
         return OrderCreated{o.order_id, c.user_id, c.restaurant_id, c.items, delivery_code_for(o.order_id)};
       })
       .decide<InitiatePayment>([](const Order& o, const InitiatePayment& c) -> Decision {
         if (!o.created) return reject("no_order", "no order " + o.order_id);
-        if (c.amount_cents <= 0) return reject("amount_cents must be positive");
+        if (c.amount_cents <= 0) return reject("amount_not_positive", "amount_cents must be positive");
         if (o.payment == Payment::pending || o.payment == Payment::confirmed)
           return reject("payment_in_progress", "the order is already being paid");  // a failed payment may be retried
         return PaymentInitiated{c.amount_cents};
@@ -152,7 +152,7 @@ inline cairn::ActorDefinition<Order> order_actor() {
       .decide<StartDelivery>([](const Order& o, const StartDelivery& c) -> Decision {
         if (!o.accepted) return reject("order_not_accepted", "the restaurant has not accepted the order");
         if (o.in_delivery) return reject("delivery_already_started", "the delivery has already started");
-        if (c.courier.empty()) return reject("courier must not be empty");
+        if (c.courier.empty()) return reject("courier_missing", "courier must not be empty");
         return DeliveryStarted{c.courier};
       })
       .decide<CompleteDelivery>([](const Order& o, const CompleteDelivery& c) -> Decision {

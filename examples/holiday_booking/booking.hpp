@@ -88,12 +88,12 @@ inline cairn::ActorDefinition<Booking> booking_actor() {
       })
       .decide<StartBooking>([](const Booking& b, const StartBooking& c) -> Decision {
         if (b.status != "new") return reject("booking_started", "booking " + b.booking_id + " already started");
-        if (c.traveller.empty()) return reject("traveller must not be empty");
-        if (c.destination.empty()) return reject("destination must not be empty");
-        if (c.date.size() != 10) return reject("date must be YYYY-MM-DD");
-        if (c.nights <= 0) return reject("nights must be positive");
+        if (c.traveller.empty()) return reject("traveller_missing", "traveller must not be empty");
+        if (c.destination.empty()) return reject("destination_missing", "destination must not be empty");
+        if (c.date.size() != 10) return reject("date_invalid", "date must be YYYY-MM-DD");
+        if (c.nights <= 0) return reject("nights_not_positive", "nights must be positive");
         int within = c.answer_within_seconds.value_or(3600);
-        if (within <= 0) return reject("answer_within_seconds must be positive");
+        if (within <= 0) return reject("answer_within_not_positive", "answer_within_seconds must be positive");
         return BookingStarted{c.traveller, c.destination, c.date, c.nights, within};
       })
       // An answer: its event, then what the state after it calls for.
@@ -116,7 +116,7 @@ inline cairn::ActorDefinition<Booking> booking_actor() {
         settle(b, std::string("no answer from the ") + silent + " in time");
       })
       .decide<ConfirmCancellation>([](cairn::Multi<Booking>& b, const ConfirmCancellation& c) {
-        if (c.what != "flight" && c.what != "hotel") return b.reject("what must be flight or hotel");
+        if (c.what != "flight" && c.what != "hotel") return b.reject("what_invalid", "what must be flight or hotel");
         if ((c.what == "flight" ? b.state().flight : b.state().hotel) != Leg::cancelling)
           return b.reject("no_cancellation_pending", "no " + c.what + " cancellation pending");
         settle(b.emit(CancellationConfirmed{c.what}), "");

@@ -82,17 +82,17 @@ inline constexpr auto minimum_notice = std::chrono::minutes(5);
 // The start time normalised, or why it is not acceptable (`error` set).
 struct StartCheck {
   std::string starts_at;
-  std::string error;
+  std::string code, error;
 };
 inline StartCheck check_start(const std::string& text, cairn::Timestamp now) {
   cairn::Timestamp starts;
   try {
     starts = cairn::parse_time(text);
   } catch (const cairn::BadInput&) {
-    return {"", "starts_at must be an ISO 8601 time, got '" + text + "'"};
+    return {"", "starts_at_invalid", "starts_at must be an ISO 8601 time, got '" + text + "'"};
   }
-  if (starts < now + minimum_notice) return {"", "starts_at must be at least 5 minutes ahead"};
-  return {cairn::format_time(starts), ""};
+  if (starts < now + minimum_notice) return {"", "starts_at_too_soon", "starts_at must be at least 5 minutes ahead"};
+  return {cairn::format_time(starts), "", ""};
 }
 
 // The rejection of a change to a meeting that is not scheduled (yet, or any more); none while it is.
@@ -108,13 +108,13 @@ inline cairn::ActorDefinition<Meeting> meeting_actor(Clock clock = cairn::now) {
   return cairn::actor<Meeting>("meeting")
       .decide<Schedule>([clock](const Meeting& meeting, const Schedule& c) -> Decision {
         if (meeting.status != "new") return cairn::reject("meeting_exists", "the meeting is already " + meeting.status);
-        if (c.organizer.empty()) return cairn::reject("organizer must not be empty");
+        if (c.organizer.empty()) return cairn::reject("organizer_missing", "organizer must not be empty");
         const auto& invitees = c.invitees;
-        if (invitees.empty()) return cairn::reject("invitees must not be empty");
+        if (invitees.empty()) return cairn::reject("invitees_missing", "invitees must not be empty");
         if (std::set<int64_t>(invitees.begin(), invitees.end()).size() != invitees.size())
-          return cairn::reject("invitees must not repeat a user id");
+          return cairn::reject("invitees_repeated", "invitees must not repeat a user id");
         auto start = check_start(c.starts_at, clock());
-        if (!start.error.empty()) return cairn::reject(start.error);
+        if (!start.error.empty()) return cairn::reject(start.code, start.error);
         return Scheduled{c.organizer, start.starts_at, invitees};
       })
       .decide<Accept>([](const Meeting& meeting, const Accept& c) -> Decision {
@@ -127,7 +127,7 @@ inline cairn::ActorDefinition<Meeting> meeting_actor(Clock clock = cairn::now) {
       .decide<Reschedule>([clock](const Meeting& meeting, const Reschedule& c) -> Decision {
         if (auto refused = not_scheduled(meeting)) return *refused;
         auto start = check_start(c.starts_at, clock());
-        if (!start.error.empty()) return cairn::reject(start.error);
+        if (!start.error.empty()) return cairn::reject(start.code, start.error);
         return Rescheduled{start.starts_at, meeting.invitees};
       })
       .decide<Finish>([](const Meeting& meeting, const Finish&) -> Decision {

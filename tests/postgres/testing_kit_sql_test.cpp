@@ -1,7 +1,8 @@
-// The test kit's PostgreSQL variant on the bank's SQL projector: its rows after given events.
+// The test kit's PostgreSQL variant on the bank's and the meetings' SQL projectors: their rows after given events.
 #include <doctest/doctest.h>
 
 #include "examples/bank_account/account.hpp"
+#include "examples/meetings/meeting.hpp"
 #include <cairn/testing_sql.hpp>
 #include "tests/support/test_database.hpp"
 
@@ -18,4 +19,18 @@ TEST_CASE("an SQL projector's rows after events in two streams, and a failed exp
   CHECK_THROWS_WITH_AS(
       balances.then_rows("SELECT balance FROM public.bank_balances WHERE account_id = 'account-1'", {{"100"}}),
       doctest::Contains("to return\n  100\nbut it returned\n  70\n"), SpecificationFailed);
+}
+
+TEST_CASE("the meetings tables after a meeting's life, and a second meeting beside it") {
+  cairn::testing::TestDatabase db;
+  SqlProjectorSpecification tables(meetings::tables_projector(), db.url());
+  tables
+      .given("meeting-1", meetings::Scheduled{"olga", "2030-01-01T10:00:00.000000Z", {1, 2}}, meetings::Accepted{2},
+             meetings::Rescheduled{"2030-01-02T08:30:00.000000Z", {1, 2}}, meetings::Cancelled{"ill", {1, 2}})
+      .given("meeting-2", meetings::Scheduled{"ivan", "2030-03-01T12:00:00.000000Z", {3}}, meetings::Finished{})
+      .then_rows("SELECT meeting_id, organizer, starts_at AT TIME ZONE 'UTC', status FROM public.meetings ORDER BY 1",
+                 {{"meeting-1", "olga", "2030-01-02 08:30:00", "cancelled"},
+                  {"meeting-2", "ivan", "2030-03-01 12:00:00", "finished"}})
+      .then_rows("SELECT meeting_id, user_id, accepted FROM public.meeting_attendees ORDER BY 1, 2",
+                 {{"meeting-1", "1", "f"}, {"meeting-1", "2", "t"}, {"meeting-2", "3", "f"}});
 }
