@@ -9,16 +9,17 @@
 
 namespace cairn {
 
-void Application::add(const ActorSpec& spec) {
+Application& Application::add(const ActorSpec& spec) {
   if (spec.stream_prefix.empty()) throw BadInput("actor " + spec.name + ": the stream prefix must not be empty");
   for (const auto& other : actors_)
     if (other.name == spec.name || other.stream_prefix == spec.stream_prefix)
       throw BadInput("actor " + spec.name + " clashes with actor " + other.name + " (same name or stream prefix)");
   for (const auto& type : spec.types) types_.add(type);
   actors_.push_back(spec);
+  return *this;
 }
 
-void Application::add(std::shared_ptr<Consumer> consumer) {
+Application& Application::add(std::shared_ptr<Consumer> consumer) {
   const auto& options = consumer->options();
   validate_type(options.group);  // group ids follow the type-name rules: letters, digits, . _ - : /
   // Names Cairn gives its own groups: the delivery of commands and each actor's reactions.
@@ -29,6 +30,7 @@ void Application::add(std::shared_ptr<Consumer> consumer) {
   for (const auto& other : consumers_)
     if (other->options().group == options.group) throw BadInput("two consumer groups are named " + options.group);
   consumers_.push_back(std::move(consumer));
+  return *this;
 }
 
 std::vector<ReadModelTable> Application::read_model_tables() const {

@@ -2,6 +2,5 @@
 #include "cart.hpp"
 
 CAIRN_MODULE(app) {
-  app.add(carts::cart_actor());
-  app.add(orders::order_actor());
+  app.add(carts::cart_actor()).add(orders::order_actor());
 }

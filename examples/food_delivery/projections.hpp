@@ -100,10 +100,10 @@ inline std::optional<DeliveryStatus> delivery_status(cairn::Runtime& runtime, co
 }
 
 inline void install(cairn::Application& app) {
-  app.add(order_actor());
-  app.add(delivery_status_projector());
-  app.add(user_orders_projector());
-  app.add(restaurant_board_projector());
+  app.add(order_actor())
+      .add(delivery_status_projector())
+      .add(user_orders_projector())
+      .add(restaurant_board_projector());
 }
 
 }  // namespace food

@@ -3,7 +3,5 @@
 #include "suppliers.hpp"
 
 CAIRN_MODULE(app) {
-  app.add(travel::booking_actor());
-  app.add(travel::flight_actor());
-  app.add(travel::hotel_actor());
+  app.add(travel::booking_actor()).add(travel::flight_actor()).add(travel::hotel_actor());
 }

@@ -1,6 +1,6 @@
 // An application: its actors and message types. Modules fill one through their registration function:
 //
-//   CAIRN_MODULE(app) { app.add(cart_actor()); }
+//   CAIRN_MODULE(app) { app.add(cart_actor()).add(order_actor()); }
 #pragma once
 
 #include <string>
@@ -18,14 +18,15 @@ namespace cairn {
 
 class Application {
  public:
-  void add(const ActorSpec& spec);
+  // Each add returns the application, so that a module chains them: app.add(a).add(b).
+  Application& add(const ActorSpec& spec);
   template <class State>
-  void add(const ActorDefinition<State>& definition) {
-    add(definition.spec());
+  Application& add(const ActorDefinition<State>& definition) {
+    return add(definition.spec());
   }
 
   // A projector or side-effect handler: its own consumer group.
-  void add(std::shared_ptr<Consumer> consumer);
+  Application& add(std::shared_ptr<Consumer> consumer);
   const std::vector<std::shared_ptr<Consumer>>& consumers() const { return consumers_; }
   // Every consumer's read-model tables, for `cairn migrate --app` and `cairn grants --app`.
   std::vector<ReadModelTable> read_model_tables() const;
