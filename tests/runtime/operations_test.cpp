@@ -145,8 +145,8 @@ TEST_CASE("consumer metrics: events handled and leases per slice; lag grows whil
 }
 
 TEST_CASE("a failing event: its attempts are counted, its stream stopped, and each record carries its context") {
+  Records records;  // outlives the runtime, whose runners log until it is gone
   auto runtime = tally_runtime();
-  Records records;
   runtime->start_consumers(tally_workers(records.sink()));
   auto result = runtime->handle("counter-p", counter::Increment{666}, Json::object(), Trace{"req-666"});
   REQUIRE(result.ok());
