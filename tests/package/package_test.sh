@@ -2,9 +2,11 @@
 # Cairn as a user gets it: installs the build into a temporary prefix, builds examples/service (its
 # own CMake project) against it with find_package(Cairn) and runs that project's tests, compiles a
 # program through cairn.pc, then packs a .deb, extracts it with dpkg -x and runs `cairn --version`.
-# Usage: package_test.sh SOURCE_DIR BUILD_DIR VERSION
+# Usage: package_test.sh SOURCE_DIR BUILD_DIR VERSION [CONSUMER_FLAGS]
+# CONSUMER_FLAGS: what a program linking this build needs besides cairn.pc's flags; a sanitizer
+# build's library needs its programs built with the same sanitizers (their runtime must come first).
 set -euo pipefail
-src=$1 build=$2 version=$3
+src=$1 build=$2 version=$3 consumer_flags=${4:-}
 : "${CAIRN_TEST_DATABASE_URL:?the HTTP test of examples/service needs a PostgreSQL server (tools/test starts one)}"
 work=$(mktemp -d /tmp/cairn-package.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -23,7 +25,7 @@ if [[ -e $prefix/include/backends || -e $prefix/include/actors ]]; then echo "in
 
 echo "== examples/service against the installed package"
 cmake -S "$src/examples/service" -B "$work/service" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror" >/dev/null
+  -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror $consumer_flags" >/dev/null
 cmake --build "$work/service" -j2
 ctest --test-dir "$work/service" --output-on-failure
 
@@ -33,8 +35,8 @@ cat >"$work/hello.cpp" <<'CPP'
 #include <iostream>
 int main() { std::cout << CAIRN_VERSION << " " << cairn::make_message("s-1", "t.x", {{"a", 1}}).type << "\n"; }
 CPP
-# shellcheck disable=SC2046
-g++ -std=c++20 "$work/hello.cpp" -o "$work/hello" $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs cairn)
+# shellcheck disable=SC2046,SC2086
+g++ -std=c++20 $consumer_flags "$work/hello.cpp" -o "$work/hello" $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs cairn)
 [[ $(LD_LIBRARY_PATH=$prefix/lib "$work/hello") == "$version t.x" ]]
 
 echo "== the .deb"
