@@ -79,7 +79,10 @@ void handle_across_streams(const RunnerContext& context, Unit& unit, std::vector
         int64_t last = 0;
         size_t events = 0;
         for (auto& entry : job.events) {
-          if (entry.message.seq <= handled[i] || replayed(unit.group, entry.cursor) != replaying) continue;
+          if (entry.message.seq <= handled[i]) continue;
+          // Only the stream's next events, and only those on this pass's side of the boundary: a
+          // replayed one the first pass left alone must not be jumped over by the second.
+          if (replayed(unit.group, entry.cursor) != replaying) break;
           context.services->types().upcast(entry.message);
           batch.events.push_back(entry.message);
           last = entry.message.seq;

@@ -233,6 +233,23 @@ TEST_CASE("reset while the group is busy: no batch of the old generation lands i
   }
 }
 
+// One unit holding one event from before the reset's replay boundary and two after it: the replayed
+// pass alone is too small for a batch, and the live pass must not jump over it.
+TEST_CASE("reset: an event just before the replay boundary is applied with the ones after it") {
+  testing::TestDatabase db;
+  auto runtime = consumer_runtime(db.url());
+  runtime->start_consumers(fast());
+  REQUIRE(runtime->handle("counter-edge", counter::Increment{1}).ok());
+  CHECK(eventually([&] { return totals(db.url()) == fold_of_log(*runtime); }));
+  runtime->store().set_group_active("counter.totals", false);
+  runtime->reset_group("counter.totals");
+  REQUIRE(runtime->handle("counter-edge", counter::Increment{2}).ok());
+  REQUIRE(runtime->handle("counter-edge", counter::Increment{4}).ok());
+  runtime->store().set_group_active("counter.totals", true);
+  CHECK(eventually([&] { return std::get<2>(totals(db.url())["counter-edge"]) == 6; }));
+  CHECK(totals(db.url())["counter-edge"] == std::tuple<long, long, long>{7, 3, 6});
+}
+
 TEST_CASE("delayed commands arrive at, not before, their time") {
   testing::TestDatabase db;
   auto runtime = consumer_runtime(db.url());
