@@ -13,11 +13,14 @@ SqlProjectorSpecification::SqlProjectorSpecification(std::shared_ptr<SqlProjecto
 void SqlProjectorSpecification::apply(const std::string& stream_id, const std::vector<Draft>& drafts) {
   auto connection = postgres::connect(url_);
   pqxx::work tx(*connection);
+  std::vector<Message> events;
   for (const auto& draft : drafts) {
-    Message event = make_message(stream_id, draft.type, draft.payload, Json::object(), draft.revision);
-    event.seq = ++seqs_[stream_id];
-    projector_->apply(tx, event);
+    events.push_back(make_message(stream_id, draft.type, draft.payload, Json::object(), draft.revision));
+    events.back().seq = ++seqs_[stream_id];
   }
+  SqlProjector::Run run;
+  for (const auto& event : events) run.push_back(&event);
+  projector_->apply(tx, run);  // together, as a batch from the feed: batch handlers get them in one call
   tx.commit();
 }
 

@@ -25,11 +25,17 @@ using cairn::testing::eventually;
 
 namespace {
 
-std::unique_ptr<Runtime> consumer_runtime(const std::string& url) {
+// The counter actor, without consumers.
+std::unique_ptr<Runtime> counter_runtime(const std::string& url) {
   Config config;
   config.database_url = url;
   auto runtime = std::make_unique<Runtime>(config);
   counter::install(runtime->app());
+  return runtime;
+}
+
+std::unique_ptr<Runtime> consumer_runtime(const std::string& url) {
+  auto runtime = counter_runtime(url);
   counter::install_consumers(runtime->app());
   runtime->migrate();  // the counter's read-model tables
   return runtime;
@@ -45,12 +51,13 @@ WorkerOptions fast() {
 }
 
 // stream -> (total, events, last_seq) from the projector's table.
-std::map<std::string, std::tuple<long, long, long>> totals(const std::string& url) {
+std::map<std::string, std::tuple<long, long, long>> totals(const std::string& url,
+                                                           const std::string& table = "public.counter_totals") {
   pqxx::connection c(url);
   pqxx::read_transaction tx(c);
   std::map<std::string, std::tuple<long, long, long>> out;
-  if (tx.exec1("SELECT to_regclass('public.counter_totals') IS NULL")[0].as<bool>()) return out;
-  for (const auto& r : tx.exec("SELECT stream_id, total, events, last_seq FROM public.counter_totals"))
+  if (tx.exec1("SELECT to_regclass('" + table + "') IS NULL")[0].as<bool>()) return out;
+  for (const auto& r : tx.exec("SELECT stream_id, total, events, last_seq FROM " + table))
     out[r[0].c_str()] = {r[1].as<long>(), r[2].as<long>(), r[3].as<long>()};
   return out;
 }
@@ -250,6 +257,30 @@ TEST_CASE("reset: an event just before the replay boundary is applied with the o
   CHECK(totals(db.url())["counter-edge"] == std::tuple<long, long, long>{7, 3, 6});
 }
 
+TEST_CASE("a batch SQL projector: runs of events in one call, the fold of the log, a poison event stops only its stream") {
+  testing::TestDatabase db;
+  auto owned = counter_runtime(db.url());
+  auto& runtime = *owned;
+  std::atomic<size_t> longest_run{0};
+  runtime.add(counter::batched_projector(longest_run));
+  runtime.migrate();
+  for (int i = 0; i < 200; ++i)
+    REQUIRE(runtime.handle("counter-" + std::to_string(i % 20), counter::Increment{i % 7 + 1}).ok());
+  for (int by : {1, 666, 2}) REQUIRE(runtime.handle("counter-poison", counter::Increment{by}).ok());
+  runtime.start_consumers(fast());  // every event is there: the first reads bring runs across streams
+  CHECK(eventually([&] { return runtime.store().failed_streams("counter.batched").size() == 1; }));
+  auto log = fold_of_log(runtime);
+  CHECK(eventually([&] {
+    auto table = totals(db.url(), "public.counter_batched");
+    for (const auto& [stream, fold] : log)
+      if (stream != "counter-poison" && table[stream] != fold) return false;
+    return true;
+  }));
+  CHECK(totals(db.url(), "public.counter_batched")["counter-poison"] == std::tuple<long, long, long>{1, 1, 2});
+  CHECK(runtime.store().failed_streams("counter.batched")[0].failed_seq == 4);
+  CHECK(longest_run.load() > 1);  // runs, not one event a call
+}
+
 TEST_CASE("delayed commands arrive at, not before, their time") {
   testing::TestDatabase db;
   auto runtime = consumer_runtime(db.url());
@@ -385,10 +416,8 @@ TEST_CASE("a version that adds a handler for events the group already passed is 
 
 TEST_CASE("resetting an SQL projector that has no reset hook is refused") {
   testing::TestDatabase db;
-  Config config;
-  config.database_url = db.url();
-  Runtime runtime(config);
-  counter::install(runtime.app());
+  auto owned = counter_runtime(db.url());
+  auto& runtime = *owned;
   auto bare = sql_projector("counter.bare");
   bare->on<counter::Incremented>([](pqxx::work&, const counter::Incremented&, const Message&) {});
   runtime.add(bare);

@@ -1,9 +1,10 @@
-// The test kit's PostgreSQL variant on the bank's and the meetings' SQL projectors: their rows after given events.
+// The test kit's PostgreSQL variant on the bank's, the meetings' and a batch SQL projector: their rows after given events.
 #include <doctest/doctest.h>
 
 #include "examples/bank_account/account.hpp"
 #include "examples/meetings/meeting.hpp"
 #include <cairn/testing_sql.hpp>
+#include "tests/support/counter_consumers.hpp"
 #include "tests/support/test_database.hpp"
 
 using cairn::testing::SpecificationFailed;
@@ -33,4 +34,13 @@ TEST_CASE("the meetings tables after a meeting's life, and a second meeting besi
                   {"meeting-2", "ivan", "2030-03-01 12:00:00", "finished"}})
       .then_rows("SELECT meeting_id, user_id, accepted FROM public.meeting_attendees ORDER BY 1, 2",
                  {{"meeting-1", "1", "f"}, {"meeting-1", "2", "t"}, {"meeting-2", "3", "f"}});
+}
+
+TEST_CASE("a batch SQL projector gets a stream's given events as one run, as from a feed batch") {
+  cairn::testing::TestDatabase db;
+  std::atomic<size_t> longest_run{0};
+  SqlProjectorSpecification batched(counter::batched_projector(longest_run), db.url());
+  batched.given("counter-1", counter::Incremented{2}, counter::Incremented{3}, counter::Incremented{4})
+      .then_rows("SELECT stream_id, total, events, last_seq FROM public.counter_batched", {{"counter-1", "9", "3", "3"}});
+  CHECK(longest_run.load() == 3);
 }

@@ -2,6 +2,7 @@
 // poison event, and a side-effect handler that logs each call to a file.
 #pragma once
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -34,6 +35,40 @@ inline std::shared_ptr<cairn::SqlProjector> totals_projector() {
             m.stream_id, e.by, m.seq);
       })
       .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE public.counter_totals"); });
+  return projector;
+}
+
+// public.counter_batched(stream_id, total, events, last_seq): the same fold through `on_batch`, each
+// run summed per stream and written with one statement. Records the longest run it was given.
+// An increment of 666 fails the whole run it is in.
+inline std::shared_ptr<cairn::SqlProjector> batched_projector(std::atomic<size_t>& longest_run) {
+  auto projector = cairn::sql_projector("counter.batched");
+  projector
+      ->table("public.counter_batched",
+              "CREATE TABLE IF NOT EXISTS public.counter_batched (stream_id text PRIMARY KEY, total bigint NOT NULL, "
+              "events bigint NOT NULL, last_seq bigint NOT NULL)")
+      .on_batch<Incremented>([&longest_run](pqxx::work& tx, const std::vector<cairn::Envelope<Incremented>>& run) {
+        cairn::Json sums = cairn::Json::object();
+        for (const auto& [e, m] : run) {
+          if (e.by == 666) throw std::runtime_error("poison increment on " + m.stream_id);
+          auto& sum = sums[m.stream_id];
+          sum["stream_id"] = m.stream_id;
+          sum["total"] = sum.value("total", 0) + e.by;
+          sum["events"] = sum.value("events", 0) + 1;
+          sum["last_seq"] = m.seq;  // each stream's events come in seq order
+        }
+        cairn::Json rows = cairn::Json::array();
+        for (auto& [stream, sum] : sums.items()) rows.push_back(sum);
+        tx.exec_params(
+            "INSERT INTO public.counter_batched SELECT * FROM jsonb_to_recordset($1::jsonb) "
+            "AS r(stream_id text, total bigint, events bigint, last_seq bigint) ON CONFLICT (stream_id) DO UPDATE SET "
+            "total = public.counter_batched.total + excluded.total, events = public.counter_batched.events + excluded.events, "
+            "last_seq = excluded.last_seq",
+            rows.dump());
+        for (size_t seen = longest_run.load(); run.size() > seen && !longest_run.compare_exchange_weak(seen, run.size());) {
+        }
+      })
+      .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE public.counter_batched"); });
   return projector;
 }
 

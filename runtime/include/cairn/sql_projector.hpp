@@ -7,6 +7,9 @@
 //        tx.exec_params("INSERT INTO public.bank_balances ...", m.stream_id, e.amount);
 //      })
 //     .on_reset([](pqxx::work& tx) { tx.exec0("TRUNCATE public.bank_balances"); });
+//
+// A busy read model takes a type's events in runs instead (`on_batch`): one statement for many
+// events, e.g. rows summed per key and upserted with one INSERT ... SELECT FROM jsonb_to_recordset.
 #pragma once
 
 #include <functional>
@@ -37,18 +40,41 @@ class SqlTransactions {
   virtual void transact(const std::function<void(pqxx::work&)>& work) = 0;
 };
 
+// An event decoded, with the message it came in.
+template <class E>
+struct Envelope {
+  E event;
+  const Message& message;
+};
+
 class SqlProjector final : public ConsumerBase<SqlProjector> {
  public:
-  using Handler = std::function<void(pqxx::work&, const Message&)>;
+  using Run = std::vector<const Message*>;  // consecutive events of one type, each stream's in seq order
+  using Handler = std::function<void(pqxx::work&, const Run&)>;
   explicit SqlProjector(std::string group) : ConsumerBase(std::move(group)) {}
 
   template <TypedMessage E, class F>
   SqlProjector& on(F f) {
     static_assert(std::is_invocable_v<F, pqxx::work&, const E&, const Message&>,
                   "an SQL projector handler must be callable as void(pqxx::work&, const Event&, const Message&)");
-    reads(MessageTraits<E>::name);
-    handlers_[MessageTraits<E>::name] = [f](pqxx::work& tx, const Message& m) { f(tx, from_payload<E>(m.payload), m); };
-    return *this;
+    return add<E>([f](pqxx::work& tx, const Run& run) {
+      for (const auto* m : run) f(tx, from_payload<E>(m->payload), *m);
+    });
+  }
+  // Consecutive events of type E in one call (several streams' events, each stream's in seq order):
+  // one round trip for many events. A failing run is retried stream by stream, then event by event,
+  // so a poison event still stops only its own stream.
+  template <TypedMessage E, class F>
+  SqlProjector& on_batch(F f) {
+    static_assert(std::is_invocable_v<F, pqxx::work&, const std::vector<Envelope<E>>&>,
+                  "an SQL projector batch handler must be callable as "
+                  "void(pqxx::work&, const std::vector<cairn::Envelope<Event>>&)");
+    return add<E>([f](pqxx::work& tx, const Run& run) {
+      std::vector<Envelope<E>> events;
+      events.reserve(run.size());
+      for (const auto* m : run) events.push_back({from_payload<E>(m->payload), *m});
+      f(tx, events);
+    });
   }
   // A table of the read model and the DDL that creates it. The name must be schema-qualified: an
   // unqualified one resolves through the search_path, where another role could plant its own.
@@ -77,15 +103,24 @@ class SqlProjector final : public ConsumerBase<SqlProjector> {
   void handle_batch(Store& store, ConsumerServices&, const DeliveryBatch& batch) override {
     if (batch.events.empty()) return;
     sql(store).transact_with_marks(batch.marks, [&](pqxx::work& tx, const SqlTransactions::Handled& handled) {
+      Run events;
       for (const auto& event : batch.events)
-        if (handlers_.count(event.type) && !handled(event)) apply(tx, event);
+        if (!handled(event)) events.push_back(&event);
+      apply(tx, events);
     });
   }
 
-  // Runs the handler for one event in `tx` (nothing for a type it does not read): what a batch
-  // does per event, without the progress marks. The test kit applies events with it.
-  void apply(pqxx::work& tx, const Message& event) const {
-    if (auto it = handlers_.find(event.type); it != handlers_.end()) it->second(tx, event);
+  // Runs the handlers for `events` in `tx`, in order, a run of one type per call (skipping types
+  // it does not read): what a batch does, without the progress marks. The test kit applies with it.
+  void apply(pqxx::work& tx, const Run& events) const {
+    for (size_t i = 0; i < events.size();) {
+      const auto& type = events[i]->type;
+      size_t end = i + 1;
+      while (end < events.size() && events[end]->type == type) ++end;
+      if (auto it = handlers_.find(type); it != handlers_.end())
+        it->second(tx, Run(events.begin() + static_cast<std::ptrdiff_t>(i), events.begin() + static_cast<std::ptrdiff_t>(end)));
+      i = end;
+    }
   }
 
   // Without a reset hook its tables would keep the old rows and a replay would apply every event again.
@@ -104,6 +139,15 @@ class SqlProjector final : public ConsumerBase<SqlProjector> {
     auto* sql = store.sql();
     if (!sql) throw BadInput("SQL projector " + options_.group + " needs the PostgreSQL store");
     return *sql;
+  }
+
+  template <TypedMessage E>
+  SqlProjector& add(Handler handler) {
+    if (handlers_.count(MessageTraits<E>::name))
+      throw BadInput("SQL projector " + options_.group + " has two handlers for " + MessageTraits<E>::name);
+    reads(MessageTraits<E>::name);
+    handlers_[MessageTraits<E>::name] = std::move(handler);
+    return *this;
   }
 
   std::unordered_map<std::string, Handler> handlers_;
