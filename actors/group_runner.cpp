@@ -38,6 +38,15 @@ struct StreamState {
   Clock::time_point not_before{};
 };
 
+// A slice's progress on its way to the store.
+struct Saved {
+  uint32_t slice;
+  Fence fence;
+  FeedCursor cursor;
+  std::vector<ProgressMark> marks;
+  enum { pending, saved, stale, lost } outcome = pending;
+};
+
 struct InFlight {
   std::shared_ptr<Unit> unit;
   size_t handler;
@@ -155,11 +164,13 @@ class Runner {
   }
 
   void forget(uint32_t slice) {
+    abandon_save();
     std::erase_if(streams_, [&](const auto& s) { return s.second.slice == slice; });
     progress_.erase(slice);
   }
 
   void forget_all() {
+    abandon_save();
     streams_.clear();
     ready_.clear();
     rested_.clear();
@@ -179,21 +190,22 @@ class Runner {
     return more_ || context_->wakeup->epoch() != seen_ || Clock::now() - last_read_ >= context_->options.poll_interval;
   }
 
-  // What one read brings: the feed head read just before it, and the entries.
+  // What one read brings: the feed head read just before it, and the page.
   struct Fetched {
     FeedCursor head;
-    std::vector<FeedEntry> batch;
+    FeedPage page;
   };
   Fetched fetch(FeedCursor from, uint32_t slice_count, const std::vector<uint32_t>& slices) const {
     // Read before the batch: a batch shorter than the limit holds every matching entry up to
     // `head`, so the slices may move to `head`, past entries of other types and slices.
     auto head = context_->store->feed_head();
-    return {head, context_->store->read_feed(from, context_->options.batch_size,
-                                             {options_.types, slice_count, slices})};
+    return {head, context_->store->read_feed_page(from, context_->options.batch_size,
+                                                  {options_.types, slice_count, slices})};
   }
 
-  // One read of the feed for every slice this process owns, from the slowest one's place. While
-  // the runner hands out a full batch, the next one is read ahead (the database works meanwhile).
+  // One read of the feed for every slice this process owns, from the slowest one's place. After a
+  // full page, the next one is read ahead while this one is decoded and handed out: the database
+  // works meanwhile.
   void read() {
     seen_ = context_->wakeup->epoch();
     last_read_ = Clock::now();
@@ -207,7 +219,17 @@ class Runner {
         ahead = std::move(fetched);
     }
     auto slice_count = slices_.group().slice_count;
-    auto [head, batch] = ahead ? std::move(*ahead) : fetch(from, slice_count, owned);
+    auto [head, page] = ahead ? std::move(*ahead) : fetch(from, slice_count, owned);
+    more_ = page.size >= context_->options.batch_size;
+    if (more_) {
+      read_ahead_from_ = page.last;
+      read_ahead_slices_ = owned;
+      read_ahead_slice_count_ = slice_count;
+      read_ahead_ = std::async(std::launch::async, [this, from = page.last, slice_count, owned] {
+        return fetch(from, slice_count, owned);
+      });
+    }
+    auto batch = page.decode();
     // The progress of the streams new to the runner, before anything changes: if this throws (the
     // database went away), the same batch is read again.
     std::vector<std::string> unknown;
@@ -218,15 +240,6 @@ class Runner {
     std::unordered_map<std::string, StreamProgress> loaded;
     for (auto& progress : context_->store->load_progress(options_.group, unknown))
       loaded.emplace(progress.stream_id, std::move(progress));
-    more_ = batch.size() >= context_->options.batch_size;
-    if (more_) {
-      read_ahead_from_ = batch.back().cursor;
-      read_ahead_slices_ = owned;
-      read_ahead_slice_count_ = slice_count;
-      read_ahead_ = std::async(std::launch::async, [this, from = batch.back().cursor, slice_count, owned] {
-        return fetch(from, slice_count, owned);
-      });
-    }
     std::vector<std::string> arrived;
     for (auto& entry : batch) {
       auto slice = slices_.slice_of(entry.message.stream_id);
@@ -437,23 +450,61 @@ class Runner {
   // -- progress
 
   // Saves each slice's low-water mark, with the marks of the streams long ahead of it (all of
-  // them on the way out).
+  // them on the way out, and then at once). Otherwise the save runs beside the runner, one at a
+  // time so they land in order: a durable commit takes milliseconds the feed need not wait for.
   void save(bool all) {
+    finish_save(all);
+    if (saving_.valid()) return;
     auto now = Clock::now();
     if (!all && now - last_save_ < save_interval) return;
     last_save_ = now;
-    const auto& group = slices_.group();
+    std::vector<Saved> jobs;
     for (auto& [slice, progress] : progress_) {
       auto marks = progress.marks_due(now, all ? Clock::duration::zero() : mark_patience);
-      if (!progress.cursor_moved() && marks.empty()) continue;
-      auto cursor = progress.safe();
-      try {
-        // False: a reset or reshape came first; the next refresh reloads the cursors.
-        if (context_->store->save_progress(group.group_id, slices_.fence(slice), group.generation, cursor, marks))
-          progress.saved(cursor, marks);
-      } catch (const LeaseLost&) {
-        lost_.insert(slice);
+      if (progress.cursor_moved() || !marks.empty())
+        jobs.push_back({slice, slices_.fence(slice), progress.safe(), std::move(marks)});
+    }
+    if (jobs.empty()) return;
+    auto task = [store = context_->store, group = slices_.group(), jobs = std::move(jobs)]() mutable {
+      for (auto& job : jobs) {
+        try {
+          // False: a reset or reshape came first; the next refresh reloads the cursors.
+          job.outcome = store->save_progress(group.group_id, job.fence, group.generation, job.cursor, job.marks)
+                            ? Saved::saved
+                            : Saved::stale;
+        } catch (const LeaseLost&) {
+          job.outcome = Saved::lost;
+        }
       }
+      return jobs;
+    };
+    if (all)
+      apply(task());
+    else
+      saving_ = std::async(std::launch::async, std::move(task));
+  }
+
+  // Takes the result of the save in flight once it is done (`wait`: waits for it); rethrows its error.
+  void finish_save(bool wait) {
+    if (!saving_.valid()) return;
+    if (!wait && saving_.wait_for(milliseconds(0)) != std::future_status::ready) return;
+    apply(saving_.get());
+  }
+
+  // Before a slice's progress is dropped: the save in flight belongs to what is dropped, and is
+  // done again from the reloaded cursor if it failed.
+  void abandon_save() {
+    try {
+      finish_save(true);
+    } catch (const std::exception&) {
+    }
+  }
+
+  void apply(const std::vector<Saved>& saved) {
+    for (const auto& job : saved) {
+      if (job.outcome == Saved::lost) lost_.insert(job.slice);
+      if (auto it = progress_.find(job.slice); it != progress_.end() && job.outcome == Saved::saved)
+        it->second.saved(job.cursor, job.marks);
     }
   }
 
@@ -470,6 +521,7 @@ class Runner {
     if (std::any_of(progress_.begin(), progress_.end(),
                     [](const auto& p) { return p.second.cursor_moved() || p.second.has_marks(); }))
       until = std::min(until, last_save_ + save_interval);
+    if (saving_.valid()) until = std::min(until, now + milliseconds(5));
     return std::max(milliseconds(0), std::chrono::ceil<milliseconds>(until - now));
   }
 
@@ -494,6 +546,7 @@ class Runner {
   std::vector<InFlight> in_flight_;
   std::set<uint32_t> lost_;
   std::future<Fetched> read_ahead_;  // the next full batch, being read
+  std::future<std::vector<Saved>> saving_;  // the save in flight
   FeedCursor read_ahead_from_;
   std::vector<uint32_t> read_ahead_slices_;
   uint32_t read_ahead_slice_count_ = 0;

@@ -21,6 +21,7 @@ class PostgresStore final : public Store, public SqlTransactions {
   int64_t head_seq(std::string_view stream_id) override;
   std::optional<Message> find_message(std::string_view id) override;
   std::vector<FeedEntry> read_feed(FeedCursor after, size_t limit, const FeedFilter& filter) override;
+  FeedPage read_feed_page(FeedCursor after, size_t limit, const FeedFilter& filter) override;
   FeedCursor feed_head() override;
   FeedHealth feed_health() override;
   std::vector<Message> read_correlation(std::string_view correlation_id, size_t limit) override;

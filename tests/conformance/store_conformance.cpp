@@ -228,6 +228,18 @@ TEST_SUITE("conformance") {
     CHECK(rest.front().message.id == all[5].message.id);
     CHECK(store->read_feed(all.back().cursor, 10).empty());
     CHECK(store->read_feed({}, 3).size() == 3);
+    // A page knows where it ends before it is decoded, and decodes to the same entries.
+    auto page = store->read_feed_page(cursor, 6, {});
+    REQUIRE(page.size == 6);
+    CHECK(page.last == all[10].cursor);
+    auto decoded = page.decode();
+    REQUIRE(decoded.size() == 6);
+    for (size_t i = 0; i < decoded.size(); ++i) {
+      CHECK(decoded[i].message.id == all[5 + i].message.id);
+      CHECK(decoded[i].message.payload == all[5 + i].message.payload);
+      CHECK(decoded[i].cursor == all[5 + i].cursor);
+    }
+    CHECK(store->read_feed_page(all.back().cursor, 10, {}).size == 0);
   }
 
   TEST_CASE("the feed filters by type and by slice; the slices partition the feed") {

@@ -77,6 +77,14 @@ struct FeedEntry {
   FeedCursor cursor;
 };
 
+// A page of the feed as the store returned it, decoded on demand: a reader can start reading the
+// next page (after `last`) before it decodes this one.
+struct FeedPage {
+  size_t size = 0;
+  FeedCursor last;  // the cursor of its last entry (when it has one)
+  std::function<std::vector<FeedEntry>()> decode;  // once
+};
+
 struct StreamRange {
   int64_t after_seq = 0;
   std::optional<int64_t> upto_seq;      // inclusive
@@ -266,6 +274,8 @@ class Store {
 
   // Never returns an entry while one that sorts before it can still commit.
   virtual std::vector<FeedEntry> read_feed(FeedCursor after, size_t limit, const FeedFilter& filter = {}) = 0;
+  // The same entries as a page (a store that decodes rows does so in `decode`).
+  virtual FeedPage read_feed_page(FeedCursor after, size_t limit, const FeedFilter& filter);
 
   // The newest cursor below the commit horizon: every entry at or before it is final.
   virtual FeedCursor feed_head() = 0;
