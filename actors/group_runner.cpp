@@ -190,17 +190,10 @@ class Runner {
     return more_ || context_->wakeup->epoch() != seen_ || Clock::now() - last_read_ >= context_->options.poll_interval;
   }
 
-  // What one read brings: the feed head read just before it, and the page.
-  struct Fetched {
-    FeedCursor head;
-    FeedPage page;
-  };
-  Fetched fetch(FeedCursor from, uint32_t slice_count, const std::vector<uint32_t>& slices) const {
-    // Read before the batch: a batch shorter than the limit holds every matching entry up to
-    // `head`, so the slices may move to `head`, past entries of other types and slices.
-    auto head = context_->store->feed_head();
-    return {head, context_->store->read_feed_page(from, context_->options.batch_size,
-                                                  {options_.types, slice_count, slices})};
+  // With the feed head: a batch shorter than the limit holds every matching entry up to it, so the
+  // slices may move to the head, past entries of other types and slices.
+  FeedPage fetch(FeedCursor from, uint32_t slice_count, const std::vector<uint32_t>& slices) const {
+    return context_->store->read_feed_page(from, context_->options.batch_size, {options_.types, slice_count, slices});
   }
 
   // One read of the feed for every slice this process owns, from the slowest one's place. After a
@@ -212,14 +205,14 @@ class Runner {
     auto owned = slices_.owned();
     FeedCursor from = progress_.at(owned.front()).read_upto();
     for (auto slice : owned) from = std::min(from, progress_.at(slice).read_upto());
-    std::optional<Fetched> ahead;
+    std::optional<FeedPage> ahead;
     if (read_ahead_.valid()) {
       auto fetched = read_ahead_.get();  // rethrows what the read ahead threw
       if (read_ahead_from_ == from && read_ahead_slices_ == owned && read_ahead_slice_count_ == slices_.group().slice_count)
         ahead = std::move(fetched);
     }
     auto slice_count = slices_.group().slice_count;
-    auto [head, page] = ahead ? std::move(*ahead) : fetch(from, slice_count, owned);
+    auto page = ahead ? std::move(*ahead) : fetch(from, slice_count, owned);
     more_ = page.size >= context_->options.batch_size;
     if (more_) {
       read_ahead_from_ = page.last;
@@ -257,7 +250,7 @@ class Runner {
       if (fresh) assume_handled_before(stream);
     }
     for (const auto& id : arrived) settle_queue(id);
-    auto through = more_ ? batch.back().cursor : std::max(head, batch.empty() ? from : batch.back().cursor);
+    auto through = more_ ? batch.back().cursor : std::max(page.head, batch.empty() ? from : batch.back().cursor);
     for (auto& [slice, progress] : progress_) progress.read_through(through);
   }
 
@@ -545,7 +538,7 @@ class Runner {
   std::vector<size_t> idle_;
   std::vector<InFlight> in_flight_;
   std::set<uint32_t> lost_;
-  std::future<Fetched> read_ahead_;  // the next full batch, being read
+  std::future<FeedPage> read_ahead_;  // the next full batch, being read
   std::future<std::vector<Saved>> saving_;  // the save in flight
   FeedCursor read_ahead_from_;
   std::vector<uint32_t> read_ahead_slices_;

@@ -43,8 +43,9 @@ void for_each_message(Store& store, std::string_view stream_id, StreamRange rang
 }
 
 FeedPage Store::read_feed_page(FeedCursor after, size_t limit, const FeedFilter& filter) {
+  auto head = feed_head();
   auto entries = std::make_shared<std::vector<FeedEntry>>(read_feed(after, limit, filter));
-  FeedPage page{entries->size(), entries->empty() ? FeedCursor{} : entries->back().cursor, {}};
+  FeedPage page{head, entries->size(), entries->empty() ? FeedCursor{} : entries->back().cursor, {}};
   page.decode = [entries] { return std::move(*entries); };
   return page;
 }

@@ -568,12 +568,14 @@ std::vector<FeedEntry> PostgresStore::read_feed(FeedCursor after, size_t limit, 
 
 FeedPage PostgresStore::read_feed_page(FeedCursor after, size_t limit, const FeedFilter& filter) {
   Json types = filter.types;
+  FeedCursor head;
   auto rows = with_connection([&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
     // The planner has no statistics for `stream_hash % slices` and guesses that 0.5% of the rows
     // match: it then prefers reading the whole remaining log and sorting it (1 s a batch over a
     // million events) to walking the (xid, position) index until the batch is full (6 ms).
     walk_index_in_order(tx);
+    head = head_cursor(tx);  // its own snapshot, taken before the page's
     std::string slices = "{";
     for (auto slice : filter.slices) slices += (slices.size() > 1 ? "," : "") + std::to_string(slice);
     slices += "}";
@@ -581,7 +583,7 @@ FeedPage PostgresStore::read_feed_page(FeedCursor after, size_t limit, const Fee
                             static_cast<int64_t>(filter.slice_count), slices, static_cast<int64_t>(limit));
   });
   // The result lives on without its connection; its rows become messages when the reader asks.
-  FeedPage page{rows.size(), {}, {}};
+  FeedPage page{head, rows.size(), {}, {}};
   if (!rows.empty()) page.last = {rows.back()[9].as<uint64_t>(), rows.back()[0].as<int64_t>()};
   page.decode = [rows = std::move(rows)] {
     std::vector<FeedEntry> out;

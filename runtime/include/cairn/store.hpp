@@ -80,6 +80,7 @@ struct FeedEntry {
 // A page of the feed as the store returned it, decoded on demand: a reader can start reading the
 // next page (after `last`) before it decodes this one.
 struct FeedPage {
+  FeedCursor head;  // the feed head read before the page: a short page holds every match up to it
   size_t size = 0;
   FeedCursor last;  // the cursor of its last entry (when it has one)
   std::function<std::vector<FeedEntry>()> decode;  // once
@@ -274,7 +275,7 @@ class Store {
 
   // Never returns an entry while one that sorts before it can still commit.
   virtual std::vector<FeedEntry> read_feed(FeedCursor after, size_t limit, const FeedFilter& filter = {}) = 0;
-  // The same entries as a page (a store that decodes rows does so in `decode`).
+  // The same entries as a page, with the feed head (a store that decodes rows does so in `decode`).
   virtual FeedPage read_feed_page(FeedCursor after, size_t limit, const FeedFilter& filter);
 
   // The newest cursor below the commit horizon: every entry at or before it is final.
