@@ -25,6 +25,11 @@ void ActorMetrics::answered(Status status, std::chrono::steady_clock::time_point
 
 WritePathMetrics::WritePathMetrics(Metrics& metrics, const Application& app)
     : live_actors(&metrics.gauge("cairn_stream_actors", "Live stream actors (streams held in memory)").labels()),
+      queued_commands(&metrics
+                           .gauge("cairn_stream_queued_commands",
+                                  "Commands in stream actors' queues, the ones being decided included (a hot "
+                                  "stream's queue is decided and appended in batches)")
+                           .labels()),
       passivations(&metrics.counter("cairn_stream_actor_passivations_total",
                                     "Stream actors stopped for being idle or the least recently used")
                         .labels()),

@@ -31,6 +31,7 @@ struct WritePathMetrics {
 
   std::unordered_map<const ActorSpec*, ActorMetrics> actors;
   Gauge* live_actors;
+  Gauge* queued_commands;  // waiting in stream actors, the ones being decided included
   Counter* passivations;
   Histogram* batch_size;       // appends per group commit
   Histogram* append_duration;  // one group commit's transaction

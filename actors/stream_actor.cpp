@@ -22,6 +22,12 @@ struct Verdict {
   }
 };
 
+// A command of a batch: its rejection, or how many of the batch's messages it appends.
+struct Batched {
+  std::optional<HandleResult> rejection;
+  size_t messages = 0;
+};
+
 struct Stream {
   Self self;
   std::string id;
@@ -31,6 +37,9 @@ struct Stream {
   const ActorMetrics* metrics;
 
   void process_next() const;
+  bool decide_batch() const;
+  void send_back(size_t n) const;
+  void batch_appended(AppendOutcome& outcome, std::vector<Batched> batch) const;
   template <class Step>
   void guarded(Step&& step) const;
   Verdict judge() const;
@@ -83,7 +92,7 @@ void Stream::process_next() const {
     st.busy = true;
     guarded([&] {
       if (!st.current) st.current = rehydrate(*spec, context->app->types(), *context->store, id);
-      act(judge());
+      if (!decide_batch()) act(judge());
     });
   }
   if (!st.busy && st.queue.empty() && st.passivating) self->quit();
@@ -142,6 +151,104 @@ Verdict Stream::judge() const {
   // A stored command that decides no events still has to record that it was handled.
   if (messages.empty()) return Verdict::settle();
   return Verdict::append(std::move(messages), false);
+}
+
+// A hot stream's queue in one append: the direct commands at its front are decided one after
+// another, each against the state the ones before it produce, and their messages appended
+// together; every answer waits for that append. Whatever goes wrong (a conflict, a database
+// away, a decide that throws) leaves the state as it was, and the commands are decided again one
+// by one. Stored commands always go alone: their at-most-once rule lives in that path.
+bool Stream::decide_batch() const {
+  constexpr size_t max_commands = 64;
+  auto& st = self->state;
+  auto batchable = [](const StreamActorState::Pending& p) {
+    return !p.request.stored && !p.request.mark && !p.locked && !p.alone;
+  };
+  if (st.queue.size() < 2 || !batchable(st.queue.front()) || !batchable(*std::next(st.queue.begin()))) return false;
+  Rehydrated scratch = *st.current;
+  std::vector<Message> messages;
+  std::vector<Batched> batch;
+  for (auto it = st.queue.begin(); it != st.queue.end() && batch.size() < max_commands && batchable(*it); ++it) {
+    const auto& command = it->request.command;
+    auto decider = spec->deciders.find(command.type);
+    if (decider == spec->deciders.end()) break;
+    try {
+      auto decision = decider->second(*spec, scratch.state, command);
+      if (decision.rejected()) {
+        auto result = HandleResult::failure(Status::rejected, decision.rejection(), scratch.seq);
+        result.rejection_code = decision.rejection_code();
+        batch.push_back({std::move(result), 0});
+        continue;
+      }
+      auto envelope = envelopes(command, decision, false);
+      for (auto& message : envelope) {
+        message.seq = scratch.seq + 1;  // the seq the append gives it: the batch expects the head
+        apply(*spec, context->app->types(), scratch, message);
+        message.seq = 0;
+      }
+      batch.push_back({std::nullopt, envelope.size()});
+      for (auto& message : envelope) messages.push_back(std::move(message));
+    } catch (...) {
+      break;  // decided again on its own, where its failure is answered (`scratch` is not used again)
+    }
+  }
+  if (batch.size() < 2 || messages.empty()) return false;
+  AppendRequest request{id, ExpectedSeq::exactly(st.current->seq), std::move(messages), std::nullopt};
+  auto stream = *this;
+  self->request(writer, caf::infinite, append_atom::value, std::move(request))
+      .then(
+          [stream, batch](AppendOutcome& outcome) mutable {
+            stream.batch_appended(outcome, std::move(batch));
+            stream.process_next();
+          },
+          [stream, n = batch.size()](caf::error&) {
+            stream.self->state.current.reset();
+            stream.send_back(n);
+            stream.process_next();
+          });
+  return true;
+}
+
+// The front `n` commands go back to be decided one by one.
+void Stream::send_back(size_t n) const {
+  auto& st = self->state;
+  for (auto it = st.queue.begin(); it != st.queue.end() && n > 0; ++it, --n) it->alone = true;
+  st.busy = false;
+}
+
+// Folds a batch's stored messages into the state and answers its commands in order (each took
+// `messages` of the append: the command, then its events); anything but an append sends them back.
+void Stream::batch_appended(AppendOutcome& outcome, std::vector<Batched> batch) const {
+  auto& st = self->state;
+  if (outcome.status != AppendOutcome::Status::appended) {
+    if (outcome.status == AppendOutcome::Status::unavailable) st.current.reset();  // the commit may have happened
+    return send_back(batch.size());
+  }
+  int64_t before = st.current->seq;
+  auto message = outcome.messages.begin();
+  std::string failed;
+  for (auto& entry : batch) {
+    if (entry.rejection) {
+      finish(std::move(*entry.rejection));
+      continue;
+    }
+    HandleResult result{Status::ok, {}, {}, {}, 0};
+    for (size_t i = 0; i < entry.messages; ++i, ++message) {
+      try {
+        if (failed.empty()) apply(*spec, context->app->types(), *st.current, *message);
+      } catch (const std::exception& e) {
+        failed = std::string("events were stored but evolving them failed: ") + e.what();
+      }
+      if (i > 0) result.events.push_back(std::move(*message));  // the first is the command
+    }
+    result.seq = st.current->seq;
+    result.error = failed;
+    finish(std::move(result));
+  }
+  if (failed.empty())
+    maybe_snapshot(before, st.current->seq);
+  else
+    st.current.reset();
 }
 
 // Answers the front (stored) command with a rejection, appended with the group's mark in one
@@ -303,6 +410,7 @@ void Stream::maybe_snapshot(int64_t before, int64_t after) const {
 void Stream::finish(HandleResult result) const {
   auto& st = self->state;
   metrics->answered(result.status, st.queue.front().received);
+  context->metrics->queued_commands->dec();
   st.queue.front().promise.deliver(std::move(result));
   st.queue.pop_front();
   st.busy = false;
@@ -327,6 +435,7 @@ stream_actor::behavior_type stream_actor_behavior(Self self, std::string stream_
         }
         auto promise = stream->self->make_response_promise<HandleResult>();
         queue.push_back({std::move(request), promise});
+        stream->context->metrics->queued_commands->inc();
         stream->process_next();
         return promise;
       },

@@ -27,6 +27,7 @@ struct StreamActorState {
     int64_t checked = 0;     // a stored command: the stream holds no answer to it up to this seq
     bool rejecting = false;  // a stored command: what is being appended is its rejection
     bool locked = false;     // decided again under the stream's write lock, after a conflict
+    bool alone = false;      // its batch could not be appended: decided again on its own
     std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
   };
   // Explicit stash: the front one is being decided or appended. A list, not a deque: an empty

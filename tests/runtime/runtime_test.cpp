@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <future>
+#include <set>
 #include <thread>
 
 #include <cairn/projector.hpp>
@@ -128,6 +129,140 @@ TEST_CASE("a flood of commands to one stream is refused as overloaded past the q
   CHECK(exit_code(HandleResult::Status::overloaded) == 1);
   CHECK(runtime->load<counter::State>("counter-flood").count == 3);
   CHECK(runtime->handle("counter-flood", counter::Increment{1}).ok());  // the queue drained: served again
+}
+
+namespace {
+
+// Holds the n-th append until its gate opens, and counts the appends and their messages.
+class TurnstileStore final : public testing::ForwardingStore {
+ public:
+  explicit TurnstileStore(std::unique_ptr<Store> inner) : ForwardingStore(std::move(inner)) {}
+  std::vector<AppendOutcome> append_many(std::vector<AppendRequest> requests) override {
+    size_t call = calls++;
+    if (call < gates.size()) gates[call].wait();
+    for (const auto& r : requests) messages += r.messages.size();
+    return inner().append_many(std::move(requests));
+  }
+  // Another process's append: around the gates and the runtime.
+  void append_elsewhere(const std::string& stream, Message message) {
+    inner().append(stream, ExpectedSeq::any(), {std::move(message)});
+  }
+  std::vector<std::shared_future<void>> gates;
+  std::atomic<size_t> calls{0}, messages{0};
+};
+
+// cairn_stream_queued_commands, from the runtime's metrics.
+double queued_commands(Runtime& runtime) {
+  auto text = runtime.metrics().render();
+  auto at = text.find("\ncairn_stream_queued_commands ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + 30));
+}
+
+struct Turnstile {
+  std::vector<std::promise<void>> open;
+  TurnstileStore* store = nullptr;
+
+  explicit Turnstile(Config& config, size_t gated) : open(gated) {
+    config.wrap_store = [this](std::unique_ptr<Store> inner) {
+      auto wrapped = std::make_unique<TurnstileStore>(std::move(inner));
+      for (auto& gate : open) wrapped->gates.push_back(gate.get_future().share());
+      store = wrapped.get();
+      return std::unique_ptr<Store>(std::move(wrapped));
+    };
+  }
+};
+
+}  // namespace
+
+// Commands sent together reach the stream in any order (each travels on its own); what is
+// checked holds for every order.
+TEST_CASE("a hot stream's queued commands are decided in turn and appended together; each gets its own answer") {
+  auto config = test_config();
+  Turnstile turnstile(config, 1);
+  auto runtime = counter_runtime(config);
+  auto first = runtime->handle_async("counter-q", counter::Increment{1});  // held at the gate
+  CHECK(testing::eventually([&] { return turnstile.store->calls.load() == 1; }));
+  std::vector<int> bys{2, 3, -3, 4, 5};
+  std::vector<std::future<HandleResult>> queued;
+  for (int by : bys) queued.push_back(runtime->handle_async("counter-q", counter::Increment{by}));
+  CHECK(testing::eventually([&] { return queued_commands(*runtime) == 6; }));  // all behind the first
+  turnstile.open[0].set_value();
+  REQUIRE(first.get().ok());
+  auto stored = [&] { return runtime->store().read_stream("counter-q"); };
+  std::set<int64_t> seqs;
+  for (size_t i = 0; i < bys.size(); ++i) {
+    auto answer = queued[i].get();
+    if (bys[i] < 0) {
+      CHECK(answer.status == HandleResult::Status::rejected);
+      CHECK(answer.rejection_code == "not_positive");
+      continue;
+    }
+    REQUIRE(answer.ok());
+    REQUIRE(answer.events.size() == 1);
+    const auto& event = answer.events[0];
+    CHECK(event.payload == Json{{"by", bys[i]}});
+    CHECK(answer.seq == event.seq);
+    seqs.insert(event.seq);
+    // The log holds this very event at its seq, right after the command that caused it.
+    auto log = stored();
+    REQUIRE(event.seq <= static_cast<int64_t>(log.size()));
+    CHECK(log[event.seq - 1].id == event.id);
+    CHECK(log[event.seq - 2].id == event.metadata["causation_id"]);
+    CHECK(log[event.seq - 2].payload == Json{{"by", bys[i]}});
+  }
+  CHECK(seqs.size() == 4);
+  // The first alone, then the other four in one append (the rejection stores nothing).
+  CHECK(turnstile.store->calls.load() == 2);
+  CHECK(turnstile.store->messages.load() == 10);
+  auto state = runtime->load<counter::State>("counter-q");
+  CHECK(state.total == 15);
+  CHECK(state.count == 5);
+}
+
+TEST_CASE("a throwing decide among queued commands fails alone; the others are appended") {
+  auto config = test_config();
+  Turnstile turnstile(config, 1);
+  auto runtime = counter_runtime(config);
+  auto first = runtime->handle_async("counter-f", counter::Increment{1});
+  CHECK(testing::eventually([&] { return turnstile.store->calls.load() == 1; }));
+  auto two = runtime->handle_async("counter-f", counter::Increment{2});
+  auto fail = runtime->handle_async("counter-f", counter::Fail{});
+  auto three = runtime->handle_async("counter-f", counter::Increment{3});
+  CHECK(testing::eventually([&] { return queued_commands(*runtime) == 4; }));
+  turnstile.open[0].set_value();
+  CHECK(first.get().ok());
+  CHECK(two.get().ok());
+  auto failed = fail.get();
+  CHECK(failed.status == HandleResult::Status::failed);
+  CHECK(failed.error.find("boom") != std::string::npos);
+  CHECK(three.get().ok());
+  CHECK(runtime->load<counter::State>("counter-f").total == 6);
+  CHECK(runtime->store().read_stream("counter-f").size() == 6);
+}
+
+TEST_CASE("a batch that meets another writer's append goes back to one command at a time, and every command lands") {
+  auto config = test_config();
+  Turnstile turnstile(config, 2);
+  auto runtime = counter_runtime(config);
+  auto first = runtime->handle_async("counter-w", counter::Increment{1});  // held at the first gate
+  CHECK(testing::eventually([&] { return turnstile.store->calls.load() == 1; }));
+  auto second = runtime->handle_async("counter-w", counter::Increment{2});
+  auto third = runtime->handle_async("counter-w", counter::Increment{3});
+  CHECK(testing::eventually([&] { return queued_commands(*runtime) == 3; }));
+  turnstile.open[0].set_value();
+  CHECK(first.get().ok());
+  CHECK(testing::eventually([&] { return turnstile.store->calls.load() == 2; }));  // the batch, held
+  // Another process appends to the stream meanwhile: the batch's expected seq is gone.
+  turnstile.store->append_elsewhere("counter-w", make_message("counter-w", "counter.incremented", Json{{"by", 100}}, {}, 2));
+  turnstile.open[1].set_value();
+  auto two = second.get(), three = third.get();
+  REQUIRE(two.ok());
+  REQUIRE(three.ok());
+  // After the other writer's event (seq 3), each after its own command, in the order they came.
+  CHECK(std::set<int64_t>{two.events[0].seq, three.events[0].seq} == std::set<int64_t>{5, 7});
+  auto state = runtime->load<counter::State>("counter-w");
+  CHECK(state.total == 106);
+  CHECK(state.count == 4);
 }
 
 TEST_CASE("a rejection appends nothing; a throwing decide is an error and the actor keeps serving") {
