@@ -155,9 +155,10 @@ Verdict Stream::judge() const {
 
 // A hot stream's queue in one append: the direct commands at its front are decided one after
 // another, each against the state the ones before it produce, and their messages appended
-// together; every answer waits for that append. Whatever goes wrong (a conflict, a database
-// away, a decide that throws) leaves the state as it was, and the commands are decided again one
-// by one. Stored commands always go alone: their at-most-once rule lives in that path.
+// together; every answer waits for that append. A conflict or a decide that throws leaves the
+// state as it was, and the commands are decided again one by one; an append whose outcome is
+// unknown is answered as it would be for one command. Stored commands always go alone: their
+// at-most-once rule lives in that path.
 bool Stream::decide_batch() const {
   constexpr size_t max_commands = 64;
   auto& st = self->state;
@@ -201,9 +202,11 @@ bool Stream::decide_batch() const {
             stream.batch_appended(outcome, std::move(batch));
             stream.process_next();
           },
-          [stream, n = batch.size()](caf::error&) {
+          [stream, n = batch.size()](caf::error& error) {
+            // As for one command: the append may have happened, so nothing is decided again.
             stream.self->state.current.reset();
-            stream.send_back(n);
+            for (size_t i = 0; i < n; ++i)
+              stream.finish(HandleResult::failure(Status::failed, "append failed: " + stream.self->system().render(error)));
             stream.process_next();
           });
   return true;
@@ -217,12 +220,25 @@ void Stream::send_back(size_t n) const {
 }
 
 // Folds a batch's stored messages into the state and answers its commands in order (each took
-// `messages` of the append: the command, then its events); anything but an append sends them back.
+// `messages` of the append: the command, then its events). A conflict or refused events send them
+// back to be decided one by one; an append whose outcome is unknown answers them all with it.
 void Stream::batch_appended(AppendOutcome& outcome, std::vector<Batched> batch) const {
   auto& st = self->state;
-  if (outcome.status != AppendOutcome::Status::appended) {
-    if (outcome.status == AppendOutcome::Status::unavailable) st.current.reset();  // the commit may have happened
-    return send_back(batch.size());
+  switch (outcome.status) {
+    case AppendOutcome::Status::conflict:
+    case AppendOutcome::Status::invalid:
+      return send_back(batch.size());  // nothing was written: each is decided again on its own
+    case AppendOutcome::Status::unavailable:
+    case AppendOutcome::Status::lease_lost:
+      // The commit may have happened: deciding again could decide a command twice. Each gets the
+      // answer it would get alone.
+      if (outcome.status == AppendOutcome::Status::unavailable) st.current.reset();
+      for (size_t i = 0; i < batch.size(); ++i)
+        finish(HandleResult::failure(outcome.status == AppendOutcome::Status::unavailable ? Status::unavailable
+                                                                                          : Status::lease_lost,
+                                     outcome.error));
+      return;
+    case AppendOutcome::Status::appended: break;
   }
   int64_t before = st.current->seq;
   auto message = outcome.messages.begin();

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <future>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -141,8 +142,11 @@ class TurnstileStore final : public testing::ForwardingStore {
     size_t call = calls++;
     if (call < gates.size()) gates[call].wait();
     for (const auto& r : requests) messages += r.messages.size();
-    return inner().append_many(std::move(requests));
+    auto outcomes = inner().append_many(std::move(requests));
+    if (call == in_doubt) throw Unavailable("connection lost after COMMIT was sent (injected by the test)");
+    return outcomes;
   }
+  size_t in_doubt = std::numeric_limits<size_t>::max();  // this call commits, then its outcome is unknown
   // Another process's append: around the gates and the runtime.
   void append_elsewhere(const std::string& stream, Message message) {
     inner().append(stream, ExpectedSeq::any(), {std::move(message)});
@@ -217,6 +221,25 @@ TEST_CASE("a hot stream's queued commands are decided in turn and appended toget
   auto state = runtime->load<counter::State>("counter-q");
   CHECK(state.total == 15);
   CHECK(state.count == 5);
+}
+
+TEST_CASE("a batch whose commit is in doubt answers every command as unavailable and decides none again") {
+  auto config = test_config();
+  Turnstile turnstile(config, 1);
+  auto runtime = counter_runtime(config);
+  turnstile.store->in_doubt = 1;  // the second append: the batch
+  auto first = runtime->handle_async("counter-d", counter::Increment{1});
+  CHECK(testing::eventually([&] { return turnstile.store->calls.load() == 1; }));
+  auto two = runtime->handle_async("counter-d", counter::Increment{2});
+  auto three = runtime->handle_async("counter-d", counter::Increment{3});
+  CHECK(testing::eventually([&] { return queued_commands(*runtime) == 3; }));
+  turnstile.open[0].set_value();
+  CHECK(first.get().ok());
+  CHECK(two.get().status == HandleResult::Status::unavailable);
+  CHECK(three.get().status == HandleResult::Status::unavailable);
+  CHECK(runtime->store().read_stream("counter-d").size() == 6);  // committed once, not decided again
+  REQUIRE(runtime->handle("counter-d", counter::Increment{4}).ok());  // rehydrated: the batch is in the state
+  CHECK(runtime->load<counter::State>("counter-d").total == 10);
 }
 
 TEST_CASE("a throwing decide among queued commands fails alone; the others are appended") {
