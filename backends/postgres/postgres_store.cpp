@@ -48,13 +48,9 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("read_stream_page", CAIRN_READ_STREAM " LIMIT $5");
   c.prepare("head", "SELECT head_seq FROM cairn.streams WHERE stream_id = $1");
   c.prepare("find", "SELECT " CAIRN_MESSAGE_COLUMNS " FROM cairn.messages WHERE id = $1::uuid");
-  // Only transactions older than every running one are final: nothing can commit below this horizon.
-  c.prepare("feed", "SELECT " CAIRN_MESSAGE_COLUMNS
-                    " FROM cairn.messages WHERE (xid, position) > ($1::xid8, $2::bigint) "
-                    "AND xid < pg_snapshot_xmin(pg_current_snapshot()) "
-                    "AND ($3::jsonb = '[]'::jsonb OR type IN (SELECT jsonb_array_elements_text($3::jsonb))) "
-                    "AND ($4::bigint <= 1 OR cardinality($5::bigint[]) = 0 OR stream_hash % $4::bigint = ANY($5::bigint[])) "
-                    "ORDER BY xid, position LIMIT $6");
+  // A page of the feed with the head read before it, in one statement (sql/010_one_statement_feed_read.sql):
+  // only transactions older than every running one are final, nothing can commit below that horizon.
+  c.prepare("feed_page", "SELECT * FROM cairn.read_feed_page($1::xid8, $2, $3::jsonb, $4, $5::bigint[], $6)");
   c.prepare("correlation", "SELECT " CAIRN_MESSAGE_COLUMNS
                            " FROM cairn.messages WHERE metadata->>'correlation_id' = $1 ORDER BY position LIMIT $2");
   c.prepare("save_snapshot",
@@ -568,27 +564,28 @@ std::vector<FeedEntry> PostgresStore::read_feed(FeedCursor after, size_t limit, 
 
 FeedPage PostgresStore::read_feed_page(FeedCursor after, size_t limit, const FeedFilter& filter) {
   Json types = filter.types;
-  FeedCursor head;
+  std::string slices = "{";
+  for (auto slice : filter.slices) slices += (slices.size() > 1 ? "," : "") + std::to_string(slice);
+  slices += "}";
   auto rows = with_connection([&](pqxx::connection& c) {
-    pqxx::read_transaction tx(c);
-    // The planner has no statistics for `stream_hash % slices` and guesses that 0.5% of the rows
-    // match: it then prefers reading the whole remaining log and sorting it (1 s a batch over a
-    // million events) to walking the (xid, position) index until the batch is full (6 ms).
-    walk_index_in_order(tx);
-    head = head_cursor(tx);  // its own snapshot, taken before the page's
-    std::string slices = "{";
-    for (auto slice : filter.slices) slices += (slices.size() > 1 ? "," : "") + std::to_string(slice);
-    slices += "}";
-    return tx.exec_prepared("feed", std::to_string(after.xid), after.position, types.dump(),
+    pqxx::nontransaction tx(c);
+    return tx.exec_prepared("feed_page", std::to_string(after.xid), after.position, types.dump(),
                             static_cast<int64_t>(filter.slice_count), slices, static_cast<int64_t>(limit));
   });
+  // Every row starts with the head; an empty page is one row with the head alone.
+  FeedPage page;
+  if (!rows.empty() && !rows[0][0].is_null()) page.head = {rows[0][0].as<uint64_t>(), rows[0][1].as<int64_t>()};
+  if (rows.empty() || rows[0][2].is_null()) {
+    page.decode = [] { return std::vector<FeedEntry>(); };
+    return page;
+  }
+  page.size = rows.size();
+  page.last = {rows.back()[11].as<uint64_t>(), rows.back()[2].as<int64_t>()};
   // The result lives on without its connection; its rows become messages when the reader asks.
-  FeedPage page{head, rows.size(), {}, {}};
-  if (!rows.empty()) page.last = {rows.back()[9].as<uint64_t>(), rows.back()[0].as<int64_t>()};
   page.decode = [rows = std::move(rows)] {
     std::vector<FeedEntry> out;
     out.reserve(rows.size());
-    for (const auto& r : rows) out.push_back(row_to_entry(r));
+    for (const auto& r : rows) out.push_back(row_to_entry(r.slice(2, r.size())));
     return out;
   };
   return page;
