@@ -39,6 +39,7 @@ struct Stream {
   void process_next() const;
   bool decide_batch() const;
   void send_back(size_t n) const;
+  void answer_all(size_t n, const HandleResult& result) const;
   void batch_appended(AppendOutcome& outcome, std::vector<Batched> batch) const;
   template <class Step>
   void guarded(Step&& step) const;
@@ -205,11 +206,15 @@ bool Stream::decide_batch() const {
           [stream, n = batch.size()](caf::error& error) {
             // As for one command: the append may have happened, so nothing is decided again.
             stream.self->state.current.reset();
-            for (size_t i = 0; i < n; ++i)
-              stream.finish(HandleResult::failure(Status::failed, "append failed: " + stream.self->system().render(error)));
+            stream.answer_all(n, HandleResult::failure(Status::failed, "append failed: " + stream.self->system().render(error)));
             stream.process_next();
           });
   return true;
+}
+
+// The front `n` commands all get `result`.
+void Stream::answer_all(size_t n, const HandleResult& result) const {
+  for (size_t i = 0; i < n; ++i) finish(result);
 }
 
 // The front `n` commands go back to be decided one by one.
@@ -233,11 +238,10 @@ void Stream::batch_appended(AppendOutcome& outcome, std::vector<Batched> batch) 
       // The commit may have happened: deciding again could decide a command twice. Each gets the
       // answer it would get alone.
       if (outcome.status == AppendOutcome::Status::unavailable) st.current.reset();
-      for (size_t i = 0; i < batch.size(); ++i)
-        finish(HandleResult::failure(outcome.status == AppendOutcome::Status::unavailable ? Status::unavailable
-                                                                                          : Status::lease_lost,
-                                     outcome.error));
-      return;
+      return answer_all(batch.size(), HandleResult::failure(outcome.status == AppendOutcome::Status::unavailable
+                                                                ? Status::unavailable
+                                                                : Status::lease_lost,
+                                                            outcome.error));
     case AppendOutcome::Status::appended: break;
   }
   int64_t before = st.current->seq;
