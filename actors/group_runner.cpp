@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "actors/read_ahead.hpp"
 #include "actors/slice_progress.hpp"
 #include "actors/slice_set.hpp"
 #include "actors/stream_work.hpp"
@@ -25,6 +26,11 @@ constexpr milliseconds take_back_after{50};
 constexpr milliseconds save_interval{50};
 // A stream handled ahead of its slice's low-water mark for this long has its own mark saved.
 constexpr milliseconds mark_patience{1000};
+// How many streams with nothing to do the runner keeps, with their progress: a stream's next
+// events then need no read of its progress row (a feed page of 2,000 events over 1,000 streams
+// cost a query for 1,000 rows). Its own handlers are the only writers of those rows while the
+// runner holds the slice; an operator's resume reaches it through find_resumed.
+constexpr size_t quiet_streams_kept = 10000;
 
 // A stream with events read and not yet handled.
 struct StreamState {
@@ -57,7 +63,16 @@ struct InFlight {
 class Runner {
  public:
   Runner(caf::blocking_actor* self, std::shared_ptr<const RunnerContext> context)
-      : self_(self), context_(std::move(context)), options_(context_->consumer->options()), slices_(*context_) {
+      : self_(self),
+        context_(std::move(context)),
+        options_(context_->consumer->options()),
+        slices_(*context_),
+        read_ahead_(
+            [this](FeedCursor after, const ReadAhead::Key& key) {
+              return context_->store->read_feed_page(after, context_->options.batch_size,
+                                                     {options_.types, key.slice_count, key.slices});
+            },
+            context_->options.batch_size) {
     for (size_t i = 0; i < std::max<size_t>(context_->options.stream_handlers, 1); ++i) {
       handlers_.push_back(self_->spawn(stream_handler, context_));
       idle_.push_back(i);
@@ -172,6 +187,7 @@ class Runner {
   void forget_all() {
     abandon_save();
     streams_.clear();
+    quiet_.clear();
     ready_.clear();
     rested_.clear();
     progress_.clear();
@@ -190,39 +206,17 @@ class Runner {
     return more_ || context_->wakeup->epoch() != seen_ || Clock::now() - last_read_ >= context_->options.poll_interval;
   }
 
-  // With the feed head: a batch shorter than the limit holds every matching entry up to it, so the
-  // slices may move to the head, past entries of other types and slices.
-  FeedPage fetch(FeedCursor from, uint32_t slice_count, const std::vector<uint32_t>& slices) const {
-    return context_->store->read_feed_page(from, context_->options.batch_size, {options_.types, slice_count, slices});
-  }
-
-  // One read of the feed for every slice this process owns, from the slowest one's place. After a
-  // full page, the next one is read ahead while this one is decoded and handed out: the database
-  // works meanwhile.
+  // One read of the feed for every slice this process owns, from the slowest one's place. With the
+  // feed head: a page shorter than the limit holds every matching entry up to it, so the slices
+  // may move to the head, past entries of other types and slices.
   void read() {
     seen_ = context_->wakeup->epoch();
     last_read_ = Clock::now();
     auto owned = slices_.owned();
     FeedCursor from = progress_.at(owned.front()).read_upto();
     for (auto slice : owned) from = std::min(from, progress_.at(slice).read_upto());
-    std::optional<FeedPage> ahead;
-    if (read_ahead_.valid()) {
-      auto fetched = read_ahead_.get();  // rethrows what the read ahead threw
-      if (read_ahead_from_ == from && read_ahead_slices_ == owned && read_ahead_slice_count_ == slices_.group().slice_count)
-        ahead = std::move(fetched);
-    }
-    auto slice_count = slices_.group().slice_count;
-    auto page = ahead ? std::move(*ahead) : fetch(from, slice_count, owned);
+    auto [page, batch] = read_ahead_.take(from, {slices_.group().slice_count, owned});
     more_ = page.size >= context_->options.batch_size;
-    if (more_) {
-      read_ahead_from_ = page.last;
-      read_ahead_slices_ = owned;
-      read_ahead_slice_count_ = slice_count;
-      read_ahead_ = std::async(std::launch::async, [this, from = page.last, slice_count, owned] {
-        return fetch(from, slice_count, owned);
-      });
-    }
-    auto batch = page.decode();
     // The progress of the streams new to the runner, before anything changes: if this throws (the
     // database went away), the same batch is read again.
     std::vector<std::string> unknown;
@@ -297,9 +291,21 @@ class Runner {
     }
     if (stream.busy || stream.not_before > Clock::now()) return;
     if (stream.queued.empty() && !stream.catch_up)
-      streams_.erase(it);
+      keep_quiet(id);
     else
       ready_.push_back(id);
+  }
+
+  // The streams quiet the longest are forgotten first (a stream quiet twice may be forgotten early).
+  void keep_quiet(const std::string& id) {
+    quiet_.push_back(id);
+    while (quiet_.size() > quiet_streams_kept) {
+      auto it = streams_.find(quiet_.front());
+      quiet_.pop_front();
+      if (it == streams_.end()) continue;
+      const auto& stream = it->second;
+      if (!stream.busy && !stream.catch_up && stream.queued.empty() && stream.in_flight.empty()) streams_.erase(it);
+    }
   }
 
   // -- handling
@@ -530,19 +536,17 @@ class Runner {
   std::shared_ptr<const RunnerContext> context_;
   const ConsumerOptions& options_;
   SliceSet slices_;
+  ReadAhead read_ahead_;
   std::map<uint32_t, SliceProgress> progress_;  // of each owned slice
   std::unordered_map<std::string, StreamState> streams_;
   std::deque<std::string> ready_;  // streams with events for a handler (may name some twice)
+  std::deque<std::string> quiet_;  // streams with nothing to do, the longest quiet first (may name some twice)
   std::vector<std::string> rested_;  // streams waiting out a backoff
   std::vector<caf::actor> handlers_;
   std::vector<size_t> idle_;
   std::vector<InFlight> in_flight_;
   std::set<uint32_t> lost_;
-  std::future<FeedPage> read_ahead_;  // the next full batch, being read
   std::future<std::vector<Saved>> saving_;  // the save in flight
-  FeedCursor read_ahead_from_;
-  std::vector<uint32_t> read_ahead_slices_;
-  uint32_t read_ahead_slice_count_ = 0;
   uint64_t seen_ = 0;  // the wakeup epoch of the last read
   bool more_ = true;   // the last read was full: the feed has more right away
   Clock::time_point last_read_{}, last_save_{}, last_refresh_{}, next_balance_{}, last_resume_check_{};

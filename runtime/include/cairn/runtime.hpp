@@ -114,6 +114,8 @@ class Runtime {
 
   // Starts this process's share of every consumer group: each (group, slice) not owned by another
   // process is taken, and taken over when its owner dies. Also promotes due scheduled messages.
+  // On PostgreSQL it sets glibc's M_TRIM_THRESHOLD to 64 MiB for the process, unless
+  // MALLOC_TRIM_THRESHOLD_ is set: freed feed pages are reused rather than faulted in again.
   void start_consumers(WorkerOptions options = {});
   // Stops fetching, finishes the batches in flight, saves progress and releases the slices.
   void stop_consumers();
