@@ -35,7 +35,7 @@ constexpr size_t quiet_streams_kept = 10000;
 // A stream with events read and not yet handled.
 struct StreamState {
   uint32_t slice = 0;
-  std::deque<FeedEntry> queued;
+  std::vector<FeedEntry> queued;
   std::vector<std::pair<int64_t, FeedCursor>> in_flight;  // seq and cursor of the events handed out
   std::optional<StreamProgress> progress;
   bool busy = false;    // a handler has it: its next events wait, so it stays in seq order
@@ -132,6 +132,9 @@ class Runner {
 
   // Starts following a slice from its saved cursor; one whose cursor cannot be read is given up.
   void track(uint32_t slice) {
+    // What it knew of the slice's streams is from before it held the slice: another process may
+    // have moved them since.
+    std::erase_if(streams_, [&](const auto& s) { return s.second.slice == slice && !s.second.busy; });
     try {
       progress_.insert_or_assign(slice, SliceProgress(context_->store->load_cursor(options_.group, slice)));
       more_ = true;
@@ -225,8 +228,9 @@ class Runner {
       if (!streams_.count(entry.message.stream_id) && listed.insert(entry.message.stream_id).second)
         unknown.push_back(entry.message.stream_id);
     std::unordered_map<std::string, StreamProgress> loaded;
-    for (auto& progress : context_->store->load_progress(options_.group, unknown))
-      loaded.emplace(progress.stream_id, std::move(progress));
+    if (!unknown.empty())
+      for (auto& progress : context_->store->load_progress(options_.group, unknown))
+        loaded.emplace(progress.stream_id, std::move(progress));
     std::vector<std::string> arrived;
     for (auto& entry : batch) {
       auto slice = slices_.slice_of(entry.message.stream_id);
@@ -285,10 +289,10 @@ class Runner {
     auto& progress = progress_.at(stream.slice);
     bool stopped = stream.progress && stream.progress->stopped;
     int64_t done = stream.progress ? stream.progress->seq : 0;
-    while (!stream.queued.empty() && (stopped || stream.queued.front().message.seq <= done)) {
-      progress.handled(stream.queued.front().cursor);  // a stopped stream's events wait for a resume
-      stream.queued.pop_front();
-    }
+    auto settled = stream.queued.begin();
+    for (; settled != stream.queued.end() && (stopped || settled->message.seq <= done); ++settled)
+      progress.handled(settled->cursor);  // a stopped stream's events wait for a resume
+    stream.queued.erase(stream.queued.begin(), settled);
     if (stream.busy || stream.not_before > Clock::now()) return;
     if (stream.queued.empty() && !stream.catch_up)
       keep_quiet(id);
@@ -337,10 +341,8 @@ class Runner {
         if (stream.queued.empty() && !stream.catch_up) continue;
         StreamJob job{id, slices_.fence(stream.slice), {}, stream.progress, progress_.at(stream.slice).safe(),
                       context_->metrics->slice(stream.slice)};
-        for (auto& entry : stream.queued) {
-          stream.in_flight.push_back({entry.message.seq, entry.cursor});
-          job.events.push_back(std::move(entry));
-        }
+        for (const auto& entry : stream.queued) stream.in_flight.push_back({entry.message.seq, entry.cursor});
+        job.events = std::move(stream.queued);
         stream.queued.clear();
         stream.busy = true;
         events += std::max<size_t>(job.events.size(), 1);
