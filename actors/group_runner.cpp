@@ -40,6 +40,7 @@ struct StreamState {
   std::optional<StreamProgress> progress;
   bool busy = false;    // a handler has it: its next events wait, so it stays in seq order
   bool catch_up = false;  // resumed by an operator: read from the stream itself
+  bool listed_quiet = false;  // named in the runner's quiet streams
   int failures = 0;       // interrupted tries in a row
   Clock::time_point not_before{};
 };
@@ -295,20 +296,24 @@ class Runner {
     stream.queued.erase(stream.queued.begin(), settled);
     if (stream.busy || stream.not_before > Clock::now()) return;
     if (stream.queued.empty() && !stream.catch_up)
-      keep_quiet(id);
+      keep_quiet(stream, id);
     else
       ready_.push_back(id);
   }
 
-  // The streams quiet the longest are forgotten first (a stream quiet twice may be forgotten early).
-  void keep_quiet(const std::string& id) {
+  // Past the bound, the stream listed first is forgotten if it is quiet still (and unlisted if
+  // it is busy again: it is listed anew when it next goes quiet).
+  void keep_quiet(StreamState& stream, const std::string& id) {
+    if (stream.listed_quiet) return;
+    stream.listed_quiet = true;
     quiet_.push_back(id);
     while (quiet_.size() > quiet_streams_kept) {
       auto it = streams_.find(quiet_.front());
       quiet_.pop_front();
       if (it == streams_.end()) continue;
-      const auto& stream = it->second;
-      if (!stream.busy && !stream.catch_up && stream.queued.empty() && stream.in_flight.empty()) streams_.erase(it);
+      auto& oldest = it->second;
+      oldest.listed_quiet = false;
+      if (!oldest.busy && !oldest.catch_up && oldest.queued.empty() && oldest.in_flight.empty()) streams_.erase(it);
     }
   }
 
@@ -542,7 +547,7 @@ class Runner {
   std::map<uint32_t, SliceProgress> progress_;  // of each owned slice
   std::unordered_map<std::string, StreamState> streams_;
   std::deque<std::string> ready_;  // streams with events for a handler (may name some twice)
-  std::deque<std::string> quiet_;  // streams with nothing to do, the longest quiet first (may name some twice)
+  std::deque<std::string> quiet_;  // streams that went quiet, the earliest first (each named once)
   std::vector<std::string> rested_;  // streams waiting out a backoff
   std::vector<caf::actor> handlers_;
   std::vector<size_t> idle_;

@@ -288,7 +288,8 @@ TEST_CASE("a slow stream holds up no other stream of its slice: they flow while 
 }
 
 namespace {
-// Counts the feed reads of one group's runner, and remembers the slices each read asked for.
+// Remembers the slices each feed read of a 4-slice group asked for, and counts, per stream, how
+// often group counter.quiet's runner asked for the stream's progress.
 class CountingStore final : public testing::ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
@@ -299,19 +300,37 @@ class CountingStore final : public testing::ForwardingStore {
     }
     return ForwardingStore::read_feed(after, limit, filter);
   }
+  std::vector<StreamProgress> load_progress(const std::string& group_id,
+                                            const std::vector<std::string>& stream_ids) override {
+    if (group_id == "counter.quiet") {
+      std::lock_guard lock(mutex);
+      for (const auto& id : stream_ids) ++progress_asked[id];
+    }
+    return ForwardingStore::load_progress(group_id, stream_ids);
+  }
   std::mutex mutex;
   std::vector<std::vector<uint32_t>> slices_read;
+  std::map<std::string, int> progress_asked;
+};
+
+// A runtime on a CountingStore, with a side-effect group that counts the events it handled.
+struct CountedGroup {
+  explicit CountedGroup(const std::string& group, uint32_t slices = 4) {
+    auto handler = side_effect(group);
+    handler->on<counter::Incremented>([this](const counter::Incremented&, const Message&) { ++handled; }).slices(slices);
+    runtime->add(handler);
+  }
+  CountingStore* counting = nullptr;
+  std::unique_ptr<Runtime> runtime = wrapped_runtime(counting);
+  std::atomic<int> handled{0};
 };
 }  // namespace
 
 TEST_CASE("a process reads the feed once for all the slices it owns") {
-  CountingStore* counting = nullptr;
-  auto owned = wrapped_runtime(counting);
-  auto& runtime = *owned;
-  std::atomic<int> handled{0};
-  auto handler = side_effect("counter.once");
-  handler->on<counter::Incremented>([&](const counter::Incremented&, const Message&) { ++handled; }).slices(4);
-  runtime.add(handler);
+  CountedGroup group("counter.once");
+  auto& runtime = *group.runtime;
+  auto& handled = group.handled;
+  auto* counting = group.counting;
   for (int i = 0; i < 200; ++i) increment(runtime, "counter-once" + std::to_string(i % 40), 1);
   auto workers = testing::quiet_workers();
   workers.batch_size = 100;
@@ -322,6 +341,38 @@ TEST_CASE("a process reads the feed once for all the slices it owns") {
   REQUIRE_FALSE(counting->slices_read.empty());
   for (const auto& slices : counting->slices_read) CHECK(slices == std::vector<uint32_t>{0, 1, 2, 3});
   CHECK(handled.load() == 200);
+}
+
+TEST_CASE("a runner asks for a stream's progress once, however many pages the stream comes back in") {
+  // 40 streams in every page of 40 events, 1,000 pages: the streams go quiet between pages far
+  // more often than the runner keeps quiet streams (10,000), so a stream listed again each time it
+  // went quiet pushed the others out, and they were asked for again (320 progress queries in 500
+  // pages of a catch-up probe).
+  CountedGroup group("counter.quiet");
+  auto& runtime = *group.runtime;
+  auto& handled = group.handled;
+  auto* counting = group.counting;
+  constexpr int streams = 40, rounds = 1000;
+  for (int written = 0; written < rounds;) {
+    std::vector<AppendRequest> requests;
+    for (int round = 0; round < 50 && written < rounds; ++round, ++written)
+      for (int s = 0; s < streams; ++s)
+        requests.push_back({"counter-quiet" + std::to_string(s), ExpectedSeq::any(),
+                            {make_message("counter-quiet" + std::to_string(s), MessageTraits<counter::Incremented>::name,
+                                          {{"by", 1}}, Json::object(), MessageTraits<counter::Incremented>::revision)}});
+    runtime.store().append_many(std::move(requests));
+  }
+  auto workers = testing::quiet_workers();
+  workers.batch_size = streams;
+  runtime.start_consumers(workers);
+  CHECK(eventually([&] { return handled.load() == streams * rounds; }, std::chrono::seconds(60)));
+  runtime.stop_consumers();
+  std::lock_guard lock(counting->mutex);
+  CHECK(counting->progress_asked.size() == streams);
+  for (const auto& [stream, times] : counting->progress_asked) {
+    INFO(stream);
+    CHECK(times == 1);
+  }
 }
 
 namespace {
