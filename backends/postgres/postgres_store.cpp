@@ -184,11 +184,10 @@ void prepare_statements(pqxx::connection& c) {
 
 Timestamp from_micros(int64_t micros) { return Timestamp(std::chrono::microseconds(micros)); }
 
-// The message whose columns start at `first` (CAIRN_MESSAGE_COLUMNS, in order). It walks one
+// The message whose columns start at `f` (CAIRN_MESSAGE_COLUMNS, in order). It walks one
 // iterator along the row: in libpqxx 6, `row[i]` makes a field that copies the result's two shared
 // pointers, which cost as much as the rest of a feed row's decoding.
-Message row_to_message(pqxx::row::const_iterator first) {
-  auto f = first;
+Message row_to_message(pqxx::row::const_iterator f) {
   Message m;
   m.position = (f++)->as<int64_t>();
   m.id = (f++)->c_str();

@@ -174,6 +174,13 @@ struct Turnstile {
       return std::unique_ptr<Store>(std::move(wrapped));
     };
   }
+
+  // The stream's first command, once the store holds its append at the first gate.
+  std::future<HandleResult> hold_first(Runtime& runtime, const std::string& stream_id) {
+    auto first = runtime.handle_async(stream_id, counter::Increment{1});
+    CHECK(testing::eventually([&] { return store->calls.load() == 1; }));
+    return first;
+  }
 };
 
 }  // namespace
@@ -184,8 +191,7 @@ TEST_CASE("a hot stream's queued commands are decided in turn and appended toget
   auto config = test_config();
   Turnstile turnstile(config, 1);
   auto runtime = counter_runtime(config);
-  auto first = runtime->handle_async("counter-q", counter::Increment{1});  // held at the gate
-  CHECK(testing::eventually([&] { return turnstile.store->calls.load() == 1; }));
+  auto first = turnstile.hold_first(*runtime, "counter-q");
   std::vector<int> bys{2, 3, -3, 4, 5};
   std::vector<std::future<HandleResult>> queued;
   for (int by : bys) queued.push_back(runtime->handle_async("counter-q", counter::Increment{by}));
@@ -228,8 +234,7 @@ TEST_CASE("a batch whose commit is in doubt answers every command as unavailable
   Turnstile turnstile(config, 1);
   auto runtime = counter_runtime(config);
   turnstile.store->in_doubt = 1;  // the second append: the batch
-  auto first = runtime->handle_async("counter-d", counter::Increment{1});
-  CHECK(testing::eventually([&] { return turnstile.store->calls.load() == 1; }));
+  auto first = turnstile.hold_first(*runtime, "counter-d");
   auto two = runtime->handle_async("counter-d", counter::Increment{2});
   auto three = runtime->handle_async("counter-d", counter::Increment{3});
   CHECK(testing::eventually([&] { return queued_commands(*runtime) == 3; }));
@@ -246,8 +251,7 @@ TEST_CASE("a throwing decide among queued commands fails alone; the others are a
   auto config = test_config();
   Turnstile turnstile(config, 1);
   auto runtime = counter_runtime(config);
-  auto first = runtime->handle_async("counter-f", counter::Increment{1});
-  CHECK(testing::eventually([&] { return turnstile.store->calls.load() == 1; }));
+  auto first = turnstile.hold_first(*runtime, "counter-f");
   auto two = runtime->handle_async("counter-f", counter::Increment{2});
   auto fail = runtime->handle_async("counter-f", counter::Fail{});
   auto three = runtime->handle_async("counter-f", counter::Increment{3});
@@ -267,8 +271,7 @@ TEST_CASE("a batch that meets another writer's append goes back to one command a
   auto config = test_config();
   Turnstile turnstile(config, 2);
   auto runtime = counter_runtime(config);
-  auto first = runtime->handle_async("counter-w", counter::Increment{1});  // held at the first gate
-  CHECK(testing::eventually([&] { return turnstile.store->calls.load() == 1; }));
+  auto first = turnstile.hold_first(*runtime, "counter-w");
   auto second = runtime->handle_async("counter-w", counter::Increment{2});
   auto third = runtime->handle_async("counter-w", counter::Increment{3});
   CHECK(testing::eventually([&] { return queued_commands(*runtime) == 3; }));
