@@ -5,16 +5,19 @@
 
 #include <cairn/store.hpp>
 #include <cairn/handle_result.hpp>
+#include "actors/reply.hpp"
 
 namespace cairn {
 
-// A command for a stream actor: decide, append [command, events...], reply. A stored command
-// (dispatched earlier, already in the log) appends only its events, with the delivering group's mark.
+// A command for a stream actor: decide, append [command, events...], answer `reply`. A stored
+// command (dispatched earlier, already in the log) appends only its events, with the delivering
+// group's mark. The answer goes straight to the caller's future, not back through the actors.
 struct HandleRequest {
   std::string stream_id;
   Message command;
   bool stored = false;
   std::optional<ProgressMark> mark = std::nullopt;
+  Reply reply = {};
 };
 
 using handle_atom = caf::atom_constant<caf::atom("handle")>;
@@ -30,17 +33,16 @@ using writer_actor = caf::typed_actor<caf::replies_to<append_atom, AppendRequest
                                       caf::reacts_to<flush_atom>>;
 
 // One live stream: commands strictly one at a time, in arrival order.
-using stream_actor = caf::typed_actor<caf::replies_to<handle_atom, HandleRequest>::with<HandleResult>,
+using stream_actor = caf::typed_actor<caf::reacts_to<handle_atom, HandleRequest>,
                                       caf::reacts_to<passivate_atom>>;
 
 // Routes commands to stream actors, spawning and passivating them.
-using supervisor_actor = caf::typed_actor<caf::replies_to<handle_atom, HandleRequest>::with<HandleResult>,
+using supervisor_actor = caf::typed_actor<caf::reacts_to<handle_atom, HandleRequest>,
                                           caf::reacts_to<tick_atom>, caf::replies_to<shutdown_atom>::with<bool>,
                                           caf::replies_to<live_atom>::with<size_t>>;
 
 }  // namespace cairn
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::HandleRequest)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::HandleResult)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::AppendRequest)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::AppendOutcome)

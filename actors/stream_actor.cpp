@@ -431,7 +431,7 @@ void Stream::finish(HandleResult result) const {
   auto& st = self->state;
   metrics->answered(result.status, st.queue.front().received);
   context->metrics->queued_commands->dec();
-  st.queue.front().promise.deliver(std::move(result));
+  st.queue.front().request.reply(std::move(result));
   st.queue.pop_front();
   st.busy = false;
 }
@@ -445,19 +445,17 @@ stream_actor::behavior_type stream_actor_behavior(Self self, std::string stream_
   auto stream = std::make_shared<const Stream>(
       Stream{self, std::move(stream_id), spec, std::move(context), std::move(writer), metrics});
   return {
-      [stream](handle_atom, HandleRequest& request) -> caf::result<HandleResult> {
+      [stream](handle_atom, HandleRequest& request) {
         auto& queue = stream->self->state.queue;
         if (queue.size() >= stream->context->max_queued_commands) {
           stream->metrics->answered(Status::overloaded, std::chrono::steady_clock::now());
-          return HandleResult::failure(Status::overloaded,
-                                       "stream '" + stream->id + "' is overloaded: " + std::to_string(queue.size()) +
-                                           " commands are waiting (max_queued_commands); try again later");
+          return request.reply(HandleResult::failure(
+              Status::overloaded, "stream '" + stream->id + "' is overloaded: " + std::to_string(queue.size()) +
+                                      " commands are waiting (max_queued_commands); try again later"));
         }
-        auto promise = stream->self->make_response_promise<HandleResult>();
-        queue.push_back({std::move(request), promise});
+        queue.push_back({std::move(request)});
         stream->context->metrics->queued_commands->inc();
         stream->process_next();
-        return promise;
       },
       [stream](passivate_atom) {
         stream->self->state.passivating = true;

@@ -23,7 +23,6 @@ struct StreamContext {
 struct StreamActorState {
   struct Pending {
     HandleRequest request;
-    caf::typed_response_promise<HandleResult> promise;
     int64_t checked = 0;     // a stored command: the stream holds no answer to it up to this seq
     bool rejecting = false;  // a stored command: what is being appended is its rejection
     bool locked = false;     // decided again under the stream's write lock, after a conflict

@@ -55,24 +55,21 @@ struct Supervisor {
     while (!st.lru.empty() && st.live.at(*st.lru.back()).last_used < cutoff) passivate(*st.lru.back());
   }
 
-  caf::result<HandleResult> handle(HandleRequest& request) const {
+  void handle(HandleRequest& request) const {
     auto& st = self->state;
-    if (st.shutdown) return HandleResult::failure(Status::failed, "the runtime is shutting down");
+    if (st.shutdown) return request.reply(HandleResult::failure(Status::failed, "the runtime is shutting down"));
     try {
       validate_stream_id(request.stream_id);
     } catch (const std::exception& e) {
-      return HandleResult::failure(Status::invalid, e.what());
+      return request.reply(HandleResult::failure(Status::invalid, e.what()));
     }
     const auto* spec = context->app->actor_for_stream(request.stream_id);
-    if (!spec) return HandleResult::failure(Status::invalid, "no actor owns stream '" + request.stream_id + "'");
+    if (!spec)
+      return request.reply(
+          HandleResult::failure(Status::invalid, "no actor owns stream '" + request.stream_id + "'"));
     auto draining = st.draining.find(request.stream_id);
-    if (draining != st.draining.end()) {
-      auto promise = self->make_response_promise<HandleResult>();
-      draining->second.push_back({std::move(request), promise});
-      return promise;
-    }
-    auto actor = live_actor(request.stream_id, spec);
-    return self->delegate(actor, handle_atom::value, std::move(request));
+    if (draining != st.draining.end()) return draining->second.push_back(std::move(request));
+    self->send(live_actor(request.stream_id, spec), handle_atom::value, std::move(request));
   }
 
   void stopped(const caf::actor_addr& address) const {
@@ -91,13 +88,13 @@ struct Supervisor {
     if (draining != st.draining.end()) {
       auto waiting = std::move(draining->second);
       st.draining.erase(draining);
-      for (auto& w : waiting) {
+      for (auto& request : waiting) {
         if (st.shutdown) {
-          w.promise.deliver(HandleResult::failure(Status::failed, "the runtime is shutting down"));
+          request.reply(HandleResult::failure(Status::failed, "the runtime is shutting down"));
           continue;
         }
-        auto actor = live_actor(stream_id, context->app->actor_for_stream(stream_id));
-        w.promise.delegate(actor, handle_atom::value, std::move(w.request));
+        self->send(live_actor(stream_id, context->app->actor_for_stream(stream_id)), handle_atom::value,
+                   std::move(request));
       }
     }
     finish_shutdown_if_done();
@@ -122,7 +119,7 @@ supervisor_actor::behavior_type supervisor(Self self, std::shared_ptr<const Stre
   self->set_down_handler([sup](caf::down_msg& down) { sup.stopped(down.source); });
   self->delayed_send(self, period, tick_atom::value);
   return {
-      [sup](handle_atom, HandleRequest& request) { return sup.handle(request); },
+      [sup](handle_atom, HandleRequest& request) { sup.handle(request); },
       [sup, period](tick_atom) {
         sup.passivate_idle();
         if (!sup.self->state.shutdown) sup.self->delayed_send(sup.self, period, tick_atom::value);

@@ -20,15 +20,11 @@ struct SupervisorState {
     std::list<const std::string*>::iterator lru;
     std::chrono::steady_clock::time_point last_used;
   };
-  struct Waiting {
-    HandleRequest request;
-    caf::typed_response_promise<HandleResult> promise;
-  };
   std::unordered_map<std::string, Live> live;
   std::list<const std::string*> lru;  // keys of `live`, most recently used first
   // Streams whose actor is passivating: their new commands wait until it has stopped, so a
   // stream never has two actors and commands keep their arrival order.
-  std::unordered_map<std::string, std::vector<Waiting>> draining;
+  std::unordered_map<std::string, std::vector<HandleRequest>> draining;
   std::unordered_map<caf::actor_addr, std::string> stream_of;
   std::optional<caf::typed_response_promise<bool>> shutdown;
   static inline const char* name = "cairn.supervisor";

@@ -230,21 +230,10 @@ std::future<HandleResult> Runtime::handle_async(const std::string& stream_id, Me
 }
 
 std::future<HandleResult> Runtime::Impl::request(HandleRequest request) {
-  auto promise = std::make_shared<std::promise<HandleResult>>();
-  auto future = promise->get_future();
-  auto counted = std::make_shared<InFlight>(this);
+  request.reply = Reply(std::make_shared<InFlight>(this));
+  auto future = request.reply.future();
   start();
-  auto& actors = *system;
-  // The request travels as a spawn argument (CAF 0.17 dereferences a null tuple for argument-less spawns).
-  auto asker = [promise, counted, target = supervisor_handle, &actors](caf::event_based_actor* self,
-                                                                        HandleRequest req) {
-    self->request(target, caf::infinite, handle_atom::value, std::move(req))
-        .then([promise, counted](HandleResult& result) { promise->set_value(std::move(result)); },
-              [promise, counted, &actors](caf::error& error) {
-                promise->set_value(HandleResult::failure(HandleResult::Status::failed, actors.render(error)));
-              });
-  };
-  actors.spawn(asker, std::move(request));
+  caf::anon_send(supervisor_handle, handle_atom::value, std::move(request));
   return future;
 }
 
