@@ -1,9 +1,14 @@
 // Unit tests: the message envelope, its JSON codec, time formats and validation rules.
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
 #include <optional>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include <cairn/store.hpp>
@@ -21,6 +26,37 @@ TEST_CASE("make_message assigns a uuid and defaults the correlation id to itself
   auto kept = make_message("cart-1", "carts.item_added", {}, {{"correlation_id", "c-1"}});
   CHECK(kept.metadata["correlation_id"] == "c-1");
   CHECK(make_message("a", "b", {}).id != make_message("a", "b", {}).id);
+}
+
+TEST_CASE("new_uuid gives random (version 4) uuids, distinct across threads' pools and in a forked child") {
+  std::set<std::string> seen;
+  for (int i = 0; i < 2000; ++i) {  // several pools' worth: ids from refilled pools too
+    auto id = new_uuid();
+    CHECK_NOTHROW(validate_uuid(id, "id"));
+    REQUIRE(id.size() == 36);
+    CHECK(id[14] == '4');
+    CHECK(std::string("89ab").find(id[19]) != std::string::npos);
+    CHECK(seen.insert(id).second);
+  }
+  std::string other;
+  std::thread([&] { other = new_uuid(); }).join();
+  CHECK(seen.insert(other).second);
+  // A child forked with part of this thread's pool left must not hand out the parent's next ids.
+  int pipe_ends[2];
+  REQUIRE(pipe(pipe_ends) == 0);
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    auto id = new_uuid();
+    _exit(write(pipe_ends[1], id.data(), id.size()) == 36 ? 0 : 1);
+  }
+  char text[36];
+  REQUIRE(read(pipe_ends[0], text, sizeof text) == 36);
+  int status = 0;
+  waitpid(child, &status, 0);
+  close(pipe_ends[0]);
+  close(pipe_ends[1]);
+  CHECK(std::string(text, 36) != new_uuid());
 }
 
 TEST_CASE("the JSON codec round-trips every envelope field") {
