@@ -199,19 +199,21 @@ Timestamp from_micros(int64_t micros) { return Timestamp(std::chrono::microsecon
 // The message whose columns start at `f` (CAIRN_MESSAGE_COLUMNS, in order). It walks one
 // iterator along the row: in libpqxx 6, `row[i]` makes a field that copies the result's two shared
 // pointers, which cost as much as the rest of a feed row's decoding.
+// Prefix increments only: libpqxx 6's postfix one returns a copy of the field, and with it of the
+// result's shared pointers (atomic counts, per column of every row read).
 Message row_to_message(pqxx::row::const_iterator f) {
   Message m;
-  m.position = (f++)->as<int64_t>();
-  m.id = (f++)->c_str();
-  m.stream_id = (f++)->c_str();
-  m.seq = (f++)->as<int64_t>();
-  m.type = (f++)->c_str();
-  m.revision = (f++)->as<int>();
+  m.position = f->as<int64_t>();
+  m.id = (++f)->c_str();
+  m.stream_id = (++f)->c_str();
+  m.seq = (++f)->as<int64_t>();
+  m.type = (++f)->c_str();
+  m.revision = (++f)->as<int>();
+  ++f;
   m.payload = Json::parse(f->c_str(), f->c_str() + f->size());
   ++f;
   m.metadata = Json::parse(f->c_str(), f->c_str() + f->size());
-  ++f;
-  m.created_at = from_micros(f->as<int64_t>());
+  m.created_at = from_micros((++f)->as<int64_t>());
   return m;
 }
 
