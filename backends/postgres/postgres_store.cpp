@@ -50,19 +50,21 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("find", "SELECT " CAIRN_MESSAGE_COLUMNS " FROM cairn.messages WHERE id = $1::uuid");
   // A page of the feed and the head, under one snapshot: only transactions older than every
   // running one are final, nothing can commit below that horizon, so a page shorter than the limit
-  // holds every matching entry up to the head. An empty page is one row of NULLs but the head.
-  // A plain statement, not cairn.read_feed_page (sql/010_one_statement_feed_read.sql, kept for
-  // the builds before this one): a PL/pgSQL function's rows are copied into a tuplestore before
-  // they are sent, a quarter of PostgreSQL's CPU in a catch-up (5.0 -> 3.8 s per million events).
+  // holds every matching entry up to the head. The head comes first, as a row of its own with a
+  // NULL id (UNION ALL's branches are read in order: this transaction plans no parallel Append),
+  // so the page's rows carry only their own columns. A plain statement, not cairn.read_feed_page
+  // (sql/010_one_statement_feed_read.sql, kept for the builds before this one): a PL/pgSQL
+  // function's rows are copied into a tuplestore before they are sent, a quarter of PostgreSQL's
+  // CPU in a catch-up (5.0 -> 3.8 s per million events).
   c.prepare("feed_page",
-            "SELECT h.xid_text, h.position, p.* FROM (SELECT 1) one "
-            "LEFT JOIN LATERAL (SELECT xid::text AS xid_text, position FROM cairn.messages "
-            "  WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, position DESC LIMIT 1) h ON true "
-            "LEFT JOIN LATERAL (SELECT " CAIRN_MESSAGE_COLUMNS " FROM cairn.messages "
+            "(SELECT position, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, xid::text AS xid_text FROM cairn.messages "
+            "  WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, position DESC LIMIT 1) "
+            "UNION ALL "
+            "(SELECT " CAIRN_MESSAGE_COLUMNS " FROM cairn.messages "
             "  WHERE (xid, position) > ($1::xid8, $2::bigint) AND xid < pg_snapshot_xmin(pg_current_snapshot()) "
             "    AND ($3::jsonb = '[]'::jsonb OR type IN (SELECT jsonb_array_elements_text($3::jsonb))) "
             "    AND ($4::bigint <= 1 OR cardinality($5::bigint[]) = 0 OR stream_hash % $4::bigint = ANY ($5::bigint[])) "
-            "  ORDER BY xid, position LIMIT $6::bigint) p ON true");
+            "  ORDER BY xid, position LIMIT $6::bigint)");
   c.prepare("correlation", "SELECT " CAIRN_MESSAGE_COLUMNS
                            " FROM cairn.messages WHERE metadata->>'correlation_id' = $1 ORDER BY position LIMIT $2");
   c.prepare("save_snapshot",
@@ -170,6 +172,16 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("marks_for_update",
             "SELECT stream_id, seq FROM cairn.group_streams WHERE group_id = $1 "
             "AND stream_id = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb))) ORDER BY stream_id FOR UPDATE");
+  // A runner's marks, {stream_id: seq}, each written only where the stream's progress is below
+  // the first event the runner handled ({stream_id: seq}; a stream not listed there always). The
+  // count of rows written: fewer than the marks means a stream was further on than the runner knew.
+  c.prepare("marks_after",
+            "WITH written AS (INSERT INTO cairn.group_streams (group_id, stream_id, seq) "
+            "  SELECT $1, key, value::bigint FROM jsonb_each_text($2::jsonb) "
+            "  ON CONFLICT (group_id, stream_id) DO UPDATE SET seq = greatest(cairn.group_streams.seq, excluded.seq), "
+            "  updated_at = now() WHERE cairn.group_streams.seq < coalesce(($3::jsonb ->> excluded.stream_id)::bigint, "
+            "  9223372036854775807) RETURNING 1) "
+            "SELECT count(*) FROM written");
   // The same rows unlocked, for a transaction whose fences are held: no other writer can come.
   c.prepare("marks_of",
             "SELECT stream_id, seq FROM cairn.group_streams WHERE group_id = $1 "
@@ -196,11 +208,11 @@ void prepare_statements(pqxx::connection& c) {
 
 Timestamp from_micros(int64_t micros) { return Timestamp(std::chrono::microseconds(micros)); }
 
-// The message whose columns start at `f` (CAIRN_MESSAGE_COLUMNS, in order). It walks one
-// iterator along the row with prefix increments: in libpqxx 6, `row[i]` and the postfix `++` each
-// make a field that copies the result's two shared pointers, which cost as much as the rest of a
-// feed row's decoding.
-Message row_to_message(pqxx::row::const_iterator f) {
+// The message whose columns start at `f` (CAIRN_MESSAGE_COLUMNS, in order), leaving `f` on its
+// last. It walks one iterator along the row with prefix increments: in libpqxx 6, `row[i]`, a copy
+// of an iterator and the postfix `++` each make a field that copies the result's two shared
+// pointers, which cost as much as the rest of a feed row's decoding.
+Message row_to_message(pqxx::row::const_iterator& f) {
   Message m;
   m.position = f->as<int64_t>();
   m.id = (++f)->c_str();
@@ -216,20 +228,25 @@ Message row_to_message(pqxx::row::const_iterator f) {
   return m;
 }
 
-Message row_to_message(const pqxx::row& r) { return row_to_message(r.begin()); }
+Message row_to_message(const pqxx::row& r) {
+  auto f = r.begin();
+  return row_to_message(f);
+}
 
-// A feed row: the message's columns from `offset` on, then its xid.
-FeedEntry row_to_entry(const pqxx::row& r, pqxx::row::size_type offset) {
-  auto first = r.begin() + offset;
-  auto message = row_to_message(first);
+// A feed row: the message's columns, then its xid.
+FeedEntry row_to_entry(const pqxx::row& r) {
+  auto f = r.begin();
+  auto message = row_to_message(f);
   auto position = message.position;
-  return {std::move(message), {(first + 9)->as<uint64_t>(), position}};
+  return {std::move(message), {(++f)->as<uint64_t>(), position}};
 }
 
 // Makes the planner walk an index in the ORDER BY's order and stop at the LIMIT, rather than fetch
-// every matching row and sort them, which it prefers when it underestimates how many match.
+// every matching row and sort them, which it prefers when it underestimates how many match. No
+// parallel plan either: its workers' rows would merge in no set order.
 void walk_index_in_order(pqxx::transaction_base& tx) {
-  tx.exec0("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off");
+  tx.exec0("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; "
+           "SET LOCAL max_parallel_workers_per_gather = 0");
 }
 
 // A LIMIT parameter: everything when there is no limit.
@@ -600,20 +617,25 @@ FeedPage PostgresStore::read_feed_page(FeedCursor after, size_t limit, const Fee
     return tx.exec_prepared("feed_page", std::to_string(after.xid), after.position, types.dump(),
                             static_cast<int64_t>(filter.slice_count), slices, static_cast<int64_t>(limit));
   });
-  // Every row starts with the head; an empty page is one row with the head alone.
+  // The head's row, when the log has one, comes first: its id is NULL.
   FeedPage page;
-  if (!rows.empty() && !rows[0][0].is_null()) page.head = {rows[0][0].as<uint64_t>(), rows[0][1].as<int64_t>()};
-  if (rows.empty() || rows[0][2].is_null()) {
+  size_t first = 0;
+  if (!rows.empty() && rows[0][1].is_null()) {
+    page.head = {rows[0][9].as<uint64_t>(), rows[0][0].as<int64_t>()};
+    first = 1;
+  }
+  if (rows.size() == first) {
     page.decode = [] { return std::vector<FeedEntry>(); };
     return page;
   }
-  page.size = rows.size();
-  page.last = {rows.back()[11].as<uint64_t>(), rows.back()[2].as<int64_t>()};
+  page.size = rows.size() - first;
+  page.last = {rows.back()[9].as<uint64_t>(), rows.back()[0].as<int64_t>()};
   // The result lives on without its connection; its rows become messages when the reader asks.
-  page.decode = [rows = std::move(rows)] {
+  page.decode = [rows = std::move(rows), first] {
     std::vector<FeedEntry> out;
-    out.reserve(rows.size());
-    for (const auto& r : rows) out.push_back(row_to_entry(r, 2));
+    out.reserve(rows.size() - first);
+    for (auto r = rows.begin() + static_cast<pqxx::result::difference_type>(first); r != rows.end(); ++r)
+      out.push_back(row_to_entry(*r));
     return out;
   };
   return page;
@@ -1034,13 +1056,47 @@ void PostgresStore::transact_with_marks(const std::vector<ProgressMark>& marks,
     if (mark.fence && fenced.insert({mark.fence->slice, mark.fence->epoch}).second)
       fences.push_back(fence_json(group_id, *mark.fence));
   }
-  with_connection([&](pqxx::connection& c) {
-    pqxx::work tx(c);
+  auto check_fences = [&](pqxx::work& tx) {
     if (!fences.empty() && !tx.exec_prepared("stale_fences", fences.dump()).empty())
       throw LeaseLost("a slice of consumer group " + group_id + " has another owner now");
-    // Held fences keep every other writer of these streams' progress out until the commit (a new
-    // owner waits for them before it reads), so the rows need no locks of their own; locking each
-    // one was a third of a batch's time on the server.
+  };
+  // Held fences keep every other writer of these streams' progress out until the commit (a new
+  // owner waits for them before it reads), so the runner that holds them knows where its streams
+  // are: it applies every event it was given and writes the marks only where no stream's progress
+  // has reached the first event it was asked about. Reading the marks first was a third of
+  // PostgreSQL's time in a catch-up. When a stream is further on (a commit whose outcome was
+  // unknown went through) or a handler fails (perhaps on an event it had applied then), all of it
+  // is undone and done again below, from the stored marks.
+  if (all_fenced) {
+    try {
+      bool applied = with_connection([&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        check_fences(tx);
+        std::unordered_map<std::string, int64_t> first;
+        work(tx, [&](const Message& event) {
+          auto [it, fresh] = first.try_emplace(event.stream_id, event.seq);
+          if (!fresh) it->second = std::min(it->second, event.seq);
+          return false;
+        });
+        Json seqs = Json::object(), firsts(first);
+        for (const auto& mark : marks) seqs[mark.stream_id] = mark.seq;
+        if (tx.exec_prepared1("marks_after", group_id, seqs.dump(), firsts.dump())[0].as<size_t>() != seqs.size())
+          return false;
+        tx.commit();
+        return true;
+      });
+      if (applied) return;
+    } catch (const LeaseLost&) {
+      throw;
+    } catch (const Unavailable&) {
+      throw;
+    } catch (...) {  // a handler's failure is judged below, on the events not yet applied
+    }
+  }
+  // Locked (or, under held fences, plainly read) marks: `work` applies only what they do not cover.
+  with_connection([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    check_fences(tx);
     std::unordered_map<std::string, int64_t> done;
     for (const auto& r : tx.exec_prepared(all_fenced ? "marks_of" : "marks_for_update", group_id, streams.dump()))
       done[r[0].c_str()] = r[1].as<int64_t>();

@@ -32,9 +32,10 @@ class SqlTransactions {
   // Whether an event is already covered by its stream's progress (applied before: skip it).
   using Handled = std::function<bool(const Message& event)>;
   // Runs `work` and records every mark (one per stream, of one group) in one transaction: what
-  // makes a projector writing to this database exactly-once. The marks' fences are checked and
-  // their rows locked first (LeaseLost); `work` learns which events the streams' progress already
-  // covers, so it applies only the rest.
+  // makes a projector writing to this database exactly-once. The marks' fences are checked first
+  // (LeaseLost); `work` learns which events the streams' progress already covers, so it applies
+  // only the rest. `work` may run twice: a transaction that finds a stream further on than its
+  // runner knew, or whose handler fails, is rolled back and run again against the stored marks.
   virtual void transact_with_marks(const std::vector<ProgressMark>& marks,
                                    const std::function<void(pqxx::work&, const Handled&)>& work) = 0;
   virtual void transact(const std::function<void(pqxx::work&)>& work) = 0;
