@@ -1056,11 +1056,10 @@ void PostgresStore::transact_with_marks(const std::vector<ProgressMark>& marks,
                                         const std::function<void(pqxx::work&, const Handled&)>& work) {
   if (marks.empty()) return;
   const auto& group_id = marks.front().group_id;
-  Json streams = Json::array(), fences = Json::array();
+  Json fences = Json::array();
   std::set<std::pair<uint32_t, int64_t>> fenced;
   bool all_fenced = true;
   for (const auto& mark : marks) {
-    streams.push_back(mark.stream_id);
     all_fenced = all_fenced && mark.fence;
     if (mark.fence && fenced.insert({mark.fence->slice, mark.fence->epoch}).second)
       fences.push_back(fence_json(group_id, *mark.fence));
@@ -1103,6 +1102,8 @@ void PostgresStore::transact_with_marks(const std::vector<ProgressMark>& marks,
     }
   }
   // Locked (or, under held fences, plainly read) marks: `work` applies only what they do not cover.
+  Json streams = Json::array();
+  for (const auto& mark : marks) streams.push_back(mark.stream_id);
   with_connection([&](pqxx::connection& c) {
     pqxx::work tx(c);
     check_fences(tx);
