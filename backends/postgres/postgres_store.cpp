@@ -46,7 +46,8 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("lock_for_append", "SELECT * FROM cairn.lock_for_append($1::bigint[], $2::jsonb, $3::jsonb)");
   // Its second: the rows, the new stream heads and the consumer marks in one statement.
   c.prepare("write", "SELECT * FROM cairn.write_messages($1::jsonb, $2::jsonb, $3::jsonb)");
-  // The common case in one round trip, outside a transaction block (sql/008_one_round_trip_append.sql).
+  // The common case in one round trip, outside a transaction block (sql/008_one_round_trip_append.sql,
+  // sql/011_append_without_id_lookup.sql).
   c.prepare("append_expected",
             "SELECT * FROM cairn.append_expected($1::bigint[], $2::jsonb, $3::jsonb, $4::jsonb, $5::jsonb)");
   // A range of a stream: whole (an append under the stream's lock reads what it missed), or its first $5.
@@ -365,10 +366,13 @@ struct Writes {
   }
 };
 
+bool is_unique_violation(const pqxx::sql_error& e) { return e.sqlstate() == "23505"; }
+
 // The common case in one round trip, outside a transaction block: every request valid, expecting
 // an exact head (those of one stream following each other), with no fenced mark. None when that
-// does not hold, or a stream is not where its request expects it, or an id is already stored: the
-// caller then decides request by request, in a transaction.
+// does not hold, or a stream is not where its request expects it, or an id is already stored (the
+// id's unique index refuses the statement, which was its whole transaction): the caller then
+// decides request by request, in a transaction.
 std::optional<std::vector<AppendOutcome>> append_expected(pqxx::connection& c, std::vector<AppendRequest>& requests,
                                                           const std::vector<std::string>& errors) {
   std::vector<AppendOutcome> outcomes(requests.size());
@@ -388,9 +392,15 @@ std::optional<std::vector<AppendOutcome>> append_expected(pqxx::connection& c, s
     outcomes[i].status = AppendOutcome::Status::appended;
     outcomes[i].head_seq = head->second;
   }
-  pqxx::nontransaction tx(c);
-  auto result = tx.exec_prepared("append_expected", lock_keys(streams), expected.dump(), writes.rows.dump(),
-                                 writes.new_heads.dump(), writes.marks.dump());
+  pqxx::result result;
+  try {
+    pqxx::nontransaction tx(c);
+    result = tx.exec_prepared("append_expected", lock_keys(streams), expected.dump(), writes.rows.dump(),
+                              writes.new_heads.dump(), writes.marks.dump());
+  } catch (const pqxx::sql_error& e) {
+    if (!is_unique_violation(e)) throw;
+    return std::nullopt;
+  }
   if (result.empty()) return std::nullopt;
   writes.assigned(result, requests, outcomes);
   return outcomes;
@@ -468,8 +478,6 @@ int64_t locked_mark(pqxx::work& tx, const ProgressMark& mark) {
                         : tx.exec_prepared1("stream_mark_for_update", mark.group_id, mark.stream_id);
   return row[0].is_null() ? 0 : row[0].as<int64_t>();
 }
-
-bool is_unique_violation(const pqxx::sql_error& e) { return e.sqlstate() == "23505"; }
 
 FeedCursor head_cursor(pqxx::transaction_base& tx) {
   auto rows = tx.exec_prepared("head_cursor");

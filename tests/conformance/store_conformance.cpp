@@ -110,6 +110,7 @@ TEST_SUITE("conformance") {
     auto moved = batch[1];
     moved.stream_id = "order-2";
     CHECK_THROWS_AS(store->append("order-2", ExpectedSeq::any(), {moved}), BadInput);
+    CHECK_THROWS_AS(store->append("order-2", ExpectedSeq::exactly(0), {moved}), BadInput);
     auto mixed = msgs("order-1", 1);
     mixed.push_back(batch[0]);
     CHECK_THROWS_AS(store->append("order-1", ExpectedSeq::any(), mixed), BadInput);
