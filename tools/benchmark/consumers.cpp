@@ -7,7 +7,6 @@
 #include <functional>
 #include <mutex>
 #include <thread>
-#include <tuple>
 #include <unordered_map>
 
 #include <pqxx/pqxx>
@@ -26,21 +25,6 @@ WorkerOptions quiet() {
   options.poll_interval = std::chrono::milliseconds(20);
   options.log = [](const LogRecord&) {};
   return options;
-}
-
-// One sequential read of every stored row, every column as COPY sends them: rows/s.
-double copy_read(const std::string& url) {
-  auto start = SteadyClock::now();
-  long rows = 0;
-  pqxx::connection c(url);
-  pqxx::work tx(c);
-  pqxx::stream_from stream(tx, "cairn.messages");
-  std::tuple<long, std::string, std::string, long, std::string, int, std::string, std::string, std::string, std::string,
-             long>
-      row;
-  while (stream >> row) ++rows;
-  stream.complete();
-  return static_cast<double>(rows) / std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
 
 // A catch-up measure taken `rounds` times, each right after a COPY read of its own: the same build
@@ -66,7 +50,7 @@ struct Rounds {
 Rounds measure_rounds(int rounds, const std::string& url, const std::function<double(int round)>& measure) {
   Rounds r;
   for (int round = 0; round < rounds; ++round) {
-    r.baselines.push_back(copy_read(url));
+    r.baselines.push_back(copy_read(url).per_second);
     r.rates.push_back(measure(round));
     r.ratios.push_back(r.rates.back() / r.baselines.back());
   }

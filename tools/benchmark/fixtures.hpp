@@ -4,8 +4,10 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <pqxx/pqxx>
@@ -52,6 +54,28 @@ inline void append_spread(Store& store, long events, const std::string& prefix) 
     }
     store.append_many(std::move(requests));
   }
+}
+
+// The plain read catch-up figures are set against: every stored row, every column as COPY sends them.
+struct CopyRead {
+  long rows = 0;
+  double per_second = 0;
+};
+
+inline CopyRead copy_read(const std::string& url) {
+  auto start = std::chrono::steady_clock::now();
+  CopyRead read;
+  pqxx::connection c(url);
+  pqxx::work tx(c);
+  pqxx::stream_from stream(tx, "cairn.messages");
+  std::tuple<long, std::string, std::string, long, std::string, int, std::string, std::string, std::string, std::string,
+             long>
+      row;
+  while (stream >> row) ++read.rows;
+  stream.complete();
+  read.per_second =
+      static_cast<double>(read.rows) / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return read;
 }
 
 // Fresh planner statistics for the log after a bulk write, as autovacuum would gather on a live

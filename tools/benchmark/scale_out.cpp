@@ -179,20 +179,9 @@ void scale_out_scenario(const Options& options, Report& report) {
     auto run = measure(options, processes, events);
     if (processes == 1) {
       // Baseline: one sequential read of the same rows (still stored after the run).
-      auto start = SteadyClock::now();
-      long rows = 0;
-      {
-        pqxx::connection c(options.database_url);
-        pqxx::work tx(c);
-        pqxx::stream_from stream(tx, "cairn.messages");
-        std::tuple<long, std::string, std::string, long, std::string, int, std::string, std::string, std::string,
-                   std::string, long>
-            row;
-        while (stream >> row) ++rows;
-        stream.complete();
-      }
-      read = static_cast<double>(rows) / std::chrono::duration<double>(SteadyClock::now() - start).count();
-      report.add({"scale-out", "baseline: sequential read (COPY) of " + std::to_string(rows) + " rows", read,
+      auto copy = copy_read(options.database_url);
+      read = copy.per_second;
+      report.add({"scale-out", "baseline: sequential read (COPY) of " + std::to_string(copy.rows) + " rows", read,
                   "rows/s", "", 0, ""});
       one = run.rate;
       report.add({"scale-out", "1 cairn-worker process", run.rate, "events/s", "sequential read", run.rate / read,
