@@ -1,4 +1,4 @@
-// Stored events for the benchmarks (written straight into the store, not through commands) and the plain read they are set against.
+// Stored events for the benchmarks (written straight into the store) and the plain read they are set against.
 #pragma once
 
 #include <malloc.h>
