@@ -20,21 +20,24 @@ struct HandleRequest {
   Reply reply = {};
 };
 
+// How a stream actor's append ended: the store's outcome, or why the store failed (the commit
+// may have happened).
+struct Appended {
+  AppendOutcome outcome;
+  std::string failure;  // set: `outcome` means nothing
+};
+
 using handle_atom = caf::atom_constant<caf::atom("handle")>;
-using append_atom = caf::atom_constant<caf::atom("append")>;
-using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using appended_atom = caf::atom_constant<caf::atom("appended")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using live_atom = caf::atom_constant<caf::atom("live")>;
 
-// Group-commit writer: appends that arrive while a transaction is in flight share the next one.
-using writer_actor = caf::typed_actor<caf::replies_to<append_atom, AppendRequest>::with<AppendOutcome>,
-                                      caf::reacts_to<flush_atom>>;
-
-// One live stream: commands strictly one at a time, in arrival order.
+// One live stream: commands strictly one at a time, in arrival order; its appends' answers come
+// from the writer.
 using stream_actor = caf::typed_actor<caf::reacts_to<handle_atom, HandleRequest>,
-                                      caf::reacts_to<passivate_atom>>;
+                                      caf::reacts_to<appended_atom, Appended>, caf::reacts_to<passivate_atom>>;
 
 // Routes commands to stream actors, spawning and passivating them.
 using supervisor_actor = caf::typed_actor<caf::reacts_to<handle_atom, HandleRequest>,
@@ -44,5 +47,4 @@ using supervisor_actor = caf::typed_actor<caf::reacts_to<handle_atom, HandleRequ
 }  // namespace cairn
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::HandleRequest)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::AppendRequest)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::AppendOutcome)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::Appended)

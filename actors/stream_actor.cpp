@@ -1,5 +1,6 @@
 #include "actors/stream_actor.hpp"
 
+#include "actors/writer.hpp"
 
 namespace cairn {
 namespace {
@@ -33,7 +34,6 @@ struct Stream {
   std::string id;
   const ActorSpec* spec;
   std::shared_ptr<const StreamContext> context;
-  writer_actor writer;
   const ActorMetrics* metrics;
 
   void process_next() const;
@@ -41,6 +41,8 @@ struct Stream {
   void send_back(size_t n) const;
   void answer_all(size_t n, const HandleResult& result) const;
   void batch_appended(AppendOutcome& outcome, std::vector<Batched> batch) const;
+  template <class Then>
+  void write(AppendRequest request, Then then) const;
   template <class Step>
   void guarded(Step&& step) const;
   Verdict judge() const;
@@ -195,21 +197,22 @@ bool Stream::decide_batch() const {
     }
   }
   if (batch.size() < 2 || messages.empty()) return false;
-  AppendRequest request{id, ExpectedSeq::exactly(st.current->seq), std::move(messages), std::nullopt};
-  auto stream = *this;
-  self->request(writer, caf::infinite, append_atom::value, std::move(request))
-      .then(
-          [stream, batch](AppendOutcome& outcome) mutable {
-            stream.batch_appended(outcome, std::move(batch));
-            stream.process_next();
-          },
-          [stream, n = batch.size()](caf::error& error) {
-            // As for one command: the append may have happened, so nothing is decided again.
-            stream.self->state.current.reset();
-            stream.answer_all(n, HandleResult::failure(Status::failed, "append failed: " + stream.self->system().render(error)));
-            stream.process_next();
-          });
+  auto n = batch.size();
+  write({id, ExpectedSeq::exactly(st.current->seq), std::move(messages), std::nullopt},
+        [stream = *this, batch = std::move(batch), n](Appended& appended) mutable {
+          if (appended.failure.empty()) return stream.batch_appended(appended.outcome, std::move(batch));
+          // As for one command: the append may have happened, so nothing is decided again.
+          stream.self->state.current.reset();
+          stream.answer_all(n, HandleResult::failure(Status::failed, "append failed: " + appended.failure));
+        });
   return true;
+}
+
+// Hands `request` to the writer; `then` runs with its answer, and the queue moves on.
+template <class Then>
+void Stream::write(AppendRequest request, Then then) const {
+  self->state.on_appended = std::move(then);
+  context->writer->append(std::move(request), caf::actor_cast<stream_actor>(self));
 }
 
 // The front `n` commands all get `result`.
@@ -325,19 +328,12 @@ void Stream::settle_answered() const {
 
 void Stream::append(std::vector<Message> messages) const {
   const auto& pending = self->state.queue.front().request;
-  AppendRequest request{id, ExpectedSeq::exactly(self->state.current->seq), std::move(messages), pending.mark};
-  auto stream = *this;
-  self->request(writer, caf::infinite, append_atom::value, std::move(request))
-      .then(
-          [stream](AppendOutcome& outcome) {
-            stream.appended(outcome);
-            stream.process_next();
-          },
-            [stream](caf::error& error) {
-              stream.self->state.current.reset();
-              stream.finish(HandleResult::failure(Status::failed, "append failed: " + stream.self->system().render(error)));
-              stream.process_next();
-            });
+  write({id, ExpectedSeq::exactly(self->state.current->seq), std::move(messages), pending.mark},
+        [stream = *this](Appended& appended) {
+          if (appended.failure.empty()) return stream.appended(appended.outcome);
+          stream.self->state.current.reset();
+          stream.finish(HandleResult::failure(Status::failed, "append failed: " + appended.failure));
+        });
 }
 
 void Stream::appended(AppendOutcome& outcome) const {
@@ -439,11 +435,11 @@ void Stream::finish(HandleResult result) const {
 }  // namespace
 
 stream_actor::behavior_type stream_actor_behavior(Self self, std::string stream_id, const ActorSpec* spec,
-                                                  std::shared_ptr<const StreamContext> context, writer_actor writer) {
+                                                  std::shared_ptr<const StreamContext> context) {
   // One copy shared by the handlers: most live actors sit idle, so their size is the footprint.
   const auto* metrics = &context->metrics->of(spec);
   auto stream = std::make_shared<const Stream>(
-      Stream{self, std::move(stream_id), spec, std::move(context), std::move(writer), metrics});
+      Stream{self, std::move(stream_id), spec, std::move(context), metrics});
   return {
       [stream](handle_atom, HandleRequest& request) {
         auto& queue = stream->self->state.queue;
@@ -455,6 +451,11 @@ stream_actor::behavior_type stream_actor_behavior(Self self, std::string stream_
         }
         queue.push_back({std::move(request)});
         stream->context->metrics->queued_commands->inc();
+        stream->process_next();
+      },
+      [stream](appended_atom, Appended& appended) {
+        auto then = std::exchange(stream->self->state.on_appended, nullptr);
+        then(appended);
         stream->process_next();
       },
       [stream](passivate_atom) {

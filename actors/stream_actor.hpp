@@ -1,6 +1,7 @@
 // The stream actor: one live stream, rehydrated on first use, deciding commands strictly one at a time.
 #pragma once
 
+#include <functional>
 #include <list>
 #include <memory>
 #include <optional>
@@ -12,12 +13,15 @@
 
 namespace cairn {
 
+class Writer;
+
 // What every stream actor of a runtime shares (read-only once running).
 struct StreamContext {
   const Application* app = nullptr;
   Store* store = nullptr;
   size_t max_queued_commands = 1000;
   const WritePathMetrics* metrics = nullptr;
+  Writer* writer = nullptr;
 };
 
 struct StreamActorState {
@@ -35,11 +39,12 @@ struct StreamActorState {
   bool busy = false;
   bool passivating = false;
   std::optional<Rehydrated> current;  // empty until the first command (or after a failed read)
+  std::function<void(Appended&)> on_appended;  // set while an append is in flight
   static inline const char* name = "cairn.stream";
 };
 
 stream_actor::behavior_type stream_actor_behavior(stream_actor::stateful_pointer<StreamActorState> self,
                                                   std::string stream_id, const ActorSpec* spec,
-                                                  std::shared_ptr<const StreamContext> context, writer_actor writer);
+                                                  std::shared_ptr<const StreamContext> context);
 
 }  // namespace cairn

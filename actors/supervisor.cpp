@@ -11,7 +11,6 @@ using Status = HandleResult::Status;
 struct Supervisor {
   Self self;
   std::shared_ptr<const StreamContext> context;
-  std::vector<writer_actor> writers;
   SupervisorOptions options;
 
   stream_actor live_actor(const std::string& stream_id, const ActorSpec* spec) const {
@@ -23,8 +22,7 @@ struct Supervisor {
       it->second.last_used = now;
       return it->second.actor;
     }
-    auto& writer = writers[stream_hash(stream_id) % writers.size()];
-    auto actor = self->spawn(stream_actor_behavior, stream_id, spec, context, writer);
+    auto actor = self->spawn(stream_actor_behavior, stream_id, spec, context);
     self->monitor(actor);
     auto entry = st.live.emplace(stream_id, SupervisorState::Live{actor, {}, now}).first;
     st.lru.push_front(&entry->first);
@@ -111,8 +109,8 @@ struct Supervisor {
 }  // namespace
 
 supervisor_actor::behavior_type supervisor(Self self, std::shared_ptr<const StreamContext> context,
-                                           std::vector<writer_actor> writers, SupervisorOptions options) {
-  Supervisor sup{self, std::move(context), std::move(writers), options};
+                                           SupervisorOptions options) {
+  Supervisor sup{self, std::move(context), options};
   auto period = std::max<std::chrono::milliseconds>(std::min<std::chrono::milliseconds>(options.idle_timeout / 2,
                                                                                         std::chrono::seconds(1)),
                                                     std::chrono::milliseconds(10));

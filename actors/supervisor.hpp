@@ -31,7 +31,6 @@ struct SupervisorState {
 };
 
 supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<SupervisorState> self,
-                                           std::shared_ptr<const StreamContext> context,
-                                           std::vector<writer_actor> writers, SupervisorOptions options);
+                                           std::shared_ptr<const StreamContext> context, SupervisorOptions options);
 
 }  // namespace cairn

@@ -4,48 +4,62 @@
 
 namespace cairn {
 
-writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> self, Store* store, size_t max_batch,
-                                   std::shared_ptr<Wakeup> wakeup, const WritePathMetrics* metrics) {
-  // The flush is queued behind whatever is already in the mailbox, so every append that arrived
-  // during the previous transaction joins the next one.
-  auto queue_flush = [self] {
-    if (self->state.flush_queued) return;
-    self->state.flush_queued = true;
-    self->send(self, flush_atom::value);
-  };
-  return {
-      [self, queue_flush](append_atom, AppendRequest& request) -> caf::result<AppendOutcome> {
-        auto promise = self->make_response_promise<AppendOutcome>();
-        self->state.pending.push_back({std::move(request), promise});
-        queue_flush();
-        return promise;
-      },
-      [self, store, max_batch, queue_flush, wakeup, metrics](flush_atom) {
-        auto& pending = self->state.pending;
-        self->state.flush_queued = false;
-        size_t n = std::min(pending.size(), std::max<size_t>(max_batch, 1));
-        std::vector<WriterState::Pending> batch(std::make_move_iterator(pending.begin()),
-                                                std::make_move_iterator(pending.begin() + static_cast<long>(n)));
-        pending.erase(pending.begin(), pending.begin() + static_cast<long>(n));
-        std::vector<AppendRequest> requests;
-        requests.reserve(batch.size());
-        for (auto& p : batch) requests.push_back(std::move(p.request));  // only the promise is needed after
-        metrics->batch_size->observe(static_cast<double>(batch.size()));
-        auto started = std::chrono::steady_clock::now();
-        try {
-          auto outcomes = store->append_many(std::move(requests));
-          metrics->append_duration->observe(
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-          for (size_t i = 0; i < batch.size(); ++i) batch[i].promise.deliver(std::move(outcomes[i]));
-          wakeup->appended();
-        } catch (const Unavailable& e) {
-          for (auto& p : batch) p.promise.deliver(AppendOutcome{AppendOutcome::Status::unavailable, {}, 0, e.what()});
-        } catch (const std::exception& e) {
-          for (auto& p : batch) p.promise.deliver(caf::make_error(caf::sec::runtime_error, std::string(e.what())));
-        }
-        if (!pending.empty()) queue_flush();
-      },
-  };
+Writer::Writer(Store& store, size_t threads, size_t max_batch, std::shared_ptr<Wakeup> wakeup,
+               const WritePathMetrics& metrics)
+    : store_(store), max_batch_(std::max<size_t>(max_batch, 1)), wakeup_(std::move(wakeup)), metrics_(metrics) {
+  for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i) threads_.emplace_back([this] { run(); });
+}
+
+Writer::~Writer() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  queued_.notify_all();
+  for (auto& thread : threads_) thread.join();
+}
+
+void Writer::append(AppendRequest request, stream_actor to) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back({std::move(request), std::move(to)});
+  }
+  queued_.notify_one();
+}
+
+void Writer::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    queued_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;
+    auto n = static_cast<long>(std::min(queue_.size(), max_batch_));
+    std::vector<Queued> batch(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
+    queue_.erase(queue_.begin(), queue_.begin() + n);
+    lock.unlock();
+    write(std::move(batch));
+    lock.lock();
+  }
+}
+
+void Writer::write(std::vector<Queued> batch) {
+  std::vector<AppendRequest> requests;
+  requests.reserve(batch.size());
+  for (auto& queued : batch) requests.push_back(std::move(queued.request));
+  metrics_.batch_size->observe(static_cast<double>(batch.size()));
+  std::vector<Appended> answers(batch.size());
+  auto started = std::chrono::steady_clock::now();
+  try {
+    auto outcomes = store_.append_many(std::move(requests));
+    metrics_.append_duration->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    for (size_t i = 0; i < batch.size(); ++i) answers[i].outcome = std::move(outcomes[i]);
+    wakeup_->appended();
+  } catch (const Unavailable& e) {
+    for (auto& answer : answers) answer.outcome = AppendOutcome{AppendOutcome::Status::unavailable, {}, 0, e.what()};
+  } catch (const std::exception& e) {
+    for (auto& answer : answers) answer.failure = e.what();
+  }
+  for (size_t i = 0; i < batch.size(); ++i) caf::anon_send(batch[i].to, appended_atom::value, std::move(answers[i]));
 }
 
 }  // namespace cairn

@@ -1,5 +1,10 @@
-// The group-commit writer actor: one Store transaction carries every append that queued up meanwhile.
+// The group-commit writer: the appends stream actors queue, written together by a few threads at once.
 #pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "backends/wakeup.hpp"
 #include "actors/actor_metrics.hpp"
@@ -7,19 +12,40 @@
 
 namespace cairn {
 
-struct WriterState {
-  struct Pending {
-    AppendRequest request;
-    caf::typed_response_promise<AppendOutcome> promise;
-  };
-  std::vector<Pending> pending;
-  bool flush_queued = false;
-  static inline const char* name = "cairn.writer";
-};
+// `threads` threads share one queue. A thread that is free takes every queued append (up to
+// `max_batch`) into one Store::append_many, so an append never waits behind a busy thread while
+// another is idle, and each transaction carries all that queued up meanwhile. A stream has one
+// append in flight at a time (its actor waits for the answer), so its appends stay in order
+// whichever thread writes them. `max_batch` 1 turns group commit off. `wakeup` is told after
+// every transaction that wrote something (it wakes local consumers).
+class Writer {
+ public:
+  Writer(Store& store, size_t threads, size_t max_batch, std::shared_ptr<Wakeup> wakeup,
+         const WritePathMetrics& metrics);
+  ~Writer();  // writes what is queued, then joins the threads
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
 
-// Spawn detached: appends block on the database. `max_batch` 1 turns group commit off.
-// `wakeup` is told after every transaction that wrote something (it wakes local consumers).
-writer_actor::behavior_type writer(writer_actor::stateful_pointer<WriterState> self, Store* store, size_t max_batch,
-                                   std::shared_ptr<Wakeup> wakeup, const WritePathMetrics* metrics);
+  // Queues `request`; `to` gets (appended_atom, Appended) once it is written or has failed.
+  void append(AppendRequest request, stream_actor to);
+
+ private:
+  struct Queued {
+    AppendRequest request;
+    stream_actor to;
+  };
+  void run();
+  void write(std::vector<Queued> batch);
+
+  Store& store_;
+  size_t max_batch_;
+  std::shared_ptr<Wakeup> wakeup_;
+  const WritePathMetrics& metrics_;
+  std::mutex mutex_;
+  std::condition_variable queued_;
+  std::deque<Queued> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
 
 }  // namespace cairn

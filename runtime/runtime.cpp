@@ -98,14 +98,12 @@ struct Runtime::Impl final : ConsumerServices {
     caf_config.set("scheduler.policy", caf::atom("sharing"));
     system = std::make_unique<caf::actor_system>(caf_config);
     write_metrics = std::make_unique<WritePathMetrics>(metrics, app);
-    for (size_t i = 0; i < std::max<size_t>(config.writers, 1); ++i)
-      writers.push_back(
-          system->spawn<caf::detached>(writer, store.get(), config.writer_batch, wakeup, write_metrics.get()));
+    writer = std::make_unique<Writer>(*store, config.writers, config.writer_batch, wakeup, *write_metrics);
     if (!config.database_url.empty()) notifier = std::make_unique<Notifier>(config.database_url, wakeup, false, nullptr);
     auto context = std::make_shared<StreamContext>(
-        StreamContext{&app, store.get(), config.max_queued_commands, write_metrics.get()});
-    supervisor_handle = system->spawn(supervisor, context, writers,
-                                      SupervisorOptions{config.idle_timeout, config.max_live_actors});
+        StreamContext{&app, store.get(), config.max_queued_commands, write_metrics.get(), writer.get()});
+    supervisor_handle =
+        system->spawn(supervisor, context, SupervisorOptions{config.idle_timeout, config.max_live_actors});
   }
 
   const ActorSpec& actor_for(const std::string& stream_id) const {
@@ -183,7 +181,7 @@ struct Runtime::Impl final : ConsumerServices {
   int nth = 0;  // this runtime is the nth of its process
   caf::actor_system_config caf_config;
   std::unique_ptr<caf::actor_system> system;
-  std::vector<writer_actor> writers;
+  std::unique_ptr<Writer> writer;
   supervisor_actor supervisor_handle;
   std::shared_ptr<Wakeup> wakeup = std::make_shared<Wakeup>();
   std::unique_ptr<Notifier> notifier;  // PostgreSQL only: cross-process wake-ups
@@ -503,13 +501,11 @@ void Runtime::shutdown() {
     caf::scoped_actor self{*impl_->system};
     self->request(impl_->supervisor_handle, caf::infinite, shutdown_atom::value)
         .receive([](bool) {}, [](caf::error&) {});
-    for (auto& w : impl_->writers) self->send_exit(w, caf::exit_reason::user_shutdown);
   }
   impl_->notifier.reset();
   if (impl_->http) impl_->http->stop();
   if (!started) return;
-  // Detached actors' threads end only once no handle refers to them.
-  impl_->writers.clear();
+  impl_->writer.reset();  // every stream actor has stopped: nothing is queued
   impl_->supervisor_handle = nullptr;
   impl_->system.reset();  // waits until every actor has stopped
 }

@@ -185,6 +185,26 @@ struct Turnstile {
 
 }  // namespace
 
+// The writer's threads share one queue: whatever stream an append is for, a free thread takes it.
+TEST_CASE("an append held in the store does not hold back other streams' appends while a writer thread is free") {
+  auto config = test_config();
+  config.writers = 2;
+  Turnstile turnstile(config, 1);
+  auto runtime = counter_runtime(config);
+  auto held = turnstile.hold_first(*runtime, "counter-held");
+  int answered = 0;
+  for (int s = 0; s < 4; ++s) {
+    auto other = runtime->handle_async("counter-free-" + std::to_string(s), counter::Increment{1});
+    if (other.wait_for(std::chrono::seconds(10)) != std::future_status::ready) break;
+    answered += other.get().ok();
+  }
+  bool still_held = held.wait_for(std::chrono::seconds(0)) == std::future_status::timeout;
+  turnstile.open[0].set_value();
+  CHECK(answered == 4);
+  CHECK(still_held);
+  CHECK(held.get().ok());
+}
+
 // Commands sent together reach the stream in any order (each travels on its own); what is
 // checked holds for every order.
 TEST_CASE("a hot stream's queued commands are decided in turn and appended together; each gets its own answer") {

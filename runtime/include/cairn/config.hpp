@@ -18,7 +18,7 @@ struct Config {
   Limits limits;
   size_t pool_size = 4;                 // PostgreSQL connections
   size_t max_queued_commands = 1000;    // per stream; more are refused at once as overloaded
-  size_t writers = 2;                   // group-commit writers (a stream always uses the same one)
+  size_t writers = 2;                   // group-commit writer threads: appends in flight at once
   size_t writer_batch = 512;            // appends per transaction; 1 turns group commit off
   std::chrono::milliseconds idle_timeout = std::chrono::minutes(5);  // passivate stream actors idle this long
   size_t max_live_actors = 100000;      // and the least recently used above this many
