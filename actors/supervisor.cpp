@@ -11,32 +11,59 @@ using Status = HandleResult::Status;
 struct Supervisor {
   Self self;
   std::shared_ptr<const StreamContext> context;
+  std::shared_ptr<Directory> directory;
   SupervisorOptions options;
+  using Clock = std::chrono::steady_clock;
 
-  stream_actor live_actor(const std::string& stream_id, const ActorSpec* spec) const {
+  // Sends `request` to its stream's actor, spawning it if need be. The caller adds a new actor to
+  // the directory once it has sent everything waiting for it (see Directory).
+  void route(HandleRequest request, const ActorSpec* spec) const {
     auto& st = self->state;
-    auto now = std::chrono::steady_clock::now();
+    const auto stream_id = request.stream_id;
     auto it = st.live.find(stream_id);
     if (it != st.live.end()) {
       st.lru.splice(st.lru.begin(), st.lru, it->second.lru);
-      it->second.last_used = now;
-      return it->second.actor;
+      it->second.last_used = Clock::now();
+      return self->send(it->second.actor, handle_atom::value, std::move(request));
     }
     auto actor = self->spawn(stream_actor_behavior, stream_id, spec, context);
     self->monitor(actor);
-    auto entry = st.live.emplace(stream_id, SupervisorState::Live{actor, {}, now}).first;
+    self->send(actor, handle_atom::value, std::move(request));
+    auto entry = st.live.emplace(stream_id, SupervisorState::Live{actor, {}, Clock::now()}).first;
     st.lru.push_front(&entry->first);
     entry->second.lru = st.lru.begin();
     st.stream_of.emplace(actor.address(), stream_id);
-    while (st.live.size() > options.max_live_actors) passivate(*st.lru.back());
     count_live();
-    return actor;
+  }
+
+  // Passivates the least recently used actors beyond `max_live_actors`, and those idle longer than
+  // `idle_timeout`. A command sent straight to an actor does not move it in `lru`, so an actor at
+  // the back that the directory saw used since gets a second chance: it moves to the front (each
+  // at most once a pass, so senders that never stop cannot keep the pass going).
+  void passivate_unused() const {
+    auto& st = self->state;
+    auto cutoff = Clock::now() - options.idle_timeout;
+    for (size_t chances = st.live.size(); !st.lru.empty(); ) {
+      const auto& stream_id = *st.lru.back();
+      auto& live = st.live.at(stream_id);
+      bool over = st.live.size() > options.max_live_actors;
+      if (!over && live.last_used >= cutoff) return;
+      auto sent = directory->last_sent(stream_id);
+      if (sent > live.last_used && chances > 0 && (over || sent >= cutoff)) {
+        --chances;
+        live.last_used = sent;
+        st.lru.splice(st.lru.begin(), st.lru, live.lru);
+        continue;
+      }
+      passivate(stream_id);
+    }
   }
 
   void passivate(std::string stream_id) const {  // by value: callers pass a key of `live`, erased here
     auto& st = self->state;
     auto it = st.live.find(stream_id);
     if (it == st.live.end()) return;
+    directory->remove(stream_id);  // first: no command sent straight to it can follow the passivate
     self->send(it->second.actor, passivate_atom::value);
     st.lru.erase(it->second.lru);
     st.live.erase(it);
@@ -47,13 +74,13 @@ struct Supervisor {
 
   void count_live() const { context->metrics->live_actors->set(static_cast<double>(self->state.live.size())); }
 
-  void passivate_idle() const {
-    auto& st = self->state;
-    auto cutoff = std::chrono::steady_clock::now() - options.idle_timeout;
-    while (!st.lru.empty() && st.live.at(*st.lru.back()).last_used < cutoff) passivate(*st.lru.back());
+  void handle(HandleRequest& request) const {
+    auto stream_id = request.stream_id;
+    admit(request);
+    directory->routed(stream_id);
   }
 
-  void handle(HandleRequest& request) const {
+  void admit(HandleRequest& request) const {
     auto& st = self->state;
     if (st.shutdown) return request.reply(HandleResult::failure(Status::failed, "the runtime is shutting down"));
     try {
@@ -67,7 +94,15 @@ struct Supervisor {
           HandleResult::failure(Status::invalid, "no actor owns stream '" + request.stream_id + "'"));
     auto draining = st.draining.find(request.stream_id);
     if (draining != st.draining.end()) return draining->second.push_back(std::move(request));
-    self->send(live_actor(request.stream_id, spec), handle_atom::value, std::move(request));
+    auto stream_id = request.stream_id;
+    route(std::move(request), spec);
+    published(stream_id);
+  }
+
+  // The stream's actor goes into the directory (again), and the actors beyond the limit go.
+  void published(const std::string& stream_id) const {
+    directory->add(stream_id, self->state.live.at(stream_id).actor);
+    if (self->state.live.size() > options.max_live_actors) passivate_unused();
   }
 
   void stopped(const caf::actor_addr& address) const {
@@ -78,6 +113,7 @@ struct Supervisor {
     st.stream_of.erase(found);
     auto live = st.live.find(stream_id);
     if (live != st.live.end() && live->second.actor.address() == address) {  // it died while live
+      directory->remove(stream_id);
       st.lru.erase(live->second.lru);
       st.live.erase(live);
       count_live();
@@ -91,9 +127,9 @@ struct Supervisor {
           request.reply(HandleResult::failure(Status::failed, "the runtime is shutting down"));
           continue;
         }
-        self->send(live_actor(stream_id, context->app->actor_for_stream(stream_id)), handle_atom::value,
-                   std::move(request));
+        route(std::move(request), context->app->actor_for_stream(stream_id));
       }
+      if (st.live.count(stream_id)) published(stream_id);
     }
     finish_shutdown_if_done();
   }
@@ -109,8 +145,8 @@ struct Supervisor {
 }  // namespace
 
 supervisor_actor::behavior_type supervisor(Self self, std::shared_ptr<const StreamContext> context,
-                                           SupervisorOptions options) {
-  Supervisor sup{self, std::move(context), options};
+                                           std::shared_ptr<Directory> directory, SupervisorOptions options) {
+  Supervisor sup{self, std::move(context), std::move(directory), options};
   auto period = std::max<std::chrono::milliseconds>(std::min<std::chrono::milliseconds>(options.idle_timeout / 2,
                                                                                         std::chrono::seconds(1)),
                                                     std::chrono::milliseconds(10));
@@ -119,7 +155,7 @@ supervisor_actor::behavior_type supervisor(Self self, std::shared_ptr<const Stre
   return {
       [sup](handle_atom, HandleRequest& request) { sup.handle(request); },
       [sup, period](tick_atom) {
-        sup.passivate_idle();
+        sup.passivate_unused();
         if (!sup.self->state.shutdown) sup.self->delayed_send(sup.self, period, tick_atom::value);
       },
       [sup](live_atom) { return sup.self->state.live.size(); },

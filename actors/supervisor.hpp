@@ -1,10 +1,11 @@
-// The supervisor actor: routes commands to stream actors, spawns them on demand and passivates idle ones.
+// The supervisor actor: spawns stream actors on demand, routes the commands for streams not live, and passivates idle ones.
 #pragma once
 
 #include <list>
 #include <memory>
 #include <unordered_map>
 
+#include "actors/directory.hpp"
 #include "actors/stream_actor.hpp"
 
 namespace cairn {
@@ -18,7 +19,7 @@ struct SupervisorState {
   struct Live {
     stream_actor actor;
     std::list<const std::string*>::iterator lru;
-    std::chrono::steady_clock::time_point last_used;
+    std::chrono::steady_clock::time_point last_used;  // by the supervisor; the directory has its own
   };
   std::unordered_map<std::string, Live> live;
   std::list<const std::string*> lru;  // keys of `live`, most recently used first
@@ -31,6 +32,7 @@ struct SupervisorState {
 };
 
 supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<SupervisorState> self,
-                                           std::shared_ptr<const StreamContext> context, SupervisorOptions options);
+                                           std::shared_ptr<const StreamContext> context,
+                                           std::shared_ptr<Directory> directory, SupervisorOptions options);
 
 }  // namespace cairn

@@ -102,8 +102,8 @@ struct Runtime::Impl final : ConsumerServices {
     if (!config.database_url.empty()) notifier = std::make_unique<Notifier>(config.database_url, wakeup, false, nullptr);
     auto context = std::make_shared<StreamContext>(
         StreamContext{&app, store.get(), config.max_queued_commands, write_metrics.get(), writer.get()});
-    supervisor_handle =
-        system->spawn(supervisor, context, SupervisorOptions{config.idle_timeout, config.max_live_actors});
+    supervisor_handle = system->spawn(supervisor, context, directory,
+                                      SupervisorOptions{config.idle_timeout, config.max_live_actors});
   }
 
   const ActorSpec& actor_for(const std::string& stream_id) const {
@@ -183,6 +183,7 @@ struct Runtime::Impl final : ConsumerServices {
   std::unique_ptr<caf::actor_system> system;
   std::unique_ptr<Writer> writer;
   supervisor_actor supervisor_handle;
+  std::shared_ptr<Directory> directory = std::make_shared<Directory>();
   std::shared_ptr<Wakeup> wakeup = std::make_shared<Wakeup>();
   std::unique_ptr<Notifier> notifier;  // PostgreSQL only: cross-process wake-ups
   // Consumer groups run by this process.
@@ -231,7 +232,8 @@ std::future<HandleResult> Runtime::Impl::request(HandleRequest request) {
   request.reply = Reply(std::make_shared<InFlight>(this));
   auto future = request.reply.future();
   start();
-  caf::anon_send(supervisor_handle, handle_atom::value, std::move(request));
+  // A live stream's command goes straight to its actor; the supervisor routes the rest.
+  if (!directory->send(request)) caf::anon_send(supervisor_handle, handle_atom::value, std::move(request));
   return future;
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <future>
 #include <limits>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -424,6 +425,50 @@ TEST_CASE("passivation then rehydration gives identical state") {
   REQUIRE(again.ok());
   CHECK(again.seq == 4);
   CHECK(quick->load<counter::State>("counter-idle").total == 8);
+}
+
+// Commands for a live stream go straight to its actor, the rest through the supervisor, which
+// spawns and passivates actors all the while here (two live at most, 16 streams): one thread's
+// commands to a stream are still decided in the order it sent them.
+TEST_CASE("one caller's commands to a stream keep their order while its actor is spawned, passivated and respawned") {
+  auto config = test_config();
+  config.max_live_actors = 2;
+  auto runtime = counter_runtime(config);
+  std::vector<std::pair<std::string, std::future<HandleResult>>> sent;
+  for (int round = 0; round < 20; ++round)
+    for (int s = 0; s < 16; ++s) {
+      auto stream = "counter-order-" + std::to_string(s);
+      sent.emplace_back(stream, runtime->handle_async(stream, counter::Increment{1}));
+    }
+  std::map<std::string, int64_t> last_seq;
+  int in_order = 0;
+  for (auto& [stream, future] : sent) {
+    auto result = future.get();
+    REQUIRE(result.ok());
+    in_order += result.seq > last_seq[stream];
+    last_seq[stream] = result.seq;
+  }
+  CHECK(in_order == 320);
+  CHECK(runtime->live_actors() <= 2);
+}
+
+// A command sent straight to a live actor bypasses the supervisor, which must still count it as use.
+TEST_CASE("an actor used only through direct sends is not passivated as idle") {
+  auto config = test_config();
+  config.idle_timeout = std::chrono::milliseconds(300);
+  auto runtime = counter_runtime(config);
+  auto passivations = [&] {
+    auto text = runtime->metrics().render();
+    auto at = text.find("\ncairn_stream_actor_passivations_total ");
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + 39));
+  };
+  for (int i = 0; i < 30; ++i) {  // ~1.5 s, five idle timeouts, one command every 50 ms
+    REQUIRE(runtime->handle("counter-busy", counter::Increment{1}).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(passivations() == 0);
+  CHECK(testing::eventually([&] { return runtime->live_actors() == 0; }));  // idle now: it goes
+  CHECK(passivations() == 1);
 }
 
 TEST_CASE("snapshots: the snapshot path equals a full replay; a changed state revision ignores old snapshots") {
