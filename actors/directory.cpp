@@ -8,16 +8,14 @@ bool Directory::send(HandleRequest& request) {
   {
     std::shared_lock lock(mutex_);
     auto it = streams_.find(request.stream_id);
-    if (it != streams_.end() && it->second->actor && it->second->via_supervisor == 0) {
-      it->second->last_sent.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
-      caf::anon_send(it->second->actor, handle_atom::value, std::move(request));
+    if (it != streams_.end() && it->second.actor && it->second.via_supervisor == 0) {
+      it->second.last_sent.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+      caf::anon_send(it->second.actor, handle_atom::value, std::move(request));
       return true;
     }
   }
   std::unique_lock lock(mutex_);
-  auto& stream = streams_[request.stream_id];
-  if (!stream) stream = std::make_unique<Stream>();
-  ++stream->via_supervisor;
+  ++streams_.try_emplace(request.stream_id).first->second.via_supervisor;
   return false;
 }
 
@@ -25,23 +23,21 @@ void Directory::routed(const std::string& stream_id) {
   std::unique_lock lock(mutex_);
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return;
-  --it->second->via_supervisor;
+  --it->second.via_supervisor;
   forget_if_unused(it);
 }
 
 void Directory::add(const std::string& stream_id, stream_actor actor) {
   std::unique_lock lock(mutex_);
-  auto& stream = streams_[stream_id];
-  if (!stream) stream = std::make_unique<Stream>();
-  stream->actor = std::move(actor);
+  streams_.try_emplace(stream_id).first->second.actor = std::move(actor);
 }
 
 void Directory::remove(const std::string& stream_id) {
   std::unique_lock lock(mutex_);
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return;
-  it->second->actor = nullptr;
-  it->second->last_sent = 0;
+  it->second.actor = nullptr;
+  it->second.last_sent = 0;
   forget_if_unused(it);
 }
 
@@ -49,11 +45,11 @@ Directory::Clock::time_point Directory::last_sent(const std::string& stream_id) 
   std::shared_lock lock(mutex_);
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return {};
-  return Clock::time_point(Clock::duration(it->second->last_sent.load(std::memory_order_relaxed)));
+  return Clock::time_point(Clock::duration(it->second.last_sent.load(std::memory_order_relaxed)));
 }
 
-void Directory::forget_if_unused(std::unordered_map<std::string, std::unique_ptr<Stream>>::iterator it) {
-  if (!it->second->actor && it->second->via_supervisor == 0) streams_.erase(it);
+void Directory::forget_if_unused(Streams::iterator it) {
+  if (!it->second.actor && it->second.via_supervisor == 0) streams_.erase(it);
 }
 
 }  // namespace cairn

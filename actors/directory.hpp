@@ -3,7 +3,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <memory>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -39,10 +38,11 @@ class Directory {
     std::atomic<Clock::rep> last_sent{0};
     size_t via_supervisor = 0;  // its commands on their way through the supervisor
   };
-  void forget_if_unused(std::unordered_map<std::string, std::unique_ptr<Stream>>::iterator it);
+  using Streams = std::unordered_map<std::string, Stream>;  // node-based: a Stream never moves
+  void forget_if_unused(Streams::iterator it);
 
   mutable std::shared_mutex mutex_;
-  std::unordered_map<std::string, std::unique_ptr<Stream>> streams_;
+  Streams streams_;
 };
 
 }  // namespace cairn
