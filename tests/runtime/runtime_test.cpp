@@ -156,12 +156,14 @@ class TurnstileStore final : public testing::ForwardingStore {
   std::atomic<size_t> calls{0}, messages{0};
 };
 
-// cairn_stream_queued_commands, from the runtime's metrics.
-double queued_commands(Runtime& runtime) {
+// An unlabelled sample of the runtime's metrics (-1 when it is not there).
+double metric(Runtime& runtime, const std::string& name) {
   auto text = runtime.metrics().render();
-  auto at = text.find("\ncairn_stream_queued_commands ");
-  return at == std::string::npos ? -1 : std::stod(text.substr(at + 30));
+  auto at = text.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
 }
+
+double queued_commands(Runtime& runtime) { return metric(runtime, "cairn_stream_queued_commands"); }
 
 struct Turnstile {
   std::vector<std::promise<void>> open;
@@ -457,11 +459,7 @@ TEST_CASE("an actor used only through direct sends is not passivated as idle") {
   auto config = test_config();
   config.idle_timeout = std::chrono::milliseconds(300);
   auto runtime = counter_runtime(config);
-  auto passivations = [&] {
-    auto text = runtime->metrics().render();
-    auto at = text.find("\ncairn_stream_actor_passivations_total ");
-    return at == std::string::npos ? -1 : std::stod(text.substr(at + 39));
-  };
+  auto passivations = [&] { return metric(*runtime, "cairn_stream_actor_passivations_total"); };
   for (int i = 0; i < 30; ++i) {  // ~1.5 s, five idle timeouts, one command every 50 ms
     REQUIRE(runtime->handle("counter-busy", counter::Increment{1}).ok());
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
