@@ -135,10 +135,9 @@ class Runner {
   }
 
   // Starts following a slice from its saved cursor; one whose cursor cannot be read is given up.
+  // The runner knows none of its streams: a slice is taken only once it was given up, and giving
+  // up forgets them.
   void track(uint32_t slice) {
-    // What it knew of the slice's streams is from before it held the slice: another process may
-    // have moved them since.
-    std::erase_if(streams_, [&](const auto& s) { return s.second.slice == slice && !s.second.busy; });
     try {
       progress_.insert_or_assign(slice, SliceProgress(context_->store->load_cursor(options_.group, slice)));
       more_ = true;
@@ -169,9 +168,13 @@ class Runner {
     give_up_lost();
   }
 
+  // Giving one slice up drains the handlers, whose outcomes may tell of more lost slices.
   void give_up_lost() {
-    for (auto slice : std::set<uint32_t>(std::move(lost_))) give_up(slice, "lost", " (another process owns it now)");
-    lost_.clear();
+    while (!lost_.empty()) {
+      auto slice = *lost_.begin();
+      lost_.erase(lost_.begin());
+      give_up(slice, "lost", " (another process owns it now)");
+    }
   }
 
   // Once the handlers are done with it (and its progress saved, if the lease still holds).
@@ -434,10 +437,13 @@ class Runner {
     if (outcome.caught_up) stream.progress->failed_seq = 0;
     stream.catch_up = false;
     stream.busy = false;
+    // What was handed out and not handled goes back to the front of the queue, so the queue stays
+    // in seq order. Under a lost lease the slice is given up, and its streams with it, but a stream
+    // must never be left holding its later events without its earlier ones.
+    if (!outcome.complete) requeue_unhandled(stream, outcome, unit);
     if (!outcome.complete && !outcome.lease_lost) {
       // Interrupted (the database is away, or shutting down): its events are tried again later,
       // after a backoff, never in a hot loop.
-      requeue_unhandled(stream, outcome, unit);
       stream.not_before = Clock::now() + retry_policy(*context_).delay(++stream.failures);
       rested_.push_back(outcome.stream_id);
       return;

@@ -61,8 +61,11 @@ SliceSet::Balance SliceSet::balance() {
   size_t free = 0;
   for (uint32_t slice = 0; slice < slices; ++slice) {
     const auto& owner = census.owners[slice];
-    if (!owner.empty() && !owned_.count(slice)) ++held[owner];
-    if (!owner.empty()) {
+    // A slice of ours that the census shows free lost its lease: the runner gives it up (its
+    // handlers done, its streams forgotten) before it may be taken again. Taken again at once, the
+    // old lease's events still in the handlers would mix with the new lease's reads.
+    if (!owner.empty() || owned_.count(slice)) {
+      if (!owned_.count(slice)) ++held[owner];
       free_rounds_.erase(slice);
       continue;
     }

@@ -105,8 +105,9 @@ void handle_across_streams(const RunnerContext& context, Unit& unit, std::vector
 }
 
 // Handles one stream's events in order from `handled` on: retries a failing event with backoff,
-// then stops the stream for this group (recording why) so the others keep flowing. Throws
-// LeaseLost, or a store error when recording the failure failed.
+// then stops the stream for this group (recording why) so the others keep flowing. A lost lease
+// ends it with what was handled before. Throws LeaseLost, or a store error, when recording a
+// failure or a resumed stream's catch-up failed.
 StreamOutcome handle_stream(const RunnerContext& context, const GroupState& group, StreamJob& job, int64_t handled) {
   auto& consumer = *context.consumer;
   StreamOutcome out{job.stream_id};
@@ -142,7 +143,10 @@ StreamOutcome handle_stream(const RunnerContext& context, const GroupState& grou
         job.metrics.handled->inc();
         break;
       } catch (const LeaseLost&) {
-        throw;
+        finish();  // what came before it was handled under the lease
+        out.complete = false;
+        out.lease_lost = true;
+        return out;
       } catch (const Unavailable&) {
         // Not the event's fault: no attempt counts; the runner tries the stream again after a backoff.
         finish();

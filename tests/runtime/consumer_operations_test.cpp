@@ -60,15 +60,8 @@ bool caught_up(Runtime& runtime, const std::string& group) {
 
 // A counter runtime on the backend under test whose store is wrapped in a W, which `wrapped` points at.
 template <class W>
-std::unique_ptr<Runtime> wrapped_runtime(W*& wrapped) {
-  Config config;
-  config.database_url = testing::fresh_backend_url();
-  config.wrap_store = [&wrapped](std::unique_ptr<Store> inner) {
-    auto store = std::make_unique<W>(std::move(inner));
-    wrapped = store.get();
-    return std::unique_ptr<Store>(std::move(store));
-  };
-  auto runtime = std::make_unique<Runtime>(config);
+std::unique_ptr<Runtime> counter_runtime_on(W*& wrapped) {
+  auto runtime = testing::wrapped_runtime(wrapped);
   counter::install(runtime->app());
   return runtime;
 }
@@ -334,7 +327,7 @@ struct CountedGroup {
     runtime->add(handler);
   }
   CountingStore* counting = nullptr;
-  std::unique_ptr<Runtime> runtime = wrapped_runtime(counting);
+  std::unique_ptr<Runtime> runtime = counter_runtime_on(counting);
   std::atomic<int> handled{0};
 };
 }  // namespace
@@ -405,7 +398,7 @@ class UnrecordableStore final : public testing::ForwardingStore {
 TEST_CASE("a stream whose failure cannot be recorded is tried again after a backoff, never in a hot loop") {
   using namespace std::chrono_literals;
   UnrecordableStore* store = nullptr;
-  auto owned = wrapped_runtime(store);
+  auto owned = counter_runtime_on(store);
   auto& runtime = *owned;
   std::atomic<int> attempts{0};
   auto handler = side_effect("counter.unrecordable");
@@ -444,7 +437,7 @@ class RestartingStore final : public testing::ForwardingStore {
 
 TEST_CASE("a database that is away does not count as a failed attempt: no stream stops for it") {
   RestartingStore* store = nullptr;
-  auto owned = wrapped_runtime(store);
+  auto owned = counter_runtime_on(store);
   auto& runtime = *owned;
   auto sums = stream_projector<Sum>("counter.restart");
   sums->on<counter::Incremented>([](Sum& view, const counter::Incremented& e, const Message&) {

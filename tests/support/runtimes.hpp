@@ -17,6 +17,20 @@ inline std::unique_ptr<Runtime> backend_runtime(std::string url = fresh_backend_
   return std::make_unique<Runtime>(config);
 }
 
+// The same on a store wrapped in a W (e.g. a ForwardingStore that injects faults), which
+// `wrapped` points at once the runtime is made.
+template <class W>
+std::unique_ptr<Runtime> wrapped_runtime(W*& wrapped) {
+  Config config;
+  config.database_url = fresh_backend_url();
+  config.wrap_store = [&wrapped](std::unique_ptr<Store> inner) {
+    auto store = std::make_unique<W>(std::move(inner));
+    wrapped = store.get();
+    return std::unique_ptr<Store>(std::move(store));
+  };
+  return std::make_unique<Runtime>(config);
+}
+
 inline WorkerOptions quiet_workers(std::vector<std::string> groups = {}) {
   WorkerOptions options;
   options.groups = std::move(groups);
