@@ -177,7 +177,8 @@ TEST_CASE("a lease session that drops while events are in the handlers loses non
   std::this_thread::sleep_for(100ms);  // the runner reads them while the streams are busy
 
   store->drop_session();
-  // Within the second the dropped leases still look alive, a free slice may be taken again.
+  // For up to a second the dropped leases still look alive while the census shows their slices
+  // free: the window in which the runner once took its own slices again.
   std::this_thread::sleep_for(500ms);
   journal->open(streams[1]);
   std::this_thread::sleep_for(200ms);  // its lease's failure reaches the runner first
