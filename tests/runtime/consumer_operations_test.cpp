@@ -16,9 +16,11 @@
 #include "tests/support/eventually.hpp"
 #include "tests/support/faulty_store.hpp"
 #include "tests/support/runtimes.hpp"
+#include "tests/support/seqs_text.hpp"
 
 using namespace cairn;
 using cairn::testing::eventually;
+using cairn::testing::seqs_text;
 
 namespace {
 
@@ -66,11 +68,6 @@ std::unique_ptr<Runtime> counter_runtime_on(W*& wrapped) {
   return runtime;
 }
 
-std::string seqs_text(const std::vector<int64_t>& seqs) {
-  std::string out;
-  for (auto seq : seqs) out += (out.empty() ? "" : " ") + std::to_string(seq);
-  return "[" + out + "]";
-}
 
 int64_t increment(Runtime& runtime, const std::string& stream, int by) {
   auto result = runtime.handle(stream, counter::Increment{by});

@@ -15,6 +15,7 @@
 #include "tests/support/eventually.hpp"
 #include "tests/support/faulty_store.hpp"
 #include "tests/support/runtimes.hpp"
+#include "tests/support/seqs_text.hpp"
 
 using namespace cairn;
 using cairn::testing::eventually;
@@ -142,12 +143,6 @@ std::string stream_in_slice(uint32_t slice) {
   }
 }
 
-std::string text(const std::vector<int64_t>& seqs) {
-  std::string out;
-  for (auto seq : seqs) out += (out.empty() ? "" : " ") + std::to_string(seq);
-  return "[" + out + "]";
-}
-
 int64_t increment(Runtime& runtime, const std::string& stream) {
   auto result = runtime.handle(stream, counter::Increment{1});
   REQUIRE(result.ok());
@@ -187,7 +182,7 @@ TEST_CASE("a lease session that drops while events are in the handlers loses non
   for (const auto& s : streams) {
     CHECK(eventually([&] { return journal->seqs(s).size() >= expected[s].size(); }, 10s));
     std::this_thread::sleep_for(100ms);  // a repeat would come now
-    INFO(s, ": handled ", text(journal->seqs(s)), ", expected ", text(expected[s]));
+    INFO(s, ": handled ", testing::seqs_text(journal->seqs(s)), ", expected ", testing::seqs_text(expected[s]));
     CHECK(journal->seqs(s) == expected[s]);
   }
   runtime.shutdown();
