@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -28,16 +29,28 @@ TEST_CASE("make_message assigns a uuid and defaults the correlation id to itself
   CHECK(make_message("a", "b", {}).id != make_message("a", "b", {}).id);
 }
 
-TEST_CASE("new_uuid gives random (version 4) uuids, distinct across threads' pools and in a forked child") {
+TEST_CASE("new_uuid gives time-ordered (version 7) uuids, distinct across threads' pools and in a forked child") {
+  auto millis = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
   std::set<std::string> seen;
+  std::string previous;
+  auto before = millis();
   for (int i = 0; i < 2000; ++i) {  // several pools' worth: ids from refilled pools too
     auto id = new_uuid();
     CHECK_NOTHROW(validate_uuid(id, "id"));
     REQUIRE(id.size() == 36);
-    CHECK(id[14] == '4');
+    CHECK(id[14] == '7');
     CHECK(std::string("89ab").find(id[19]) != std::string::npos);
     CHECK(seen.insert(id).second);
+    CHECK(id > previous);  // strictly increasing within a thread, so the id index grows at its right edge
+    previous = id;
   }
+  // The first 48 bits are the Unix time in milliseconds at which the id was made.
+  auto stamped = std::stoll((previous.substr(0, 8) + previous.substr(9, 4)), nullptr, 16);
+  CHECK(stamped >= before);
+  CHECK(stamped <= millis());
   std::string other;
   std::thread([&] { other = new_uuid(); }).join();
   CHECK(seen.insert(other).second);
