@@ -17,7 +17,18 @@ namespace {
 struct Measured {
   double per_second = 0;
   Latencies latencies;
+  long operations = 0;
+  double wal_bytes = 0;  // WAL written per operation (row or command), all sessions included
 };
+
+// Where the server's WAL ends: the difference over a run is what the run wrote. It moves far less
+// between runs than throughput does (full-page images after a checkpoint aside), so it shows a
+// change to the write path's cost on its own.
+double wal_position(const std::string& url) {
+  pqxx::connection c(url);
+  pqxx::nontransaction tx(c);
+  return tx.exec1("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")[0].as<double>();
+}
 
 // Runs `op(thread, i)` on `threads` threads for `seconds`; returns operations/s and latencies.
 template <class Op>
@@ -40,15 +51,15 @@ Measured measure(int threads, double seconds, Op op, int items_per_op = 1) {
   stop = true;
   for (auto& t : pool) t.join();
   double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
-  Measured m{static_cast<double>(done.load()) / elapsed, {}};
+  Measured m{static_cast<double>(done.load()) / elapsed, {}, done.load()};
   for (auto& l : latencies) m.latencies.merge(l);
   return m;
 }
 
-std::string latency_note(Measured& m) {
-  char text[96];
-  std::snprintf(text, sizeof text, "p50 %.2f ms, p99 %.2f ms", m.latencies.percentile(0.5) / 1000,
-                m.latencies.percentile(0.99) / 1000);
+std::string latency_note(Measured& m, const char* per) {
+  char text[128];
+  std::snprintf(text, sizeof text, "p50 %.2f ms, p99 %.2f ms, WAL %.0f B/%s", m.latencies.percentile(0.5) / 1000,
+                m.latencies.percentile(0.99) / 1000, m.wal_bytes, per);
   return text;
 }
 
@@ -67,7 +78,8 @@ Measured insert_baseline(const std::string& url, int threads, double seconds, in
                                 "INSERT INTO bench_baseline (stream_id, payload) "
                                 "SELECT 'stream-' || g, '{\"by\":1}'::jsonb FROM generate_series(1, $1) g");
   }
-  return measure(
+  double wal = wal_position(url);
+  auto measured = measure(
       threads, seconds,
       [&](int t, long) {
         pqxx::work tx(*connections[static_cast<size_t>(t)]);
@@ -75,6 +87,8 @@ Measured insert_baseline(const std::string& url, int threads, double seconds, in
         tx.commit();
       },
       rows_per_tx);
+  measured.wal_bytes = (wal_position(url) - wal) / static_cast<double>(measured.operations);
+  return measured;
 }
 
 Measured cairn_commands(const std::string& url, int threads, int streams, size_t writer_batch, double seconds,
@@ -90,11 +104,13 @@ Measured cairn_commands(const std::string& url, int threads, int streams, size_t
   for (const auto& id : ids) runtime.handle(id, counter::Increment{1});  // warm: every actor live
   std::vector<std::mt19937> random;
   for (int t = 0; t < threads; ++t) random.emplace_back(static_cast<unsigned>(t));
+  double wal = wal_position(url);
   auto measured = measure(threads, seconds, [&](int t, long) {
     const auto& id = ids[random[static_cast<size_t>(t)]() % ids.size()];
     auto result = runtime.handle(id, counter::Increment{1});
     if (!result.ok()) throw std::runtime_error("command failed: " + result.error);
   });
+  measured.wal_bytes = (wal_position(url) - wal) / static_cast<double>(measured.operations);
   return measured;
 }
 
@@ -107,10 +123,10 @@ void commands_scenario(const Options& options, Report& report) {
   for (int c : concurrencies) {
     auto single = insert_baseline(options.database_url, c, options.seconds(), 1);
     report.add({"commands", "baseline: 1-row INSERT per tx, c=" + std::to_string(c), single.per_second, "rows/s", "",
-                0, latency_note(single)});
+                0, latency_note(single, "row")});
     auto multi = insert_baseline(options.database_url, c, options.seconds(), 100);
     report.add({"commands", "baseline: 100-row INSERT per tx, c=" + std::to_string(c), multi.per_second, "rows/s",
-                "", 0, latency_note(multi)});
+                "", 0, latency_note(multi, "row")});
     for (int s : stream_counts) {
       for (size_t batch : {size_t{512}, size_t{1}}) {
         auto m = cairn_commands(options.database_url, c, s, batch, options.seconds(), run++);
@@ -118,7 +134,7 @@ void commands_scenario(const Options& options, Report& report) {
                     std::string(batch > 1 ? "group commit" : "no group commit") + ", " + std::to_string(s) +
                         " streams, c=" + std::to_string(c),
                     m.per_second, "cmds/s", "1-row INSERT c=" + std::to_string(c), m.per_second / single.per_second,
-                    latency_note(m)});
+                    latency_note(m, "command")});
       }
     }
   }
