@@ -1,12 +1,15 @@
 // Scenario 1: single-event commands across streams and concurrency, group commit on and off,
 // against single-row and multi-row INSERT baselines.
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <thread>
 
 #include <pqxx/pqxx>
 
+#include <cairn/message.hpp>
 #include <cairn/runtime.hpp>
 #include "tests/support/counter_actor.hpp"
 #include "tools/benchmark/report.hpp"
@@ -63,32 +66,76 @@ std::string latency_note(Measured& m, const char* per) {
   return text;
 }
 
-Measured insert_baseline(const std::string& url, int threads, double seconds, int rows_per_tx) {
+// `measure`, with the WAL the run wrote per item.
+template <class Op>
+Measured measure_with_wal(const std::string& url, int threads, double seconds, Op op, int items_per_op = 1) {
+  double wal = wal_position(url);
+  auto measured = measure(threads, seconds, op, items_per_op);
+  measured.wal_bytes = (wal_position(url) - wal) / static_cast<double>(measured.operations);
+  return measured;
+}
+
+using Sessions = std::vector<std::unique_ptr<pqxx::connection>>;
+
+// Runs `setup` (a baseline's tables, made anew) and opens a session per thread with `sql` prepared.
+Sessions baseline_sessions(const std::string& url, int threads, const std::vector<std::string>& setup,
+                           const std::string& sql) {
   {
     pqxx::connection c(url);
     pqxx::work tx(c);
-    tx.exec0("DROP TABLE IF EXISTS bench_baseline");
-    tx.exec0("CREATE TABLE bench_baseline (position bigserial PRIMARY KEY, stream_id text NOT NULL, payload jsonb NOT NULL)");
+    for (const auto& statement : setup) tx.exec0(statement);
     tx.commit();
   }
-  std::vector<std::unique_ptr<pqxx::connection>> connections;
+  Sessions sessions;
   for (int t = 0; t < threads; ++t) {
-    connections.push_back(std::make_unique<pqxx::connection>(url));
-    connections.back()->prepare("insert",
-                                "INSERT INTO bench_baseline (stream_id, payload) "
-                                "SELECT 'stream-' || g, '{\"by\":1}'::jsonb FROM generate_series(1, $1) g");
+    sessions.push_back(std::make_unique<pqxx::connection>(url));
+    sessions.back()->prepare("baseline", sql);
   }
-  double wal = wal_position(url);
-  auto measured = measure(
-      threads, seconds,
+  return sessions;
+}
+
+Measured insert_baseline(const std::string& url, int threads, double seconds, int rows_per_tx) {
+  auto sessions = baseline_sessions(
+      url, threads,
+      {"DROP TABLE IF EXISTS bench_baseline",
+       "CREATE TABLE bench_baseline (position bigserial PRIMARY KEY, stream_id text NOT NULL, payload jsonb NOT NULL)"},
+      "INSERT INTO bench_baseline (stream_id, payload) "
+      "SELECT 'stream-' || g, '{\"by\":1}'::jsonb FROM generate_series(1, $1) g");
+  return measure_with_wal(
+      url, threads, seconds,
       [&](int t, long) {
-        pqxx::work tx(*connections[static_cast<size_t>(t)]);
-        tx.exec_prepared("insert", rows_per_tx);
+        pqxx::work tx(*sessions[static_cast<size_t>(t)]);
+        tx.exec_prepared("baseline", rows_per_tx);
         tx.commit();
       },
       rows_per_tx);
-  measured.wal_bytes = (wal_position(url) - wal) / static_cast<double>(measured.operations);
-  return measured;
+}
+
+// What a command writes, in plain SQL, one transaction per command: its row and its event's in a
+// table with the log's columns and indexes, and the stream's head in a copy of cairn.streams.
+// Each thread has its own streams (1000 in all), so no lock is needed: the raw cost of the same
+// durable work, without the runtime (no decide, no stream lock, no group commit).
+Measured same_writes_baseline(const std::string& url, int threads, double seconds) {
+  auto sessions = baseline_sessions(
+      url, threads,
+      {"DROP TABLE IF EXISTS bench_log, bench_heads", "CREATE TABLE bench_log (LIKE cairn.messages INCLUDING ALL)",
+       "CREATE TABLE bench_heads (LIKE cairn.streams INCLUDING ALL)"},
+      "WITH rows AS (INSERT INTO bench_log (id, stream_id, seq, type, payload, metadata, stream_hash) VALUES "
+      "($1::uuid, $3, $4, 'counter.increment', '{\"by\":1}', jsonb_build_object('correlation_id', $1), 0), "
+      "($2::uuid, $3, $4 + 1, 'counter.incremented', '{\"by\":1}', "
+      " jsonb_build_object('correlation_id', $1, 'causation_id', $1, 'producer', 'counter'), 0)) "
+      "INSERT INTO bench_heads (stream_id, head_seq) VALUES ($3, $4 + 1) "
+      "ON CONFLICT (stream_id) DO UPDATE SET head_seq = excluded.head_seq, updated_at = now()");
+  int per_thread = std::max(1, 1000 / threads);
+  std::vector<std::vector<long>> heads(static_cast<size_t>(threads), std::vector<long>(static_cast<size_t>(per_thread)));
+  return measure_with_wal(url, threads, seconds, [&](int t, long i) {
+    auto k = static_cast<size_t>(i % per_thread);
+    auto& head = heads[static_cast<size_t>(t)][k];
+    pqxx::work tx(*sessions[static_cast<size_t>(t)]);
+    tx.exec_prepared("baseline", new_uuid(), new_uuid(), "s-" + std::to_string(t) + "-" + std::to_string(k), head + 1);
+    tx.commit();
+    head += 2;
+  });
 }
 
 Measured cairn_commands(const std::string& url, int threads, int streams, size_t writer_batch, double seconds,
@@ -104,14 +151,11 @@ Measured cairn_commands(const std::string& url, int threads, int streams, size_t
   for (const auto& id : ids) runtime.handle(id, counter::Increment{1});  // warm: every actor live
   std::vector<std::mt19937> random;
   for (int t = 0; t < threads; ++t) random.emplace_back(static_cast<unsigned>(t));
-  double wal = wal_position(url);
-  auto measured = measure(threads, seconds, [&](int t, long) {
+  return measure_with_wal(url, threads, seconds, [&](int t, long) {
     const auto& id = ids[random[static_cast<size_t>(t)]() % ids.size()];
     auto result = runtime.handle(id, counter::Increment{1});
     if (!result.ok()) throw std::runtime_error("command failed: " + result.error);
   });
-  measured.wal_bytes = (wal_position(url) - wal) / static_cast<double>(measured.operations);
-  return measured;
 }
 
 }  // namespace
@@ -127,14 +171,19 @@ void commands_scenario(const Options& options, Report& report) {
     auto multi = insert_baseline(options.database_url, c, options.seconds(), 100);
     report.add({"commands", "baseline: 100-row INSERT per tx, c=" + std::to_string(c), multi.per_second, "rows/s",
                 "", 0, latency_note(multi, "row")});
+    auto same = same_writes_baseline(options.database_url, c, options.seconds());
+    report.add({"commands", "baseline: a command's writes in SQL (2 rows + head) per tx, c=" + std::to_string(c),
+                same.per_second, "cmds/s", "", 0, latency_note(same, "command")});
     for (int s : stream_counts) {
       for (size_t batch : {size_t{512}, size_t{1}}) {
         auto m = cairn_commands(options.database_url, c, s, batch, options.seconds(), run++);
+        char against_same[64];
+        std::snprintf(against_same, sizeof against_same, "; %.2fx the same writes in SQL", m.per_second / same.per_second);
         report.add({"commands",
                     std::string(batch > 1 ? "group commit" : "no group commit") + ", " + std::to_string(s) +
                         " streams, c=" + std::to_string(c),
                     m.per_second, "cmds/s", "1-row INSERT c=" + std::to_string(c), m.per_second / single.per_second,
-                    latency_note(m, "command")});
+                    latency_note(m, "command") + against_same});
       }
     }
   }
