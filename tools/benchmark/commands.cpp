@@ -1,5 +1,5 @@
 // Scenario 1: single-event commands across streams and concurrency, group commit on and off,
-// against single-row and multi-row INSERT baselines.
+// against single-row and multi-row INSERT baselines and a command's own writes in plain SQL.
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -20,7 +20,6 @@ namespace {
 struct Measured {
   double per_second = 0;
   Latencies latencies;
-  long operations = 0;
   double wal_bytes = 0;  // WAL written per operation (row or command), all sessions included
 };
 
@@ -33,9 +32,11 @@ double wal_position(const std::string& url) {
   return tx.exec1("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")[0].as<double>();
 }
 
-// Runs `op(thread, i)` on `threads` threads for `seconds`; returns operations/s and latencies.
+// Runs `op(thread, i)` on `threads` threads for `seconds`; returns operations/s, latencies and the
+// WAL the server wrote per item.
 template <class Op>
-Measured measure(int threads, double seconds, Op op, int items_per_op = 1) {
+Measured measure(const std::string& url, int threads, double seconds, Op op, int items_per_op = 1) {
+  double wal = wal_position(url);
   std::atomic<bool> stop{false};
   std::atomic<long> done{0};
   std::vector<Latencies> latencies(static_cast<size_t>(threads));
@@ -54,8 +55,9 @@ Measured measure(int threads, double seconds, Op op, int items_per_op = 1) {
   stop = true;
   for (auto& t : pool) t.join();
   double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
-  Measured m{static_cast<double>(done.load()) / elapsed, {}, done.load()};
+  Measured m{static_cast<double>(done.load()) / elapsed, {}};
   for (auto& l : latencies) m.latencies.merge(l);
+  m.wal_bytes = (wal_position(url) - wal) / static_cast<double>(done.load());
   return m;
 }
 
@@ -64,15 +66,6 @@ std::string latency_note(Measured& m, const char* per) {
   std::snprintf(text, sizeof text, "p50 %.2f ms, p99 %.2f ms, WAL %.0f B/%s", m.latencies.percentile(0.5) / 1000,
                 m.latencies.percentile(0.99) / 1000, m.wal_bytes, per);
   return text;
-}
-
-// `measure`, with the WAL the run wrote per item.
-template <class Op>
-Measured measure_with_wal(const std::string& url, int threads, double seconds, Op op, int items_per_op = 1) {
-  double wal = wal_position(url);
-  auto measured = measure(threads, seconds, op, items_per_op);
-  measured.wal_bytes = (wal_position(url) - wal) / static_cast<double>(measured.operations);
-  return measured;
 }
 
 using Sessions = std::vector<std::unique_ptr<pqxx::connection>>;
@@ -101,7 +94,7 @@ Measured insert_baseline(const std::string& url, int threads, double seconds, in
        "CREATE TABLE bench_baseline (position bigserial PRIMARY KEY, stream_id text NOT NULL, payload jsonb NOT NULL)"},
       "INSERT INTO bench_baseline (stream_id, payload) "
       "SELECT 'stream-' || g, '{\"by\":1}'::jsonb FROM generate_series(1, $1) g");
-  return measure_with_wal(
+  return measure(
       url, threads, seconds,
       [&](int t, long) {
         pqxx::work tx(*sessions[static_cast<size_t>(t)]);
@@ -128,7 +121,7 @@ Measured same_writes_baseline(const std::string& url, int threads, double second
       "ON CONFLICT (stream_id) DO UPDATE SET head_seq = excluded.head_seq, updated_at = now()");
   int per_thread = std::max(1, 1000 / threads);
   std::vector<std::vector<long>> heads(static_cast<size_t>(threads), std::vector<long>(static_cast<size_t>(per_thread)));
-  return measure_with_wal(url, threads, seconds, [&](int t, long i) {
+  return measure(url, threads, seconds, [&](int t, long i) {
     auto k = static_cast<size_t>(i % per_thread);
     auto& head = heads[static_cast<size_t>(t)][k];
     pqxx::work tx(*sessions[static_cast<size_t>(t)]);
@@ -151,7 +144,7 @@ Measured cairn_commands(const std::string& url, int threads, int streams, size_t
   for (const auto& id : ids) runtime.handle(id, counter::Increment{1});  // warm: every actor live
   std::vector<std::mt19937> random;
   for (int t = 0; t < threads; ++t) random.emplace_back(static_cast<unsigned>(t));
-  return measure_with_wal(url, threads, seconds, [&](int t, long) {
+  return measure(url, threads, seconds, [&](int t, long) {
     const auto& id = ids[random[static_cast<size_t>(t)]() % ids.size()];
     auto result = runtime.handle(id, counter::Increment{1});
     if (!result.ok()) throw std::runtime_error("command failed: " + result.error);
