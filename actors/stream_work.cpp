@@ -27,14 +27,15 @@ std::string describe(const std::exception_ptr& error) {
   }
 }
 
-// A resumed (or skipped) stream's events from its last handled one, read from the stream itself:
-// the feed went past the ones that arrived while it was stopped. Up to its last queued event (or
-// the stream's head when none is queued), so nothing after comes before them.
-std::vector<FeedEntry> catch_up_events(const RunnerContext& context, const StreamJob& job) {
+// A stream's events after `after_seq`, read from the stream itself: for a resumed (or skipped)
+// stream, the feed went past the ones that arrived while it was stopped; after a StreamGap, the
+// feed skipped some. Up to its last queued event (or the stream's head when none is queued), so
+// nothing after comes before them.
+std::vector<FeedEntry> catch_up_events(const RunnerContext& context, const StreamJob& job, int64_t after_seq) {
   std::optional<int64_t> upto;
   if (!job.events.empty()) upto = job.events.back().message.seq;
   std::vector<FeedEntry> out;
-  for_each_message(*context.store, job.stream_id, {job.progress->seq, upto, std::nullopt}, [&](Message&& m) {
+  for_each_message(*context.store, job.stream_id, {after_seq, upto, std::nullopt}, [&](Message&& m) {
     if (reads(context.consumer->options(), m.type)) out.push_back({std::move(m), job.slice_cursor});
   });
   return out;
@@ -120,17 +121,19 @@ StreamOutcome handle_stream(const RunnerContext& context, const GroupState& grou
   }
   bool resumed = is_resumed(job.progress);
   std::vector<FeedEntry> caught_up;
-  if (resumed) caught_up = catch_up_events(context, job);
+  if (resumed) caught_up = catch_up_events(context, job, job.progress->seq);
   // The job's own events stay in the job: the runner takes back those not handled.
-  auto& events = resumed ? caught_up : job.events;
+  auto* events = resumed ? &caught_up : &job.events;
+  bool gap_read = false;  // once: a second gap is not the feed's doing
   auto mark = [&] { return ProgressMark{group.group_id, job.stream_id, handled, job.fence}; };
   auto finish = [&] {
     out.handled = handled;
     if (handled > done && !consumer.records_progress()) out.mark = mark();
   };
-  if (consumer.handles_batches()) handled = handle_as_batch(context, group, job, events, handled);
+  if (consumer.handles_batches()) handled = handle_as_batch(context, group, job, *events, handled);
   auto policy = retry_policy(context);
-  for (auto& entry : events) {
+  for (size_t next = 0; next < events->size(); ++next) {
+    auto& entry = (*events)[next];
     auto& event = entry.message;
     if (event.seq <= handled) continue;  // already handled before a restart (or a duplicate)
     Delivery delivery{replayed(group, entry.cursor), job.fence};
@@ -142,6 +145,22 @@ StreamOutcome handle_stream(const RunnerContext& context, const GroupState& grou
         handled = event.seq;
         job.metrics.handled->inc();
         break;
+      } catch (const StreamGap& gap) {
+        if (gap_read || gap.stream() != job.stream_id) {
+          error = std::current_exception();
+        } else {
+          context.log({.level = LogLevel::warn,
+                       .message = "group " + group.group_id + ": " + gap.what() + "; reading them from the stream",
+                       .group = group.group_id,
+                       .stream_id = job.stream_id,
+                       .seq = event.seq});
+          gap_read = true;
+          handled = gap.after_seq();
+          caught_up = catch_up_events(context, job, handled);
+          events = &caught_up;
+          next = static_cast<size_t>(-1);  // the loop's increment makes it the first caught-up event
+          break;
+        }
       } catch (const LeaseLost&) {
         finish();  // what came before it was handled under the lease
         out.complete = false;

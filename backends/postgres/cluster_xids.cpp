@@ -58,6 +58,13 @@ constexpr const char* move_replay_cursors =
     "UPDATE cairn.consumer_groups SET replay_xid = " CAIRN_RESTORED_XID ", updated_at = now(), replay_position = "
     CAIRN_FIRST_AFTER("replay_xid", "replay_position", "");
 
+// A group's start moves to the last event at or before it: none of those comes after it, and an
+// event after the old start that sorts before the new one escapes the skipped-event check (it is
+// not taken for one the group must have read).
+constexpr const char* move_start_cursors =
+    "UPDATE cairn.consumer_groups SET start_xid = " CAIRN_RESTORED_XID ", updated_at = now(), start_position = "
+    "(SELECT coalesce(max(m.position), 0) FROM cairn.messages m WHERE (m.xid, m.position) <= (start_xid, start_position))";
+
 constexpr const char* renumber_messages = "UPDATE cairn.messages SET xid = " CAIRN_RESTORED_XID;
 
 // Writers and runners must not move rows or cursors while they are renumbered.
@@ -86,9 +93,10 @@ std::optional<XidRepair> repair_xids(const std::string& database_url) {
     if (!stored_and_xmax(tx).ahead()) return std::nullopt;
     auto slices = tx.exec0(move_slice_cursors).affected_rows();
     auto replays = tx.exec0(move_replay_cursors).affected_rows();
+    auto starts = tx.exec0(move_start_cursors).affected_rows();
     auto messages = tx.exec0(renumber_messages).affected_rows();  // last: the cursors map from the old ids
     tx.commit();
-    return XidRepair{static_cast<int64_t>(messages), static_cast<int64_t>(slices + replays)};
+    return XidRepair{static_cast<int64_t>(messages), static_cast<int64_t>(slices + replays + starts)};
   } catch (const pqxx::failure& e) {
     throw StoreError(std::string("repairing transaction ids failed: ") + e.what());
   }

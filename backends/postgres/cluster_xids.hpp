@@ -16,7 +16,7 @@ void require_own_xids(pqxx::transaction_base& tx);
 
 struct XidRepair {
   int64_t messages = 0;  // rows of cairn.messages renumbered
-  int64_t cursors = 0;   // slice and replay cursors moved
+  int64_t cursors = 0;   // slice, replay and start cursors moved
 };
 
 // Renumbers such a log so that all of it sorts before every transaction of this cluster, in its

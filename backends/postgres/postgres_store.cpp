@@ -106,7 +106,10 @@ void prepare_statements(pqxx::connection& c) {
                            "WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, position DESC LIMIT 1");
   c.prepare("insert_group", "INSERT INTO cairn.consumer_groups (group_id, slice_count) VALUES ($1, $2) "
                             "ON CONFLICT (group_id) DO NOTHING");
-  c.prepare("insert_slices", "INSERT INTO cairn.group_slices (group_id, slice, cursor_xid, cursor_position) "
+  // The slices start where the group does (sql/012_group_start.sql).
+  c.prepare("insert_slices", "WITH started AS (UPDATE cairn.consumer_groups SET start_xid = $3::xid8, "
+                             "start_position = $4 WHERE group_id = $1) "
+                             "INSERT INTO cairn.group_slices (group_id, slice, cursor_xid, cursor_position) "
                              "SELECT $1, s, $3::xid8, $4 FROM generate_series(0, $2 - 1) s ON CONFLICT DO NOTHING");
 #define CAIRN_GROUP_COLUMNS \
   "group_id, status, slice_count, generation, replay_xid::text, replay_position, coalesce(types, '[]')::text"
@@ -156,7 +159,8 @@ void prepare_statements(pqxx::connection& c) {
                              "WHERE group_id = $1 AND stream_id = $2 AND NOT stopped");
   c.prepare("set_group_status", "UPDATE cairn.consumer_groups SET status = $2, updated_at = now() WHERE group_id = $1");
   c.prepare("reset_group", "UPDATE cairn.consumer_groups SET generation = generation + 1, replay_xid = $2::xid8, "
-                           "replay_position = $3, updated_at = now() WHERE group_id = $1");
+                           "replay_position = $3, start_xid = '0', start_position = 0, updated_at = now() "
+                           "WHERE group_id = $1");
   c.prepare("reset_slices", "UPDATE cairn.group_slices SET cursor_xid = '0', cursor_position = 0, updated_at = now() "
                             "WHERE group_id = $1");
   c.prepare("reset_streams", "DELETE FROM cairn.group_streams WHERE group_id = $1");
@@ -189,6 +193,31 @@ void prepare_statements(pqxx::connection& c) {
             "  updated_at = now() WHERE cairn.group_streams.seq < coalesce(($3::jsonb ->> excluded.stream_id)::bigint, "
             "  9223372036854775807) RETURNING 1) "
             "SELECT count(*) FROM written");
+  // The streams ({stream_id: [first seq handed, last seq handed, [every seq handed]]}) whose
+  // progress would pass an event of the types ($3; [] for all) after the group's start that was not
+  // handed: the feed skipped it. With the seq to read such a stream from. Each stream is probed on
+  // its own (LATERAL), and only where seqs are missing: before the first event handed, the latest
+  // event of the types decides (a stream's events reach the feed in seq order), so a long history
+  // before the group's start costs one index probe, not a scan.
+#define CAIRN_OF_TYPES "($3::jsonb = '[]'::jsonb OR m.type IN (SELECT jsonb_array_elements_text($3::jsonb)))"
+  c.prepare("feed_gaps",
+            "WITH handed AS MATERIALIZED (SELECT f.key AS stream_id, (f.value ->> 0)::bigint AS first, "
+            "    (f.value ->> 1)::bigint AS last, f.value -> 2 AS seqs, g.start_xid, g.start_position, "
+            "    coalesce((SELECT s.seq FROM cairn.group_streams s WHERE s.group_id = $1 AND s.stream_id = f.key), 0) AS done "
+            "  FROM jsonb_each($2::jsonb) f JOIN cairn.consumer_groups g ON g.group_id = $1) "
+            "(SELECT h.stream_id, (SELECT min(m.seq) - 1 FROM cairn.messages m WHERE m.stream_id = h.stream_id "
+            "    AND m.seq > h.done AND m.seq < h.first AND " CAIRN_OF_TYPES
+            "    AND (m.xid, m.position) > (h.start_xid, h.start_position)), h.first "
+            "  FROM handed h CROSS JOIN LATERAL (SELECT m.xid, m.position FROM cairn.messages m "
+            "    WHERE m.stream_id = h.stream_id AND m.seq > h.done AND m.seq < h.first AND " CAIRN_OF_TYPES
+            "    ORDER BY m.seq DESC LIMIT 1) latest "
+            "  WHERE h.first > h.done + 1 AND (latest.xid, latest.position) > (h.start_xid, h.start_position) LIMIT 1) "
+            "UNION ALL "
+            "(SELECT h.stream_id, missed.seq - 1, h.last FROM handed h CROSS JOIN LATERAL (SELECT min(m.seq) AS seq "
+            "    FROM cairn.messages m WHERE m.stream_id = h.stream_id AND m.seq > h.first AND m.seq < h.last "
+            "    AND " CAIRN_OF_TYPES " AND NOT h.seqs @> to_jsonb(m.seq)) missed "
+            "  WHERE h.last - h.first + 1 > jsonb_array_length(h.seqs) AND missed.seq IS NOT NULL LIMIT 1)");
+#undef CAIRN_OF_TYPES
   // The same rows unlocked, for a transaction whose fences are held: no other writer can come.
   c.prepare("marks_of",
             "SELECT stream_id, seq FROM cairn.group_streams WHERE group_id = $1 "
@@ -1060,7 +1089,27 @@ std::unique_ptr<SliceLease> PostgresStore::try_lease_slice(const std::string& gr
   }
 }
 
-void PostgresStore::transact_with_marks(const std::vector<ProgressMark>& marks,
+namespace {
+
+// The seqs of the events `work` was handed, by stream, in the order handed (a stream's in seq order).
+using HandedSeqs = std::unordered_map<std::string, std::vector<int64_t>>;
+
+// Throws StreamGap for a stream whose mark would pass an event the feed skipped; the transaction
+// is then rolled back.
+void check_feed_gaps(pqxx::work& tx, const std::vector<ProgressMark>& marks, const std::vector<std::string>& types,
+                     const HandedSeqs& handed) {
+  Json streams = Json::object();
+  for (const auto& mark : marks)
+    if (auto it = handed.find(mark.stream_id); it != handed.end())
+      streams[mark.stream_id] = Json::array({it->second.front(), it->second.back(), it->second});
+  if (streams.empty()) return;
+  auto gaps = tx.exec_prepared("feed_gaps", marks.front().group_id, streams.dump(), Json(types).dump());
+  if (!gaps.empty()) throw StreamGap(gaps[0][0].c_str(), gaps[0][1].as<int64_t>(), gaps[0][2].as<int64_t>());
+}
+
+}  // namespace
+
+void PostgresStore::transact_with_marks(const std::vector<ProgressMark>& marks, const std::vector<std::string>& types,
                                         const std::function<void(pqxx::work&, const Handled&)>& work) {
   if (marks.empty()) return;
   const auto& group_id = marks.front().group_id;
@@ -1088,13 +1137,14 @@ void PostgresStore::transact_with_marks(const std::vector<ProgressMark>& marks,
       bool applied = with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
         check_fences(tx);
-        std::unordered_map<std::string, int64_t> first;
+        HandedSeqs handed;
         work(tx, [&](const Message& event) {
-          auto [it, fresh] = first.try_emplace(event.stream_id, event.seq);
-          if (!fresh) it->second = std::min(it->second, event.seq);
+          handed[event.stream_id].push_back(event.seq);
           return false;
         });
-        Json seqs = Json::object(), firsts(first);
+        check_feed_gaps(tx, marks, types, handed);
+        Json seqs = Json::object(), firsts = Json::object();
+        for (const auto& [stream, handed_seqs] : handed) firsts[stream] = handed_seqs.front();
         for (const auto& mark : marks) seqs[mark.stream_id] = mark.seq;
         if (tx.exec_prepared1("marks_after", group_id, seqs.dump(), firsts.dump())[0].as<size_t>() != seqs.size())
           return false;
@@ -1105,6 +1155,8 @@ void PostgresStore::transact_with_marks(const std::vector<ProgressMark>& marks,
     } catch (const LeaseLost&) {
       throw;
     } catch (const Unavailable&) {
+      throw;
+    } catch (const StreamGap&) {
       throw;
     } catch (...) {  // a handler's failure is judged below, on the events not yet applied
     }
@@ -1118,10 +1170,14 @@ void PostgresStore::transact_with_marks(const std::vector<ProgressMark>& marks,
     std::unordered_map<std::string, int64_t> done;
     for (const auto& r : tx.exec_prepared(all_fenced ? "marks_of" : "marks_for_update", group_id, streams.dump()))
       done[r[0].c_str()] = r[1].as<int64_t>();
+    HandedSeqs handed;
     work(tx, [&](const Message& event) {
       auto it = done.find(event.stream_id);
-      return it != done.end() && it->second >= event.seq;
+      if (it != done.end() && it->second >= event.seq) return true;
+      handed[event.stream_id].push_back(event.seq);
+      return false;
     });
+    check_feed_gaps(tx, marks, types, handed);
     Json moved = Json::array();
     for (const auto& mark : marks)
       if (done[mark.stream_id] < mark.seq)

@@ -62,7 +62,7 @@ class PostgresStore final : public Store, public SqlTransactions {
   void clear_projections(const std::string& group_id) override;
 
   SqlTransactions* sql() override { return this; }
-  void transact_with_marks(const std::vector<ProgressMark>& marks,
+  void transact_with_marks(const std::vector<ProgressMark>& marks, const std::vector<std::string>& types,
                            const std::function<void(pqxx::work&, const Handled&)>& work) override;
   void transact(const std::function<void(pqxx::work&)>& work) override;
 

@@ -559,7 +559,7 @@ TEST_CASE("an SQL projector's transaction that meets events it applied before ap
   };
   int runs = 0;
   auto apply = [&](const std::string& table, const std::vector<Message>& batch) {
-    store.sql()->transact_with_marks({{"g", batch.front().stream_id, batch.back().seq, lease->fence()}},
+    store.sql()->transact_with_marks({{"g", batch.front().stream_id, batch.back().seq, lease->fence()}}, {},
                                      [&](pqxx::work& tx, const SqlTransactions::Handled& handled) {
                                        ++runs;
                                        for (const auto& e : batch)
@@ -662,11 +662,7 @@ TEST_CASE("a frozen runner, still connected, loses its slices after the stall ti
   FreezableStore* freezable = nullptr;
   Config config;
   config.database_url = db.url();
-  config.wrap_store = [&freezable](std::unique_ptr<Store> inner) {
-    auto store = std::make_unique<FreezableStore>(std::move(inner));
-    freezable = store.get();
-    return std::unique_ptr<Store>(std::move(store));
-  };
+  testing::wrap_store_in(config, freezable);
   auto stuck = tally_runtime(config);
   auto workers = fast();
   workers.groups = {"counter.tally"};

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 
+#include <cairn/config.hpp>
 #include <cairn/store.hpp>
 #include <cairn/errors.hpp>
 
@@ -151,5 +152,15 @@ class FaultyStore final : public ForwardingStore {
  private:
   std::shared_ptr<DeliveryFaults> faults_;
 };
+
+// Makes `config`'s runtime wrap its store in a W, which `wrapped` points at once the runtime is made.
+template <class W>
+void wrap_store_in(Config& config, W*& wrapped) {
+  config.wrap_store = [&wrapped](std::unique_ptr<Store> inner) {
+    auto store = std::make_unique<W>(std::move(inner));
+    wrapped = store.get();
+    return std::unique_ptr<Store>(std::move(store));
+  };
+}
 
 }  // namespace cairn::testing

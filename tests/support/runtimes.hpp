@@ -7,6 +7,7 @@
 
 #include <cairn/runtime.hpp>
 #include "tests/support/backend.hpp"
+#include "tests/support/faulty_store.hpp"
 
 namespace cairn::testing {
 
@@ -23,11 +24,7 @@ template <class W>
 std::unique_ptr<Runtime> wrapped_runtime(W*& wrapped) {
   Config config;
   config.database_url = fresh_backend_url();
-  config.wrap_store = [&wrapped](std::unique_ptr<Store> inner) {
-    auto store = std::make_unique<W>(std::move(inner));
-    wrapped = store.get();
-    return std::unique_ptr<Store>(std::move(store));
-  };
+  wrap_store_in(config, wrapped);
   return std::make_unique<Runtime>(config);
 }
 

@@ -67,6 +67,24 @@ class LeaseLost : public StoreError {
   explicit LeaseLost(const std::string& what) : StoreError(what) {}
 };
 
+// A consumer was about to record a stream's progress past events of the types it reads that never
+// reached it: its progress does not cover them and they come after its slice's saved cursor (the
+// feed skipped them). Nothing was committed; the stream's events after `after_seq` are to be read
+// from the stream itself.
+class StreamGap : public StoreError {
+ public:
+  StreamGap(std::string stream, int64_t after_seq, int64_t before_seq)
+      : StoreError("stream '" + stream + "': events after seq " + std::to_string(after_seq) + " and before seq " +
+                   std::to_string(before_seq) + " never reached the consumer"),
+        stream_(std::move(stream)), after_seq_(after_seq) {}
+  const std::string& stream() const noexcept { return stream_; }
+  int64_t after_seq() const noexcept { return after_seq_; }
+
+ private:
+  std::string stream_;
+  int64_t after_seq_;
+};
+
 // The process exit code the CLI uses for each kind (0 is success).
 inline int exit_code(ErrorKind kind) {
   switch (kind) {

@@ -36,7 +36,10 @@ class SqlTransactions {
   // (LeaseLost); `work` learns which events the streams' progress already covers, so it applies
   // only the rest. `work` may run twice: a transaction that finds a stream further on than its
   // runner knew, or whose handler fails, is rolled back and run again against the stored marks.
-  virtual void transact_with_marks(const std::vector<ProgressMark>& marks,
+  // `types` are the event types the consumer reads (none: all). No mark is written past such an
+  // event after the group's start that its stream's progress does not cover and `work` was not
+  // given (the feed skipped it): StreamGap, and nothing is committed.
+  virtual void transact_with_marks(const std::vector<ProgressMark>& marks, const std::vector<std::string>& types,
                                    const std::function<void(pqxx::work&, const Handled&)>& work) = 0;
   virtual void transact(const std::function<void(pqxx::work&)>& work) = 0;
 };
@@ -103,12 +106,13 @@ class SqlProjector final : public ConsumerBase<SqlProjector> {
   // commit instead of one per stream or per event.
   void handle_batch(Store& store, ConsumerServices&, const DeliveryBatch& batch) override {
     if (batch.events.empty()) return;
-    sql(store).transact_with_marks(batch.marks, [&](pqxx::work& tx, const SqlTransactions::Handled& handled) {
+    auto apply_unhandled = [&](pqxx::work& tx, const SqlTransactions::Handled& handled) {
       Run events;
       for (const auto& event : batch.events)
         if (!handled(event)) events.push_back(&event);
       apply(tx, events);
-    });
+    };
+    sql(store).transact_with_marks(batch.marks, options_.types, apply_unhandled);
   }
 
   // Runs the handlers for `events` in `tx`, in order, a run of one type per call (skipping types
