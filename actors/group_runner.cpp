@@ -41,6 +41,7 @@ struct StreamState {
   bool busy = false;    // a handler has it: its next events wait, so it stays in seq order
   bool catch_up = false;  // resumed by an operator: read from the stream itself
   bool listed_quiet = false;  // named in the runner's quiet streams
+  bool assumed = false;  // its progress was raised to its first event read, unchecked until one is handled
   int failures = 0;       // interrupted tries in a row
   Clock::time_point not_before{};
 };
@@ -261,7 +262,8 @@ class Runner {
 
   // A stream new to the runner has handled everything before its first event read now: a stream's
   // events reach the feed in seq order and are handled in it, and its own mark is not written
-  // once the cursor covers it. (A stopped or resumed stream's row says where it really is.)
+  // once the cursor covers it. (A stopped or resumed stream's row says where it really is.) A
+  // consumer that records its own progress has the assumption checked when it first writes it.
   static void assume_handled_before(StreamState& stream) {
     auto& progress = stream.progress;
     if (progress && (progress->stopped || progress->failed_seq > 0)) return;
@@ -269,7 +271,9 @@ class Runner {
       progress.emplace();
       progress->stream_id = stream.queued.front().message.stream_id;
     }
-    progress->seq = std::max(progress->seq, stream.queued.front().message.seq - 1);
+    auto before = stream.queued.front().message.seq - 1;
+    stream.assumed = before > progress->seq;
+    progress->seq = std::max(progress->seq, before);
   }
 
   // Resumed streams of the owned slices: caught up from the stream itself, since the feed went past
@@ -350,8 +354,13 @@ class Runner {
         if (it == streams_.end() || it->second.busy) continue;
         auto& stream = it->second;
         if (stream.queued.empty() && !stream.catch_up) continue;
-        StreamJob job{id, slices_.fence(stream.slice), {}, stream.progress, progress_.at(stream.slice).safe(),
-                      context_->metrics->slice(stream.slice)};
+        StreamJob job{id,
+                      slices_.fence(stream.slice),
+                      {},
+                      stream.progress,
+                      progress_.at(stream.slice).safe(),
+                      context_->metrics->slice(stream.slice),
+                      stream.assumed};
         for (const auto& entry : stream.queued) stream.in_flight.push_back({entry.message.seq, entry.cursor});
         job.events = std::move(stream.queued);
         stream.queued.clear();
@@ -432,6 +441,7 @@ class Runner {
       stream.progress.emplace();
       stream.progress->stream_id = outcome.stream_id;
     }
+    if (outcome.handled > stream.progress->seq) stream.assumed = false;  // a transaction checked it
     stream.progress->seq = std::max(stream.progress->seq, outcome.handled);
     stream.progress->stopped = stream.progress->stopped || outcome.stopped;
     if (outcome.caught_up) stream.progress->failed_seq = 0;

@@ -58,7 +58,7 @@ int64_t handle_as_batch(const RunnerContext& context, const GroupState& group, c
     }
     if (batch.events.size() < 2) return handled;
     batch.replaying = *replaying;
-    batch.marks.push_back({group.group_id, job.stream_id, batch.events.back().seq, job.fence});
+    batch.marks.push_back({group.group_id, job.stream_id, batch.events.back().seq, job.fence, job.check_skipped});
     context.consumer->handle_batch(*context.store, *context.services, batch);
     job.metrics.handled->inc(static_cast<double>(batch.events.size()));
     return batch.events.back().seq;
@@ -90,7 +90,7 @@ void handle_across_streams(const RunnerContext& context, Unit& unit, std::vector
           ++events;
         }
         if (last == 0) continue;
-        batch.marks.push_back({unit.group.group_id, job.stream_id, last, job.fence});
+        batch.marks.push_back({unit.group.group_id, job.stream_id, last, job.fence, job.check_skipped});
         reached.push_back({i, last, events});
       }
       if (batch.events.size() < 2) continue;
@@ -136,7 +136,7 @@ StreamOutcome handle_stream(const RunnerContext& context, const GroupState& grou
     auto& entry = (*events)[next];
     auto& event = entry.message;
     if (event.seq <= handled) continue;  // already handled before a restart (or a duplicate)
-    Delivery delivery{replayed(group, entry.cursor), job.fence};
+    Delivery delivery{replayed(group, entry.cursor), job.fence, job.check_skipped};
     for (int attempt = 1;; ++attempt) {
       std::exception_ptr error;
       try {

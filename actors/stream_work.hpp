@@ -20,6 +20,7 @@ struct StreamJob {
   std::optional<StreamProgress> progress;  // as stored before
   FeedCursor slice_cursor;  // the slice's low-water mark: a resumed stream's caught-up events sort there
   SliceMetrics metrics;     // its slice's, in this process
+  bool check_skipped = false;  // its progress is assumed (ProgressMark::check_skipped)
 };
 
 // Streams handed to one stream handler. The handler claims them one at a time, so the runner can

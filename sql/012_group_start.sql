@@ -1,7 +1,8 @@
 -- Where each consumer group started: events at or before this cursor are not its business (it was
--- created at the head, or after a cursor). An SQL projector's transaction refuses to record a
--- stream's progress past an event of its types after the start that it was never handed (a feed
--- that skipped it; `StreamGap`), and its runner reads the stream itself instead. The slices'
+-- created at the head, or after a cursor). An SQL projector's transaction refuses to record the
+-- progress of a stream its runner has just met past an event of its types after the start that it
+-- was never handed (a feed that skipped it; `StreamGap`), and its runner reads the stream itself
+-- instead. The slices'
 -- cursors cannot bound that check: they move past an event the runner never knew of as soon as
 -- other streams' events after it are handled. A reset replays from the beginning: its start is 0.
 ALTER TABLE cairn.consumer_groups ADD COLUMN start_xid xid8 NOT NULL DEFAULT '0',

@@ -1094,13 +1094,13 @@ namespace {
 // The seqs of the events `work` was handed, by stream, in the order handed (a stream's in seq order).
 using HandedSeqs = std::unordered_map<std::string, std::vector<int64_t>>;
 
-// Throws StreamGap for a stream whose mark would pass an event the feed skipped; the transaction
-// is then rolled back.
+// Throws StreamGap for a stream whose mark would pass an event the feed skipped, of those whose
+// progress the runner assumed; the transaction is then rolled back.
 void check_feed_gaps(pqxx::work& tx, const std::vector<ProgressMark>& marks, const std::vector<std::string>& types,
                      const HandedSeqs& handed) {
   Json streams = Json::object();
   for (const auto& mark : marks)
-    if (auto it = handed.find(mark.stream_id); it != handed.end())
+    if (auto it = handed.find(mark.stream_id); mark.check_skipped && it != handed.end())
       streams[mark.stream_id] = Json::array({it->second.front(), it->second.back(), it->second});
   if (streams.empty()) return;
   auto gaps = tx.exec_prepared("feed_gaps", marks.front().group_id, streams.dump(), Json(types).dump());

@@ -1,5 +1,6 @@
-// An SQL projector's progress never passes an event its feed skipped: the transaction that would
-// is refused (StreamGap), and the runner reads the skipped events from the stream itself.
+// An SQL projector's progress never passes an event its feed skipped in a stream its runner has
+// just met (whose earlier events it assumes handled): the transaction that would is refused
+// (StreamGap), and the runner reads the skipped events from the stream itself.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -79,11 +80,12 @@ TEST_CASE("an SQL projector's mark is not written past an event of its types tha
   testing::execute_sql(db.url(), "CREATE TABLE applied (stream_id text, seq bigint)");
   auto typed = [](const std::string& type) { return make_message("s", type, Json::object()); };
   auto log = store.append("s", ExpectedSeq::exactly(0), {typed("a"), typed("b"), typed("a"), typed("a")});
-  // Hands the events of these seqs to a projector of type "a" in one transaction, with their mark.
+  // Hands the events of these seqs to a projector of type "a" in one transaction, with their mark,
+  // as a runner does that met the stream just now.
   auto hand = [&](const std::string& group, const std::vector<int64_t>& seqs, const Fence& fence) {
     std::vector<Message> events;
     for (auto seq : seqs) events.push_back(store.read_stream("s", {seq - 1, seq, std::nullopt}).at(0));
-    store.sql()->transact_with_marks({{group, "s", seqs.back(), fence}}, {"a"},
+    store.sql()->transact_with_marks({{group, "s", seqs.back(), fence, true}}, {"a"},
                                      [&](pqxx::work& tx, const SqlTransactions::Handled& handled) {
                                        for (const auto& e : events)
                                          if (!handled(e))
@@ -129,9 +131,9 @@ TEST_CASE("an SQL projector's mark is not written past an event of its types tha
   }
 }
 
-// The events a feed skips, seen by the runner of an SQL projector: the stream's first event, and
-// one between two that it hands in one batch. Without the check, the projector's table missed them
-// for good and its marks went past them.
+// The events a feed skips, seen by the runner of an SQL projector, in streams new to it: the first
+// event of one, and one between two that it hands in one batch. Without the check, the projector's
+// table missed them for good and its marks went past them.
 TEST_CASE("a runner whose feed skipped events reads them from the stream; the read model misses none") {
   testing::TestDatabase db;
   SkippingFeed* feed = nullptr;

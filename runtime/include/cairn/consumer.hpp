@@ -48,8 +48,9 @@ struct ConsumerOptions {
 struct Delivery {
   bool replaying = false;
   Fence fence;  // every progress write for this event carries it: it fails once the slice changed owners
+  bool check_skipped = false;  // see ProgressMark
   ProgressMark mark(const std::string& group, const Message& event) const {
-    return {group, event.stream_id, event.seq, fence};
+    return {group, event.stream_id, event.seq, fence, check_skipped};
   }
 };
 

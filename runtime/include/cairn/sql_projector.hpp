@@ -36,9 +36,9 @@ class SqlTransactions {
   // (LeaseLost); `work` learns which events the streams' progress already covers, so it applies
   // only the rest. `work` may run twice: a transaction that finds a stream further on than its
   // runner knew, or whose handler fails, is rolled back and run again against the stored marks.
-  // `types` are the event types the consumer reads (none: all). No mark is written past such an
-  // event after the group's start that its stream's progress does not cover and `work` was not
-  // given (the feed skipped it): StreamGap, and nothing is committed.
+  // `types` are the event types the consumer reads (none: all). A mark with `check_skipped` is not
+  // written past such an event after the group's start that its stream's progress does not cover
+  // and `work` was not given (the feed skipped it): StreamGap, and nothing is committed.
   virtual void transact_with_marks(const std::vector<ProgressMark>& marks, const std::vector<std::string>& types,
                                    const std::function<void(pqxx::work&, const Handled&)>& work) = 0;
   virtual void transact(const std::function<void(pqxx::work&)>& work) = 0;

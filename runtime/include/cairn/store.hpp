@@ -38,6 +38,9 @@ struct ProgressMark {
   std::string stream_id;
   int64_t seq = 0;
   std::optional<Fence> fence = std::nullopt;  // none: an operator's write, not a runner's
+  // The runner took the stream's events before these as handled without reading its progress since
+  // (a stream new to it): an SQL projector's transaction makes sure none of them was skipped.
+  bool check_skipped = false;
 };
 
 struct AppendRequest {
