@@ -27,13 +27,13 @@ class SkippingFeed final : public testing::ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
 
-  void skip(const std::string& stream, int64_t seq) {
+  void leave_out(const std::string& stream, int64_t seq) {
     std::lock_guard lock(mutex_);
-    to_skip_.insert({stream, seq});
+    left_out_.insert({stream, seq});
   }
-  size_t skipped() const {
+  size_t dropped() const {
     std::lock_guard lock(mutex_);
-    return skipped_;
+    return dropped_;
   }
 
   FeedPage read_feed_page(FeedCursor after, size_t limit, const FeedFilter& filter) override {
@@ -42,8 +42,8 @@ class SkippingFeed final : public testing::ForwardingStore {
       auto entries = decode();
       std::lock_guard lock(mutex_);
       std::erase_if(entries, [&](const FeedEntry& e) {
-        if (!to_skip_.erase({e.message.stream_id, e.message.seq})) return false;
-        ++skipped_;
+        if (!left_out_.erase({e.message.stream_id, e.message.seq})) return false;
+        ++dropped_;
         return true;
       });
       return entries;
@@ -53,8 +53,8 @@ class SkippingFeed final : public testing::ForwardingStore {
 
  private:
   mutable std::mutex mutex_;
-  std::set<std::pair<std::string, int64_t>> to_skip_;
-  size_t skipped_ = 0;
+  std::set<std::pair<std::string, int64_t>> left_out_;
+  size_t dropped_ = 0;
 };
 
 // (total, events, last_seq) of a stream in the totals projector's table.
@@ -149,8 +149,8 @@ TEST_CASE("a runner whose feed skipped events reads them from the stream; the re
     REQUIRE(runtime.handle("counter-gap-first", counter::Increment{i}).ok());
     REQUIRE(runtime.handle("counter-gap-middle", counter::Increment{i}).ok());
   }
-  feed->skip("counter-gap-first", 2);
-  feed->skip("counter-gap-middle", 4);
+  feed->leave_out("counter-gap-first", 2);
+  feed->leave_out("counter-gap-middle", 4);
   std::mutex mutex;
   std::vector<std::string> warnings;
   WorkerOptions options;
@@ -169,7 +169,7 @@ TEST_CASE("a runner whose feed skipped events reads them from the stream; the re
     CHECK(totals_of(db.url(), stream) == all);
     CHECK(runtime.store().load_progress("counter.totals", {stream}).at(0).seq == 6);
   }
-  CHECK(feed->skipped() == 2);
+  CHECK(feed->dropped() == 2);
   runtime.shutdown();
   std::lock_guard lock(mutex);
   auto said = [&](const std::string& text) {
