@@ -68,9 +68,9 @@ class LeaseLost : public StoreError {
 };
 
 // A consumer was about to record a stream's progress past events of the types it reads that never
-// reached it: its progress does not cover them and they come after its slice's saved cursor (the
-// feed skipped them). Nothing was committed; the stream's events after `after_seq` are to be read
-// from the stream itself.
+// reached it: its progress does not cover them and they come after the group's start (the feed
+// skipped them). Nothing was committed; the stream's events after `after_seq` are to be read from
+// the stream itself.
 class StreamGap : public StoreError {
  public:
   StreamGap(std::string stream, int64_t after_seq, int64_t before_seq)
