@@ -263,7 +263,8 @@ class Runner {
   // A stream new to the runner has handled everything before its first event read now: a stream's
   // events reach the feed in seq order and are handled in it, and its own mark is not written
   // once the cursor covers it. (A stopped or resumed stream's row says where it really is.) A
-  // consumer that records its own progress has the assumption checked when it first writes it.
+  // projector (SQL, state-stored or event-sourced) has the assumption checked when it first
+  // writes the stream's mark (StreamGap).
   static void assume_handled_before(StreamState& stream) {
     auto& progress = stream.progress;
     if (progress && (progress->stopped || progress->failed_seq > 0)) return;

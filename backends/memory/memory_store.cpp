@@ -234,7 +234,8 @@ GroupState MemoryStore::ensure_group(const std::string& group_id, uint32_t slice
   if (it != groups_.end()) return it->second.state;
   Group g;
   g.state = {group_id, true, std::max<uint32_t>(slice_count, 1), 1, {}, {}};
-  g.cursors.assign(g.state.slice_count, start.first_cursor([&] { return head_locked(); }));
+  g.start = start.first_cursor([&] { return head_locked(); });
+  g.cursors.assign(g.state.slice_count, g.start);
   g.owners.assign(g.state.slice_count, "");
   g.epochs.assign(g.state.slice_count, 0);
   for (auto& epoch : g.epochs) epoch = next_epoch_++;
@@ -318,6 +319,21 @@ std::vector<StreamProgress> MemoryStore::failed_streams(const std::string& group
   return out;
 }
 
+// The first event of `types` after the group's start between the stored mark (`done`) and `mark`
+// is one the runner that just met the stream was never handed.
+void MemoryStore::check_skipped_locked(const Group& g, const ProgressMark& mark, int64_t done,
+                                       const std::vector<std::string>& types) const {
+  auto stream = streams_.find(mark.stream_id);
+  if (stream == streams_.end()) return;
+  for (auto index : stream->second.entries) {
+    const auto& entry = log_[index];
+    auto seq = entry.message.seq;
+    bool read = types.empty() || std::find(types.begin(), types.end(), entry.message.type) != types.end();
+    if (seq > done && seq < mark.seq && read && g.start < entry.cursor)
+      throw StreamGap(mark.stream_id, seq - 1, mark.seq);
+  }
+}
+
 void MemoryStore::mark_locked(const ProgressMark& mark) {
   auto& p = group(mark.group_id).streams[mark.stream_id];
   p.stream_id = mark.stream_id;
@@ -394,6 +410,7 @@ void MemoryStore::reset_group(const std::string& group_id, const std::optional<G
       for (auto& epoch : g.epochs) epoch = next_epoch_++;
     }
   }
+  g.start = {};
   g.cursors.assign(g.state.slice_count, FeedCursor{});
   g.streams.clear();
 }
@@ -475,12 +492,15 @@ std::unique_ptr<SliceLease> MemoryStore::try_lease_slice(const std::string& grou
 }
 
 bool MemoryStore::update_projection(const std::string& key, const ProgressMark& mark,
+                                    const std::vector<std::string>& types,
                                     const std::function<Json(Json state)>& evolve) {
   std::lock_guard lock(mutex_);
   check_fence(mark.group_id, mark.fence);
-  auto& streams = group(mark.group_id).streams;
-  auto it = streams.find(mark.stream_id);
-  if (it != streams.end() && it->second.seq >= mark.seq) return false;
+  auto& g = group(mark.group_id);
+  auto it = g.streams.find(mark.stream_id);
+  int64_t done = it == g.streams.end() ? 0 : it->second.seq;
+  if (done >= mark.seq) return false;
+  if (mark.check_skipped) check_skipped_locked(g, mark, done, types);
   auto found = projections_.find({mark.group_id, key});
   auto next = evolve(found == projections_.end() ? Json() : found->second);  // may throw: nothing changes
   if (next.is_null())

@@ -52,7 +52,7 @@ class MemoryStore final : public Store {
   std::unique_ptr<GroupMembership> join_group(const std::string& group_id) override;
   std::unique_ptr<SliceLease> try_lease_slice(const std::string& group_id, uint32_t slice,
                                               const std::string& owner) override;
-  bool update_projection(const std::string& key, const ProgressMark& mark,
+  bool update_projection(const std::string& key, const ProgressMark& mark, const std::vector<std::string>& types,
                          const std::function<Json(Json state)>& evolve) override;
   std::optional<Json> load_projection(const std::string& group_id, const std::string& key) override;
   std::vector<ProjectionView> list_projections(const std::string& group_id, const std::string& after_key,
@@ -63,6 +63,7 @@ class MemoryStore final : public Store {
   struct Group {
     GroupState state;
     std::vector<FeedCursor> cursors;
+    FeedCursor start;  // events at or before it are not the group's business (StartFrom::now)
     std::vector<std::string> owners;
     std::vector<int64_t> epochs;
     size_t members = 0;  // live GroupMemberships
@@ -70,6 +71,8 @@ class MemoryStore final : public Store {
   };
   Group& group(const std::string& group_id);  // throws BadInput for an unknown group
   void mark_locked(const ProgressMark& mark);
+  void check_skipped_locked(const Group& g, const ProgressMark& mark, int64_t done,
+                            const std::vector<std::string>& types) const;  // throws StreamGap
   bool fence_holds(const std::string& group_id, const std::optional<Fence>& fence);
   void check_fence(const std::string& group_id, const std::optional<Fence>& fence);  // throws LeaseLost
   FeedCursor head_locked() const;

@@ -1198,11 +1198,13 @@ void PostgresStore::transact(const std::function<void(pqxx::work&)>& work) {
 }
 
 bool PostgresStore::update_projection(const std::string& key, const ProgressMark& mark,
+                                      const std::vector<std::string>& types,
                                       const std::function<Json(Json state)>& evolve) {
   Json marks = Json::array({{{"group_id", mark.group_id}, {"stream_id", mark.stream_id}, {"seq", mark.seq}}});
   return with_connection([&](pqxx::connection& c) {
     pqxx::work tx(c);
     if (locked_mark(tx, mark) >= mark.seq) return false;  // already applied
+    check_feed_gaps(tx, {mark}, types, {{mark.stream_id, {mark.seq}}});
     // The row lock queues concurrent updates of this key (from other streams) behind each other.
     tx.exec_prepared("ensure_projection", mark.group_id, key);
     auto state = stored_json(tx.exec_prepared1("lock_projection", mark.group_id, key)[0]);

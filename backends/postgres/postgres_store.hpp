@@ -54,7 +54,7 @@ class PostgresStore final : public Store, public SqlTransactions {
   std::unique_ptr<GroupMembership> join_group(const std::string& group_id) override;
   std::unique_ptr<SliceLease> try_lease_slice(const std::string& group_id, uint32_t slice,
                                               const std::string& owner) override;
-  bool update_projection(const std::string& key, const ProgressMark& mark,
+  bool update_projection(const std::string& key, const ProgressMark& mark, const std::vector<std::string>& types,
                          const std::function<Json(Json state)>& evolve) override;
   std::optional<Json> load_projection(const std::string& group_id, const std::string& key) override;
   std::vector<ProjectionView> list_projections(const std::string& group_id, const std::string& after_key,

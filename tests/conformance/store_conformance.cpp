@@ -744,7 +744,7 @@ TEST_SUITE("conformance: consumer groups") {
     CHECK_THROWS_AS(store->mark_handled({"g", "f-1", 2, old}), LeaseLost);
     CHECK_THROWS_AS(store->save_progress("g", old, group.generation, head, {{"g", "f-1", 2, old}}), LeaseLost);
     CHECK_THROWS_AS(store->stop_stream("g", {"f-1", 1, true, 2, new_uuid(), "boom", 1}, old), LeaseLost);
-    CHECK_THROWS_AS(store->update_projection("k", {"g", "f-1", 2, old}, [](Json) { return Json(1); }), LeaseLost);
+    CHECK_THROWS_AS(store->update_projection("k", {"g", "f-1", 2, old}, {}, [](Json) { return Json(1); }), LeaseLost);
     AppendRequest fenced{"f-2", ExpectedSeq::any(), msgs("f-2", 1), ProgressMark{"g", "f-2", 1, old}};
     AppendRequest other{"f-3", ExpectedSeq::any(), msgs("f-3", 1)};
     auto outcomes = store->append_many({fenced, other});
@@ -820,11 +820,11 @@ TEST_SUITE("conformance: projections") {
     auto store = fresh_store();
     store->ensure_group("views", 1, StartFrom::beginning());
     auto add = [](int n) { return [n](Json state) { return Json(state.is_null() ? n : state.get<int>() + n); }; };
-    CHECK(store->update_projection("user-1", {"views", "order-1", 2}, add(5)));
-    CHECK_FALSE(store->update_projection("user-1", {"views", "order-1", 2}, add(5)));  // a re-delivery
-    CHECK(store->update_projection("user-1", {"views", "order-2", 1}, add(7)));
+    CHECK(store->update_projection("user-1", {"views", "order-1", 2}, {}, add(5)));
+    CHECK_FALSE(store->update_projection("user-1", {"views", "order-1", 2}, {}, add(5)));  // a re-delivery
+    CHECK(store->update_projection("user-1", {"views", "order-2", 1}, {}, add(7)));
     CHECK(*store->load_projection("views", "user-1") == 12);
-    CHECK_THROWS(store->update_projection("user-1", {"views", "order-3", 1}, [](Json) -> Json {
+    CHECK_THROWS(store->update_projection("user-1", {"views", "order-3", 1}, {}, [](Json) -> Json {
       throw std::runtime_error("evolve failed");
     }));
     CHECK(*store->load_projection("views", "user-1") == 12);
@@ -834,21 +834,53 @@ TEST_SUITE("conformance: projections") {
     CHECK_FALSE(store->load_projection("views", "user-1").has_value());
   }
 
+  // A runner that just met a stream assumes its earlier events handled, and flags the mark: the
+  // update must not pass an event of the projector's types that the runner was never handed.
+  TEST_CASE("a flagged projection update refuses to pass an event of its types it was not handed") {
+    auto store = fresh_store();
+    store->ensure_group("views", 1, StartFrom::beginning());
+    store->append("order-1", ExpectedSeq::exactly(0), {msg("order-1", "a"), msg("order-1", "b"), msg("order-1", "a")});
+    auto add = [](Json state) { return Json(state.is_null() ? 1 : state.get<int>() + 1); };
+    auto flagged = [](const std::string& group, int64_t seq) { return ProgressMark{group, "order-1", seq, {}, true}; };
+    try {
+      store->update_projection("k", flagged("views", 3), {"a"}, add);
+      FAIL("the update passed seq 1");
+    } catch (const StreamGap& gap) {
+      CHECK(gap.stream() == "order-1");
+      CHECK(gap.after_seq() == 0);
+    }
+    CHECK_FALSE(store->load_projection("views", "k").has_value());  // nothing changed
+    CHECK(store->load_progress("views", {"order-1"}).empty());
+    CHECK(store->update_projection("k", flagged("views", 1), {"a"}, add));
+    CHECK(store->update_projection("k", flagged("views", 3), {"a"}, add));  // seq 2 is not its type
+    CHECK(*store->load_projection("views", "k") == 2);
+    // Unflagged, the same update is taken as it comes: the flag is what asks for the check.
+    store->ensure_group("plain", 1, StartFrom::beginning());
+    CHECK(store->update_projection("k", {"plain", "order-1", 3}, {"a"}, add));
+    // Events before a group's start are not its business (the start is the feed's head, which
+    // shows them once the feed does).
+    REQUIRE(whole_feed(*store, 3).size() == 3);
+    store->ensure_group("late", 1, StartFrom::now());
+    store->append("order-1", ExpectedSeq::exactly(3), {msg("order-1", "b"), msg("order-1", "a")});
+    CHECK(store->update_projection("k", flagged("late", 5), {"a"}, add));
+    CHECK(store->load_progress("late", {"order-1"}).at(0).seq == 5);
+  }
+
   TEST_CASE("an evolve that returns null removes the key; the stream's progress is still recorded") {
     auto store = fresh_store();
     store->ensure_group("views", 1, StartFrom::beginning());
-    CHECK(store->update_projection("member-1", {"views", "loan-1", 1}, [](Json) { return Json{{"books", 1}}; }));
-    CHECK(store->update_projection("member-1", {"views", "loan-1", 2}, [](Json) { return Json(); }));
+    CHECK(store->update_projection("member-1", {"views", "loan-1", 1}, {}, [](Json) { return Json{{"books", 1}}; }));
+    CHECK(store->update_projection("member-1", {"views", "loan-1", 2}, {}, [](Json) { return Json(); }));
     CHECK_FALSE(store->load_projection("views", "member-1").has_value());
     CHECK(store->list_projections("views", "", 10).empty());
     CHECK(store->load_progress("views", {"loan-1"}).at(0).seq == 2);
-    CHECK_FALSE(store->update_projection("member-1", {"views", "loan-1", 2}, [](Json) { return Json(1); }));
+    CHECK_FALSE(store->update_projection("member-1", {"views", "loan-1", 2}, {}, [](Json) { return Json(1); }));
     CHECK_FALSE(store->load_projection("views", "member-1").has_value());  // a re-delivery does not bring it back
-    CHECK(store->update_projection("member-1", {"views", "loan-1", 3}, [](Json state) {
+    CHECK(store->update_projection("member-1", {"views", "loan-1", 3}, {}, [](Json state) {
       return Json(state.is_null() ? "new again" : "stale");  // a dropped key starts over from null
     }));
     CHECK(*store->load_projection("views", "member-1") == "new again");
-    CHECK(store->update_projection("member-2", {"views", "loan-2", 1}, [](Json) { return Json(); }));  // never there
+    CHECK(store->update_projection("member-2", {"views", "loan-2", 1}, {}, [](Json) { return Json(); }));  // never there
     CHECK_FALSE(store->load_projection("views", "member-2").has_value());
   }
 
@@ -857,9 +889,9 @@ TEST_SUITE("conformance: projections") {
     store->ensure_group("views", 1, StartFrom::beginning());
     store->ensure_group("other", 1, StartFrom::beginning());
     for (int i = 0; i < 5; ++i)
-      store->update_projection("user-" + std::to_string(i), {"views", "order-" + std::to_string(i), 1},
+      store->update_projection("user-" + std::to_string(i), {"views", "order-" + std::to_string(i), 1}, {},
                                [i](Json) { return Json(i); });
-    store->update_projection("user-9", {"other", "order-9", 1}, [](Json) { return Json(9); });
+    store->update_projection("user-9", {"other", "order-9", 1}, {}, [](Json) { return Json(9); });
     auto first = store->list_projections("views", "", 2);
     REQUIRE(first.size() == 2);
     CHECK(first[0].key == "user-0");
@@ -881,7 +913,7 @@ TEST_SUITE("conformance: projections") {
     for (int t = 0; t < 4; ++t)
       threads.emplace_back([&, t] {
         for (int seq = 1; seq <= 50; ++seq)
-          store->update_projection("shared", {"views", "stream-" + std::to_string(t), seq},
+          store->update_projection("shared", {"views", "stream-" + std::to_string(t), seq}, {},
                                    [](Json state) { return Json(state.is_null() ? 1 : state.get<int>() + 1); });
       });
     for (auto& t : threads) t.join();

@@ -252,7 +252,7 @@ TEST_CASE("cairn projection prints a projector's views: one key's, or a page in 
   store.ensure_group("loans.members", 1, cairn::StartFrom::beginning());
   store.ensure_group("loans.email", 1, cairn::StartFrom::beginning());
   for (int i = 0; i < 5; ++i)
-    store.update_projection("member-" + std::to_string(i), {"loans.members", "loan-" + std::to_string(i), 1},
+    store.update_projection("member-" + std::to_string(i), {"loans.members", "loan-" + std::to_string(i), 1}, {},
                             [i](Json) { return Json{{"books", i}}; });
 
   auto one = cairn({"projection", "loans.members", "member-2"});

@@ -3,11 +3,6 @@
 // (StreamGap), and the runner reads the skipped events from the stream itself.
 #include <doctest/doctest.h>
 
-#include <algorithm>
-#include <map>
-#include <mutex>
-#include <set>
-
 #include <pqxx/pqxx>
 
 #include <cairn/runtime.hpp>
@@ -16,46 +11,12 @@
 #include "tests/support/eventually.hpp"
 #include "tests/support/faulty_store.hpp"
 #include "tests/support/test_database.hpp"
+#include "tests/support/warnings.hpp"
 
 using namespace cairn;
 using cairn::testing::eventually;
 
 namespace {
-
-// Leaves chosen events out of the feed pages it reads, once each: a feed that skipped them.
-class SkippingFeed final : public testing::ForwardingStore {
- public:
-  using ForwardingStore::ForwardingStore;
-
-  void leave_out(const std::string& stream, int64_t seq) {
-    std::lock_guard lock(mutex_);
-    left_out_.insert({stream, seq});
-  }
-  size_t dropped() const {
-    std::lock_guard lock(mutex_);
-    return dropped_;
-  }
-
-  FeedPage read_feed_page(FeedCursor after, size_t limit, const FeedFilter& filter) override {
-    auto page = inner().read_feed_page(after, limit, filter);
-    page.decode = [this, decode = std::move(page.decode)] {
-      auto entries = decode();
-      std::lock_guard lock(mutex_);
-      std::erase_if(entries, [&](const FeedEntry& e) {
-        if (!left_out_.erase({e.message.stream_id, e.message.seq})) return false;
-        ++dropped_;
-        return true;
-      });
-      return entries;
-    };
-    return page;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::set<std::pair<std::string, int64_t>> left_out_;
-  size_t dropped_ = 0;
-};
 
 // (total, events, last_seq) of a stream in the totals projector's table.
 std::tuple<long, long, long> totals_of(const std::string& url, const std::string& stream) {
@@ -136,7 +97,7 @@ TEST_CASE("an SQL projector's mark is not written past an event of its types tha
 // table missed them for good and its marks went past them.
 TEST_CASE("a runner whose feed skipped events reads them from the stream; the read model misses none") {
   testing::TestDatabase db;
-  SkippingFeed* feed = nullptr;
+  testing::SkippingFeed* feed = nullptr;
   Config config;
   config.database_url = db.url();
   testing::wrap_store_in(config, feed);
@@ -151,15 +112,11 @@ TEST_CASE("a runner whose feed skipped events reads them from the stream; the re
   }
   feed->leave_out("counter-gap-first", 2);
   feed->leave_out("counter-gap-middle", 4);
-  std::mutex mutex;
-  std::vector<std::string> warnings;
+  testing::Warnings warnings;
   WorkerOptions options;
   options.groups = {"counter.totals"};
   options.poll_interval = std::chrono::milliseconds(10);
-  options.log = [&](const LogRecord& r) {
-    std::lock_guard lock(mutex);
-    if (r.level == LogLevel::warn) warnings.push_back(r.message);
-  };
+  options.log = warnings.sink();
   runtime.start_consumers(options);
   const std::tuple<long, long, long> all{6, 3, 6};
   for (std::string stream : {"counter-gap-first", "counter-gap-middle"}) {
@@ -171,11 +128,6 @@ TEST_CASE("a runner whose feed skipped events reads them from the stream; the re
   }
   CHECK(feed->dropped() == 2);
   runtime.shutdown();
-  std::lock_guard lock(mutex);
-  auto said = [&](const std::string& text) {
-    return std::any_of(warnings.begin(), warnings.end(),
-                       [&](const std::string& w) { return w.find(text) != std::string::npos; });
-  };
-  CHECK(said("stream 'counter-gap-first': events after seq 1 and before seq 4 never reached the consumer"));
-  CHECK(said("stream 'counter-gap-middle': events after seq 3 and before seq 6 never reached the consumer"));
+  CHECK(warnings.said("stream 'counter-gap-first': events after seq 1 and before seq 4 never reached the consumer"));
+  CHECK(warnings.said("stream 'counter-gap-middle': events after seq 3 and before seq 6 never reached the consumer"));
 }

@@ -17,6 +17,7 @@
 #include "tests/support/faulty_store.hpp"
 #include "tests/support/runtimes.hpp"
 #include "tests/support/seqs_text.hpp"
+#include "tests/support/warnings.hpp"
 
 using namespace cairn;
 using cairn::testing::eventually;
@@ -423,14 +424,53 @@ namespace {
 class RestartingStore final : public testing::ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
-  bool update_projection(const std::string& key, const ProgressMark& mark,
+  bool update_projection(const std::string& key, const ProgressMark& mark, const std::vector<std::string>& types,
                          const std::function<Json(Json state)>& evolve) override {
     if (outages-- > 0) throw Unavailable("the database system is starting up");
-    return ForwardingStore::update_projection(key, mark, evolve);
+    return ForwardingStore::update_projection(key, mark, types, evolve);
   }
   std::atomic<int> outages{12};
 };
 }  // namespace
+
+// A runner that meets a stream assumes its events before the first one read handled. A feed that
+// skipped the first event of one stream, and one between two events of another (all read in one
+// page), would leave the projector's views without them, and its marks past them.
+TEST_CASE("an event-sourced projector whose feed skipped events reads them from the stream; its views miss none") {
+  testing::SkippingFeed* feed = nullptr;
+  auto owned = counter_runtime_on(feed);
+  auto& runtime = *owned;
+  auto sums = stream_projector<Sum>("counter.gapless");
+  sums->on<counter::Incremented>([](Sum& view, const counter::Incremented& e, const Message&) {
+    view.total += e.by;
+    view.events += 1;
+  });
+  runtime.add(sums);
+  // Each increment is the command (odd seq) and its event (even seq).
+  for (int by : {1, 2, 3}) {
+    increment(runtime, "counter-gap-first", by);
+    increment(runtime, "counter-gap-middle", by);
+  }
+  feed->leave_out("counter-gap-first", 2);
+  feed->leave_out("counter-gap-middle", 4);
+  testing::Warnings warnings;
+  auto options = testing::quiet_workers({"counter.gapless"});
+  options.log = warnings.sink();
+  runtime.start_consumers(options);
+  for (std::string stream : {"counter-gap-first", "counter-gap-middle"}) {
+    CHECK(eventually([&] {
+      auto view = runtime.projection<Sum>("counter.gapless", stream);
+      return view && view->total == 6 && view->events == 3;
+    }));
+    auto view = runtime.projection<Sum>("counter.gapless", stream);
+    INFO(stream, ": total ", view ? view->total : 0, ", events ", view ? view->events : 0);
+    CHECK((view && view->total == 6 && view->events == 3));
+  }
+  CHECK(feed->dropped() == 2);
+  runtime.shutdown();
+  CHECK(warnings.said("stream 'counter-gap-first': events after seq 1 and before seq 4 never reached the consumer"));
+  CHECK(warnings.said("stream 'counter-gap-middle': events after seq 3 and before seq 6 never reached the consumer"));
+}
 
 TEST_CASE("a database that is away does not count as a failed attempt: no stream stops for it") {
   RestartingStore* store = nullptr;

@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <set>
 
 #include <cairn/config.hpp>
 #include <cairn/store.hpp>
@@ -94,9 +96,9 @@ class ForwardingStore : public Store {
                                               const std::string& owner) override {
     return inner_->try_lease_slice(group_id, slice, owner);
   }
-  bool update_projection(const std::string& key, const ProgressMark& mark,
+  bool update_projection(const std::string& key, const ProgressMark& mark, const std::vector<std::string>& types,
                          const std::function<Json(Json state)>& evolve) override {
-    return inner_->update_projection(key, mark, evolve);
+    return inner_->update_projection(key, mark, types, evolve);
   }
   std::optional<Json> load_projection(const std::string& group_id, const std::string& key) override {
     return inner_->load_projection(group_id, key);
@@ -112,6 +114,41 @@ class ForwardingStore : public Store {
 
  private:
   std::unique_ptr<Store> inner_;
+};
+
+// Leaves chosen events out of the feed pages it reads, once each: a feed that skipped them.
+class SkippingFeed final : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+
+  void leave_out(const std::string& stream, int64_t seq) {
+    std::lock_guard lock(mutex_);
+    left_out_.insert({stream, seq});
+  }
+  size_t dropped() const {
+    std::lock_guard lock(mutex_);
+    return dropped_;
+  }
+
+  FeedPage read_feed_page(FeedCursor after, size_t limit, const FeedFilter& filter) override {
+    auto page = inner().read_feed_page(after, limit, filter);
+    page.decode = [this, decode = std::move(page.decode)] {
+      auto entries = decode();
+      std::lock_guard lock(mutex_);
+      std::erase_if(entries, [&](const FeedEntry& e) {
+        if (!left_out_.erase({e.message.stream_id, e.message.seq})) return false;
+        ++dropped_;
+        return true;
+      });
+      return entries;
+    };
+    return page;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::set<std::pair<std::string, int64_t>> left_out_;
+  size_t dropped_ = 0;
 };
 
 // Faults a command's delivery can meet. Each fires once, for the first write that carries a mark

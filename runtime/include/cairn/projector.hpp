@@ -67,7 +67,7 @@ class StateProjector final : public ConsumerBase<StateProjector<State>> {
 
   void handle(Store& store, ConsumerServices&, const Message& event, const Delivery& delivery) override {
     if (auto key = key_of(event))
-      store.update_projection(*key, delivery.mark(this->options_.group, event),
+      store.update_projection(*key, delivery.mark(this->options_.group, event), this->options_.types,
                               [&](Json current) { return next_view(std::move(current), event); });
   }
 

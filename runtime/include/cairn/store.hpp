@@ -39,7 +39,8 @@ struct ProgressMark {
   int64_t seq = 0;
   std::optional<Fence> fence = std::nullopt;  // none: an operator's write, not a runner's
   // The runner took the stream's events before these as handled without reading its progress since
-  // (a stream new to it): an SQL projector's transaction makes sure none of them was skipped.
+  // (a stream new to it): a projector's transaction (SQL or state-stored) makes sure none of them
+  // was skipped.
   bool check_skipped = false;
 };
 
@@ -356,7 +357,10 @@ class Store {
   // In one transaction: unless the stream is already past mark.seq, turns the (group, key) state
   // (null when new) into `evolve(state)` and records the mark (fenced); a null result removes the
   // key. Concurrent updates of one key queue behind each other. Returns whether `evolve` was applied.
+  // A mark with `check_skipped` passes no event of `types` (the projector's; none: all) after the
+  // group's start that lies between the stored mark and it: StreamGap, and nothing changes.
   virtual bool update_projection(const std::string& key, const ProgressMark& mark,
+                                 const std::vector<std::string>& types,
                                  const std::function<Json(Json state)>& evolve) = 0;
   virtual std::optional<Json> load_projection(const std::string& group_id, const std::string& key) = 0;
   // A page of the group's views in key order: the keys after `after_key` ("" from the first), at

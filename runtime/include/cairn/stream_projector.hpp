@@ -44,7 +44,7 @@ class StreamProjector final : public ConsumerBase<StreamProjector<State>> {
   void handle(Store& store, ConsumerServices&, const Message& event, const Delivery& delivery) override {
     // The stream's mark is the view's seq: both are written in one transaction.
     if (auto key = key_of(event))
-      store.update_projection(*key, delivery.mark(this->options_.group, event),
+      store.update_projection(*key, delivery.mark(this->options_.group, event), this->options_.types,
                               [&](Json current) { return next_view(std::move(current), event); });
   }
 
