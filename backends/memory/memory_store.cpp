@@ -325,12 +325,11 @@ void MemoryStore::check_skipped_locked(const Group& g, const ProgressMark& mark,
                                        const std::vector<std::string>& types) const {
   auto stream = streams_.find(mark.stream_id);
   if (stream == streams_.end()) return;
-  for (auto index : stream->second.entries) {
-    const auto& entry = log_[index];
-    auto seq = entry.message.seq;
+  const auto& entries = stream->second.entries;  // seq k at entries[k - 1]
+  for (int64_t seq = done + 1; seq < mark.seq && seq <= static_cast<int64_t>(entries.size()); ++seq) {
+    const auto& entry = log_[entries[static_cast<size_t>(seq - 1)]];
     bool read = types.empty() || std::find(types.begin(), types.end(), entry.message.type) != types.end();
-    if (seq > done && seq < mark.seq && read && g.start < entry.cursor)
-      throw StreamGap(mark.stream_id, seq - 1, mark.seq);
+    if (read && g.start < entry.cursor) throw StreamGap(mark.stream_id, seq - 1, mark.seq);
   }
 }
 

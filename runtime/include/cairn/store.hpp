@@ -39,7 +39,7 @@ struct ProgressMark {
   int64_t seq = 0;
   std::optional<Fence> fence = std::nullopt;  // none: an operator's write, not a runner's
   // The runner took the stream's events before these as handled without reading its progress since
-  // (a stream new to it): a projector's transaction (SQL or state-stored) makes sure none of them
+  // (a stream new to it): a projector's transaction (SQL, state-stored or event-sourced) makes sure none of them
   // was skipped.
   bool check_skipped = false;
 };
