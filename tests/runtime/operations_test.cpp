@@ -78,7 +78,9 @@ bool has_problem(Runtime& runtime, const std::string& text) {
 
 TEST_CASE("write-path metrics: commands by result and their latency, appends, live actors, snapshots, passivations") {
   Config config;
-  config.idle_timeout = 1s;
+  // Long enough that neither actor passivates before the metrics are read on a loaded machine (at
+  // 1 s, one did under ctest -j2), short enough for the passivation check below.
+  config.idle_timeout = 3s;
   auto runtime = tally_runtime(config);
   for (int i = 0; i < 3; ++i) REQUIRE(runtime->handle("counter-m1", counter::Increment{1}).ok());
   CHECK(runtime->handle("counter-m1", counter::Increment{0}).status == HandleResult::Status::rejected);
