@@ -125,6 +125,10 @@ class SkippingFeed final : public ForwardingStore {
     std::lock_guard lock(mutex_);
     left_out_.insert({stream, seq});
   }
+  // Whether the feed shows `entries` messages yet. On PostgreSQL it shows a commit only once no
+  // older transaction is open (other test binaries run concurrently): a test that needs all of its
+  // events in the runner's first page waits for this before it starts the consumers.
+  bool shows(size_t entries) { return inner().read_feed({}, entries).size() == entries; }
   size_t dropped() const {
     std::lock_guard lock(mutex_);
     return dropped_;
