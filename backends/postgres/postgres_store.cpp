@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
+
+#include <uuid/uuid.h>
 
 #include "backends/append_rules.hpp"
 #include "backends/group_shape.hpp"
@@ -72,8 +75,14 @@ void prepare_statements(pqxx::connection& c) {
             "    AND ($3::jsonb = '[]'::jsonb OR type IN (SELECT jsonb_array_elements_text($3::jsonb))) "
             "    AND ($4::bigint <= 1 OR cardinality($5::bigint[]) = 0 OR stream_hash % $4::bigint = ANY ($5::bigint[])) "
             "  ORDER BY xid, position LIMIT $6::bigint)");
-  c.prepare("correlation", "SELECT " CAIRN_MESSAGE_COLUMNS
-                           " FROM cairn.messages WHERE metadata->>'correlation_id' = $1 ORDER BY position LIMIT $2");
+  // The correlation index leaves out root messages (their correlation id is their own id, see
+  // sql/013): the trail's root is found by its id ($3, NULL when the trail's id is not an id's text).
+  c.prepare("correlation", "SELECT " CAIRN_MESSAGE_COLUMNS " FROM ("
+                           "  SELECT * FROM cairn.messages "
+                           "  WHERE metadata->>'correlation_id' = $1 AND metadata->>'correlation_id' <> id::text "
+                           "  UNION ALL "
+                           "  SELECT * FROM cairn.messages WHERE id = $3::uuid AND metadata->>'correlation_id' = $1"
+                           ") m ORDER BY position LIMIT $2");
   c.prepare("save_snapshot",
             "INSERT INTO cairn.snapshots (stream_id, seq, state_revision, state) VALUES ($1, $2, $3, $4::jsonb) "
             "ON CONFLICT (stream_id) DO UPDATE SET seq = excluded.seq, state_revision = excluded.state_revision, "
@@ -246,6 +255,18 @@ void prepare_statements(pqxx::connection& c) {
 Json stored_json(const pqxx::field& f) { return postgres::parse_stored_json({f.c_str(), f.size()}); }
 
 Timestamp from_micros(int64_t micros) { return Timestamp(std::chrono::microseconds(micros)); }
+
+// `text` when it is a message id as PostgreSQL prints one (a lowercase uuid), else NULL: only such
+// text can equal a stored id's text.
+std::optional<std::string> as_message_id(std::string_view text) {
+  std::string candidate(text);
+  uuid_t raw;
+  char printed[37];
+  if (uuid_parse(candidate.c_str(), raw) != 0) return std::nullopt;
+  uuid_unparse_lower(raw, printed);
+  if (candidate != printed) return std::nullopt;
+  return candidate;
+}
 
 // The message whose columns start at `f` (CAIRN_MESSAGE_COLUMNS, in order), leaving `f` on its
 // last. It walks one iterator along the row with prefix increments: in libpqxx 6, `row[i]`, a copy
@@ -704,7 +725,8 @@ FeedHealth PostgresStore::feed_health() {
 std::vector<Message> PostgresStore::read_correlation(std::string_view correlation_id, size_t limit) {
   return with_connection([&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
-    return rows_to_messages(tx.exec_prepared("correlation", std::string(correlation_id), sql_limit(limit)));
+    return rows_to_messages(
+        tx.exec_prepared("correlation", std::string(correlation_id), sql_limit(limit), as_message_id(correlation_id)));
   });
 }
 
