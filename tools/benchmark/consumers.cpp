@@ -27,32 +27,12 @@ WorkerOptions quiet() {
   return options;
 }
 
-// A catch-up measure taken `rounds` times, each right after a COPY read of its own: the same build
-// moves by a third between runs minutes apart on a small shared machine (both sides at once), so a
-// figure is the median of rounds, each against the read next to it.
-struct Rounds {
-  std::vector<double> rates, baselines, ratios;
-
-  static double median(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    return values[values.size() / 2];
-  }
-  double rate() const { return median(rates); }
-  double ratio() const { return median(ratios); }
-  std::string note() const {
-    if (ratios.size() < 2) return "";
-    auto [low, high] = std::minmax_element(ratios.begin(), ratios.end());
-    return "median of " + std::to_string(ratios.size()) + " rounds, each against a COPY read just before it: " +
-           format_ratio(*low) + "-" + format_ratio(*high);
-  }
-};
-
+// A catch-up measure taken `rounds` times, each right after a COPY read of its own.
 Rounds measure_rounds(int rounds, const std::string& url, const std::function<double(int round)>& measure) {
-  Rounds r;
+  Rounds r("a COPY read");
   for (int round = 0; round < rounds; ++round) {
-    r.baselines.push_back(copy_read(url).per_second);
-    r.rates.push_back(measure(round));
-    r.ratios.push_back(r.rates.back() / r.baselines.back());
+    double baseline = copy_read(url).per_second;
+    r.add(measure(round), baseline);
   }
   return r;
 }
@@ -68,10 +48,6 @@ double catch_up_rate(Runtime& runtime, const std::string& group, const std::atom
   double rate = static_cast<double>(counted.load()) / std::chrono::duration<double>(SteadyClock::now() - start).count();
   runtime.stop_consumers();
   return rate;
-}
-
-std::string joined(const std::string& first, const std::string& second) {
-  return second.empty() ? first : first + "; " + second;
 }
 
 }  // namespace

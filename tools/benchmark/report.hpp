@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cairn::bench {
@@ -40,6 +41,45 @@ inline std::string milliseconds_note(Latencies& l) {
   std::snprintf(text, sizeof text, "p50 %.2f ms, p99 %.2f ms", l.percentile(0.5) / 1000, l.percentile(0.99) / 1000);
   return text;
 }
+
+// The parts of a note that are not empty, joined with "; ".
+inline std::string joined(const std::string& first, const std::string& second) {
+  return second.empty() ? first : first + "; " + second;
+}
+
+// A measure taken in rounds, each right after a baseline measure of its own: the same build moves
+// by a third between runs minutes apart on a small shared machine (both sides at once), so a figure
+// is the median of rounds, each against the baseline next to it.
+struct Rounds {
+  explicit Rounds(std::string baseline) : against(std::move(baseline)) {}
+  std::string against;  // the baseline, for the note: "a COPY read"
+  std::vector<double> rates, baselines, ratios;
+
+  void add(double rate, double baseline) {
+    rates.push_back(rate);
+    baselines.push_back(baseline);
+    ratios.push_back(rate / baseline);
+  }
+  static double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+  }
+  double rate() const { return median(rates); }
+  double ratio() const { return median(ratios); }
+  // The round whose ratio is the median.
+  size_t median_round() const {
+    std::vector<size_t> order(ratios.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ratios[a] < ratios[b]; });
+    return order[order.size() / 2];
+  }
+  std::string note() const {
+    if (ratios.size() < 2) return "";
+    auto [low, high] = std::minmax_element(ratios.begin(), ratios.end());
+    return "median of " + std::to_string(ratios.size()) + " rounds, each against " + against + " just before it: " +
+           format_ratio(*low) + "-" + format_ratio(*high);
+  }
+};
 
 struct Row {
   std::string scenario;
