@@ -33,10 +33,10 @@ class Plans final : public pqxx::errorhandler {
   std::string text;
 };
 
-// The most rows any reported plan node read from `table` (from EXPLAIN ANALYZE's "actual ... rows=N"),
-// or -1 when no node read it.
+// The most rows any reported plan node read from `table`, aliased or not (from EXPLAIN ANALYZE's
+// "actual ... rows=N"), or -1 when no node read it.
 long most_rows_read(const std::string& plans, const std::string& table) {
-  static const std::regex node(R"( on (\w+) \w+ .*\(actual time=[^ ]+ rows=(\d+))");
+  static const std::regex node(R"( on (\w+)(?: \w+)? +\(cost=[^)]*\) \(actual time=[^ ]+ rows=(\d+))");
   long most = -1;
   for (std::sregex_iterator m(plans.begin(), plans.end(), node), end; m != end; ++m)
     if ((*m)[1] == table) most = std::max(most, std::stol((*m)[2]));
