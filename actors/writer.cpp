@@ -7,6 +7,7 @@ namespace cairn {
 Writer::Writer(Store& store, size_t threads, size_t max_batch, std::shared_ptr<Wakeup> wakeup,
                const WritePathMetrics& metrics)
     : store_(store), max_batch_(std::max<size_t>(max_batch, 1)), wakeup_(std::move(wakeup)), metrics_(metrics) {
+  courier_ = std::thread([this] { deliver(); });
   for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i) threads_.emplace_back([this] { run(); });
 }
 
@@ -17,6 +18,12 @@ Writer::~Writer() {
   }
   queued_.notify_all();
   for (auto& thread : threads_) thread.join();
+  {
+    std::lock_guard lock(answers_mutex_);
+    delivered_all_ = true;
+  }
+  answered_.notify_one();
+  courier_.join();
 }
 
 void Writer::append(AppendRequest request, stream_actor to) {
@@ -46,20 +53,41 @@ void Writer::write(std::vector<Queued> batch) {
   requests.reserve(batch.size());
   for (auto& queued : batch) requests.push_back(std::move(queued.request));
   metrics_.batch_size->observe(static_cast<double>(batch.size()));
-  std::vector<Appended> answers(batch.size());
+  Answers answers;
+  answers.to_actors.reserve(batch.size());
+  for (auto& queued : batch) answers.to_actors.emplace_back(std::move(queued.to), Appended{});
   auto started = std::chrono::steady_clock::now();
   try {
     auto outcomes = store_.append_many(std::move(requests));
     metrics_.append_duration->observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    for (size_t i = 0; i < batch.size(); ++i) answers[i].outcome = std::move(outcomes[i]);
-    wakeup_->appended();
+    for (size_t i = 0; i < batch.size(); ++i) answers.to_actors[i].second.outcome = std::move(outcomes[i]);
+    answers.wrote = true;
   } catch (const Unavailable& e) {
-    for (auto& answer : answers) answer.outcome = AppendOutcome{AppendOutcome::Status::unavailable, {}, 0, e.what()};
+    for (auto& answer : answers.to_actors)
+      answer.second.outcome = AppendOutcome{AppendOutcome::Status::unavailable, {}, 0, e.what()};
   } catch (const std::exception& e) {
-    for (auto& answer : answers) answer.failure = e.what();
+    for (auto& answer : answers.to_actors) answer.second.failure = e.what();
   }
-  for (size_t i = 0; i < batch.size(); ++i) caf::anon_send(batch[i].to, appended_atom::value, std::move(answers[i]));
+  {
+    std::lock_guard lock(answers_mutex_);
+    answers_.push_back(std::move(answers));
+  }
+  answered_.notify_one();
+}
+
+void Writer::deliver() {
+  std::unique_lock lock(answers_mutex_);
+  for (;;) {
+    answered_.wait(lock, [this] { return delivered_all_ || !answers_.empty(); });
+    if (answers_.empty()) return;
+    auto answers = std::move(answers_.front());
+    answers_.pop_front();
+    lock.unlock();
+    for (auto& [to, answer] : answers.to_actors) caf::anon_send(to, appended_atom::value, std::move(answer));
+    if (answers.wrote) wakeup_->appended();
+    lock.lock();
+  }
 }
 
 }  // namespace cairn

@@ -17,7 +17,10 @@ namespace cairn {
 // another is idle, and each transaction carries all that queued up meanwhile. A stream has one
 // append in flight at a time (its actor waits for the answer), so its appends stay in order
 // whichever thread writes them. `max_batch` 1 turns group commit off. `wakeup` is told after
-// every transaction that wrote something (it wakes local consumers).
+// every transaction that wrote something (it wakes local consumers). A courier thread delivers
+// the answers and tells `wakeup`, so a writer goes back to the queue as soon as its transaction is
+// done: each answer can wake a scheduler thread, and a batch's answers kept a writer away from its
+// connection for ~150 us a transaction (~30 us each on a two-core virtual machine).
 class Writer {
  public:
   Writer(Store& store, size_t threads, size_t max_batch, std::shared_ptr<Wakeup> wakeup,
@@ -34,8 +37,13 @@ class Writer {
     AppendRequest request;
     stream_actor to;
   };
+  struct Answers {
+    std::vector<std::pair<stream_actor, Appended>> to_actors;
+    bool wrote = false;
+  };
   void run();
   void write(std::vector<Queued> batch);
+  void deliver();
 
   Store& store_;
   size_t max_batch_;
@@ -46,6 +54,12 @@ class Writer {
   std::deque<Queued> queue_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
+
+  std::mutex answers_mutex_;
+  std::condition_variable answered_;
+  std::deque<Answers> answers_;
+  bool delivered_all_ = false;  // set once the writers are joined: the courier empties its queue and stops
+  std::thread courier_;
 };
 
 }  // namespace cairn
