@@ -34,7 +34,7 @@ double wal_position(const std::string& url) {
 
 // Starts a measurement on a clean slate: a checkpoint now, so that none started by the writes
 // before it (the 100-row baseline writes ~50 MB of WAL a second) flushes the data files in the
-// middle of this one. Such a flush stalled whichever variant it met: p99 of 7-21 ms at c=16 in
+// middle of this one. Such a flush stalled whichever variant it met: one-stream p99 of 6-21 ms at c=16 in
 // full runs, 2.8-5.6 ms in commands-only runs. Skipped where the role may not checkpoint.
 void checkpoint(const std::string& url) {
   pqxx::connection c(url);
